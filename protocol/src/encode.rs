@@ -1,0 +1,139 @@
+//! The emitter's side: turns an operation into what PostgreSQL must carry —
+//! an inline notification, or an attachment row plus a short notification.
+
+use serde_json::value::RawValue;
+
+use crate::channel::channel_name;
+use crate::message::{Envelope, Event, MessageType, Operation, Target};
+use crate::Error;
+
+/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+pub const MAX_NOTIFY_PAYLOAD: usize = 7999;
+
+/// Messages whose JSON has at least this many bytes go to the attachment
+/// table. The Node.js packages test `> 8000` and so lose a message of exactly
+/// 8000 bytes; this codec sends it as an attachment.
+pub const DEFAULT_PAYLOAD_THRESHOLD: usize = MAX_NOTIFY_PAYLOAD + 1;
+
+/// How messages are addressed and split; the GUCs of the extension and the
+/// options of the Rust emitter.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    pub channel_prefix: &'a str,
+    /// Inline when the JSON is shorter than this; values above
+    /// [`DEFAULT_PAYLOAD_THRESHOLD`] act as that value.
+    pub payload_threshold: usize,
+    /// Add `"source":"_sio_adapter"` for Node-cluster workers.
+    pub cluster_source: bool,
+}
+
+impl Default for Settings<'_> {
+    fn default() -> Self {
+        Settings {
+            channel_prefix: crate::channel::DEFAULT_PREFIX,
+            payload_threshold: DEFAULT_PAYLOAD_THRESHOLD,
+            cluster_source: false,
+        }
+    }
+}
+
+/// What to send for one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoded {
+    /// `pg_notify(channel, payload)`.
+    Inline { channel: String, payload: String },
+    /// Insert `payload` (MessagePack of the whole message) into the attachment
+    /// table, then `pg_notify(channel, attachment_notification(kind, id))`.
+    Attachment {
+        channel: String,
+        kind: MessageType,
+        payload: Vec<u8>,
+    },
+}
+
+/// Encodes `op` for the servers of `target.nsp`.
+///
+/// `args` are JSON texts, written into the inline payload as they are.
+/// `seq` must differ between the calls of one transaction, since PostgreSQL
+/// delivers identical notifications of a transaction once.
+pub fn encode(
+    settings: &Settings,
+    target: Target,
+    op: Operation<&RawValue>,
+    seq: u64,
+) -> Result<Encoded, Error> {
+    let channel = channel_name(settings.channel_prefix, target.nsp)?;
+    op.check()?;
+    let envelope = Envelope {
+        target,
+        op,
+        cluster_source: settings.cluster_source,
+        seq: Some(seq),
+    };
+    let payload = serde_json::to_string(&envelope).map_err(|e| Error::Json(e.to_string()))?;
+    if payload.len() < settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD) {
+        return Ok(Encoded::Inline { channel, payload });
+    }
+    let values = to_msgpack_values(args_of(&op))?;
+    let envelope = Envelope {
+        target,
+        op: with_args(op, &values),
+        cluster_source: settings.cluster_source,
+        // The row id makes the notification unique.
+        seq: None,
+    };
+    Ok(Encoded::Attachment {
+        channel,
+        kind: op.message_type(),
+        payload: to_msgpack(&envelope)?,
+    })
+}
+
+/// The notification that points servers at attachment row `id`. The `uid`
+/// is required: without it the adapter takes the message for its own.
+pub fn attachment_notification(kind: MessageType, id: i64) -> String {
+    format!(
+        r#"{{"uid":"{}","type":{},"attachmentId":"{id}"}}"#,
+        crate::EMITTER_UID,
+        kind as u8
+    )
+}
+
+fn args_of<'a, A>(op: &Operation<'a, A>) -> &'a [A] {
+    match op {
+        Operation::Emit { event, .. } | Operation::ServerSideEmit { event } => event.args,
+        _ => &[],
+    }
+}
+
+fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> {
+    match op {
+        Operation::Emit { event, flags } => Operation::Emit {
+            event: Event {
+                name: event.name,
+                args,
+            },
+            flags,
+        },
+        Operation::ServerSideEmit { event } => Operation::ServerSideEmit {
+            event: Event {
+                name: event.name,
+                args,
+            },
+        },
+        Operation::SocketsJoin { rooms } => Operation::SocketsJoin { rooms },
+        Operation::SocketsLeave { rooms } => Operation::SocketsLeave { rooms },
+        Operation::DisconnectSockets { close } => Operation::DisconnectSockets { close },
+    }
+}
+
+fn to_msgpack_values(args: &[&RawValue]) -> Result<Vec<rmpv::Value>, Error> {
+    args.iter()
+        .map(|raw| serde_json::from_str(raw.get()).map_err(|e| Error::Json(e.to_string())))
+        .collect()
+}
+
+/// MessagePack with string-keyed maps, as `@msgpack/msgpack` writes it.
+fn to_msgpack(envelope: &Envelope<rmpv::Value>) -> Result<Vec<u8>, Error> {
+    rmp_serde::to_vec_named(envelope).map_err(|e| Error::Json(e.to_string()))
+}

@@ -1,0 +1,60 @@
+use thiserror::Error;
+
+/// Why a message cannot be built. Each variant names what was wrong and what
+/// is allowed, so that callers (SQL functions, the Rust emitter) can pass the
+/// text on unchanged; [`ErrorKind`] says which class of error it is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    #[error("{what} must not be NULL")]
+    Null { what: &'static str },
+
+    #[error("namespace {nsp:?} is invalid: a namespace starts with \"/\"")]
+    BadNamespace { nsp: String },
+
+    #[error(
+        "channel name {channel:?} is {len} bytes long: PostgreSQL allows at most {max} bytes \
+         (channel prefix + \"#\" + namespace)"
+    )]
+    ChannelTooLong {
+        channel: String,
+        len: usize,
+        max: usize,
+    },
+
+    #[error("{event:?} is a reserved event name here; reserved: {reserved}")]
+    ReservedEvent { event: String, reserved: String },
+
+    #[error("the channel prefix must not be empty")]
+    EmptyPrefix,
+
+    #[error("message of {len} bytes needs the attachment table, which is not available here")]
+    TooLargeForInline { len: usize },
+
+    #[error("invalid JSON argument: {0}")]
+    Json(String),
+}
+
+/// The class of an [`Error`], for mapping onto SQLSTATEs and the like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A required value was NULL / absent.
+    Null,
+    /// A value was present but not allowed.
+    InvalidValue,
+    /// A size limit was exceeded.
+    LimitExceeded,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Null { .. } => ErrorKind::Null,
+            Error::TooLargeForInline { .. } => ErrorKind::LimitExceeded,
+            Error::BadNamespace { .. }
+            | Error::ChannelTooLong { .. }
+            | Error::ReservedEvent { .. }
+            | Error::EmptyPrefix
+            | Error::Json(_) => ErrorKind::InvalidValue,
+        }
+    }
+}

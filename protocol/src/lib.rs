@@ -1,0 +1,23 @@
+//! The wire protocol of the Node.js `@socket.io/postgres-adapter`, shared by
+//! the pg_socketio extension (which emits) and the Rust client crate (which
+//! listens and emits). Plain Rust: no database, no runtime.
+//!
+//! See `docs/protocol.md` at the top of the repository for the protocol as
+//! implemented and the traps it avoids.
+
+mod channel;
+mod encode;
+mod error;
+mod message;
+
+pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
+pub use encode::{
+    attachment_notification, encode, Encoded, Settings, DEFAULT_PAYLOAD_THRESHOLD,
+    MAX_NOTIFY_PAYLOAD,
+};
+pub use error::{Error, ErrorKind};
+pub use message::{
+    Event, Flags, MessageType, Operation, Target, CLUSTER_SOURCE, EMITTER_UID, RESERVED_EVENTS,
+    RESERVED_SERVER_SIDE_EVENTS,
+};
+pub use serde_json::value::RawValue;

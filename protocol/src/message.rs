@@ -1,0 +1,294 @@
+//! What an emitter asks the servers to do, and how it looks on the wire.
+//!
+//! The structs here serialize with serde into both encodings the adapter
+//! speaks: JSON for inline notifications and MessagePack (string-keyed maps)
+//! for attachments. Field order follows what the Node.js packages write.
+
+use serde::ser::{Serialize, SerializeSeq, Serializer};
+
+use crate::Error;
+
+/// The `uid` of every participant that is not a server. Servers do not count
+/// it as a cluster node, so they never wait for its replies.
+pub const EMITTER_UID: &str = "emitter";
+
+/// The marker that Node-cluster workers (`@socket.io/cluster-adapter`) require
+/// on every message; standalone adapters ignore the field.
+pub const CLUSTER_SOURCE: &str = "_sio_adapter";
+
+/// Message types of the adapter protocol (socket.io-adapter's `MessageType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MessageType {
+    InitialHeartbeat = 1,
+    Heartbeat = 2,
+    Broadcast = 3,
+    SocketsJoin = 4,
+    SocketsLeave = 5,
+    DisconnectSockets = 6,
+    FetchSockets = 7,
+    FetchSocketsResponse = 8,
+    ServerSideEmit = 9,
+    ServerSideEmitResponse = 10,
+    BroadcastClientCount = 11,
+    BroadcastAck = 12,
+    AdapterClose = 13,
+}
+
+/// Events that Socket.IO refuses to emit to clients.
+pub const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// Events that would be mistaken for the namespace's own when emitted between
+/// servers (`connection` would call connection handlers with a string).
+pub const RESERVED_SERVER_SIDE_EVENTS: &[&str] = &["connection", "new_namespace"];
+
+/// Socket.IO's packet type for an event; the receiving server turns it into a
+/// binary event itself when an argument is binary.
+const PACKET_EVENT: u8 = 2;
+
+/// Which sockets of which namespace an operation applies to.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub nsp: &'a str,
+    /// Empty means every socket of the namespace.
+    pub rooms: &'a [&'a str],
+    /// Sockets in any of these rooms are left out, even when in `rooms`.
+    pub except: &'a [&'a str],
+}
+
+impl Default for Target<'_> {
+    fn default() -> Self {
+        Target {
+            nsp: "/",
+            rooms: &[],
+            except: &[],
+        }
+    }
+}
+
+/// Delivery flags of an emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags {
+    /// Drop the event for clients that cannot take it right now.
+    pub volatile: bool,
+    /// Let the transport compress the event (Socket.IO's default).
+    pub compress: bool,
+}
+
+impl Default for Flags {
+    fn default() -> Self {
+        Flags {
+            volatile: false,
+            compress: true,
+        }
+    }
+}
+
+/// An event name with its arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a, A> {
+    pub name: &'a str,
+    pub args: &'a [A],
+}
+
+/// What the servers are asked to do.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation<'a, A> {
+    /// `io.to(rooms).except(except).emit(event, ...args)`
+    Emit { event: Event<'a, A>, flags: Flags },
+    /// `io.in(rooms).socketsJoin(rooms)`
+    SocketsJoin { rooms: &'a [&'a str] },
+    /// `io.in(rooms).socketsLeave(rooms)`
+    SocketsLeave { rooms: &'a [&'a str] },
+    /// `io.in(rooms).disconnectSockets(close)`
+    DisconnectSockets { close: bool },
+    /// `io.serverSideEmit(event, ...args)`: reaches the servers' own
+    /// `io.on(event)` listeners, not clients.
+    ServerSideEmit { event: Event<'a, A> },
+}
+
+impl<A> Operation<'_, A> {
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Operation::Emit { .. } => MessageType::Broadcast,
+            Operation::SocketsJoin { .. } => MessageType::SocketsJoin,
+            Operation::SocketsLeave { .. } => MessageType::SocketsLeave,
+            Operation::DisconnectSockets { .. } => MessageType::DisconnectSockets,
+            Operation::ServerSideEmit { .. } => MessageType::ServerSideEmit,
+        }
+    }
+
+    /// Refuses event names that Socket.IO would refuse or misread.
+    pub fn check(&self) -> Result<(), Error> {
+        match self {
+            Operation::Emit { event, .. } => check_reserved(event.name, RESERVED_EVENTS),
+            Operation::ServerSideEmit { event } => {
+                check_reserved(event.name, RESERVED_EVENTS)?;
+                check_reserved(event.name, RESERVED_SERVER_SIDE_EVENTS)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_reserved(event: &str, reserved: &[&str]) -> Result<(), Error> {
+    if reserved.contains(&event) {
+        return Err(Error::ReservedEvent {
+            event: event.to_owned(),
+            reserved: reserved.join(", "),
+        });
+    }
+    Ok(())
+}
+
+/// A whole message: `{"type", "data", "uid", "nsp"}` plus this project's
+/// optional fields. Generic over the argument type so that JSON (raw text,
+/// spliced in unparsed) and MessagePack (`rmpv::Value`, which holds binary)
+/// share one layout.
+pub(crate) struct Envelope<'a, A> {
+    pub target: Target<'a>,
+    pub op: Operation<'a, A>,
+    /// Adds `"source":"_sio_adapter"` for Node-cluster workers.
+    pub cluster_source: bool,
+    /// Makes each notification unique (PostgreSQL folds identical ones
+    /// within a transaction); `None` where the payload is unique anyway.
+    pub seq: Option<u64>,
+}
+
+impl<A: Serialize> Serialize for Envelope<'_, A> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", &(self.op.message_type() as u8))?;
+        m.serialize_entry("data", &Data(self))?;
+        m.serialize_entry("uid", EMITTER_UID)?;
+        m.serialize_entry("nsp", self.target.nsp)?;
+        if self.cluster_source {
+            m.serialize_entry("source", CLUSTER_SOURCE)?;
+        }
+        if let Some(seq) = self.seq {
+            m.serialize_entry("seq", &seq)?;
+        }
+        m.end()
+    }
+}
+
+/// The `data` member, whose shape depends on the message type.
+struct Data<'e, 'a, A>(&'e Envelope<'a, A>);
+
+impl<A: Serialize> Serialize for Data<'_, '_, A> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let target = &self.0.target;
+        let mut m = s.serialize_map(None)?;
+        match &self.0.op {
+            Operation::Emit { event, flags } => {
+                m.serialize_entry("packet", &Packet { target, event })?;
+                m.serialize_entry(
+                    "opts",
+                    &Opts {
+                        target,
+                        flags: Some(flags),
+                    },
+                )?;
+            }
+            Operation::SocketsJoin { rooms } | Operation::SocketsLeave { rooms } => {
+                m.serialize_entry(
+                    "opts",
+                    &Opts {
+                        target,
+                        flags: None,
+                    },
+                )?;
+                m.serialize_entry("rooms", rooms)?;
+            }
+            Operation::DisconnectSockets { close } => {
+                m.serialize_entry(
+                    "opts",
+                    &Opts {
+                        target,
+                        flags: None,
+                    },
+                )?;
+                m.serialize_entry("close", close)?;
+            }
+            Operation::ServerSideEmit { event } => {
+                m.serialize_entry("packet", &EventArray(event))?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// A Socket.IO EVENT packet: `{"type":2,"data":[event, ...args],"nsp":..}`.
+struct Packet<'t, 'e, 'a, A> {
+    target: &'t Target<'a>,
+    event: &'e Event<'a, A>,
+}
+
+impl<A: Serialize> Serialize for Packet<'_, '_, '_, A> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("type", &PACKET_EVENT)?;
+        m.serialize_entry("data", &EventArray(self.event))?;
+        m.serialize_entry("nsp", self.target.nsp)?;
+        m.end()
+    }
+}
+
+/// `[event, ...args]`
+struct EventArray<'e, 'a, A>(&'e Event<'a, A>);
+
+impl<A: Serialize> Serialize for EventArray<'_, '_, A> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(1 + self.0.args.len()))?;
+        seq.serialize_element(self.0.name)?;
+        for arg in self.0.args {
+            seq.serialize_element(arg)?;
+        }
+        seq.end()
+    }
+}
+
+/// Broadcast options: `{"rooms":[..],"except":[..],"flags":{..}}`.
+struct Opts<'t, 'a> {
+    target: &'t Target<'a>,
+    /// Present for emits only, as the Node.js packages write it.
+    flags: Option<&'t Flags>,
+}
+
+impl Serialize for Opts<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("rooms", self.target.rooms)?;
+        m.serialize_entry("except", self.target.except)?;
+        if let Some(flags) = self.flags {
+            m.serialize_entry("flags", flags)?;
+        }
+        m.end()
+    }
+}
+
+/// Only flags that differ from Socket.IO's defaults are written, as Node does.
+impl Serialize for Flags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if self.volatile {
+            m.serialize_entry("volatile", &true)?;
+        }
+        if !self.compress {
+            m.serialize_entry("compress", &false)?;
+        }
+        m.end()
+    }
+}

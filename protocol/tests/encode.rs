@@ -1,0 +1,367 @@
+//! The exact bytes the codec produces, without a database.
+
+use pg_socketio_protocol::{
+    attachment_notification, encode, Encoded, Error, Event, Flags, MessageType, Operation,
+    RawValue, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
+};
+
+fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).unwrap()
+}
+
+fn inline(settings: &Settings, target: Target, op: Operation<&RawValue>, seq: u64) -> String {
+    match encode(settings, target, op, seq).unwrap() {
+        Encoded::Inline { payload, .. } => payload,
+        other => panic!("expected an inline message, got {other:?}"),
+    }
+}
+
+#[test]
+fn exact_json_for_each_operation() {
+    let n1 = raw(r#"{"n":1}"#);
+    let s = raw(r#""x""#);
+    let args_one: &[&RawValue] = &[&n1];
+    let args_two: &[&RawValue] = &[&n1, &s];
+    let room1 = ["room1"];
+    let ab = ["a", "b"];
+    let r = ["r"];
+    let admin = Target {
+        nsp: "/admin",
+        ..Target::default()
+    };
+    let in_room1 = Target {
+        rooms: &room1,
+        ..Target::default()
+    };
+    let cases: Vec<(&str, Target, Operation<&RawValue>, &str)> = vec![
+        (
+            "emit to room1",
+            in_room1,
+            Operation::Emit {
+                event: Event {
+                    name: "ping",
+                    args: args_one,
+                },
+                flags: Flags::default(),
+            },
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["ping",{"n":1}],"nsp":"/"},"opts":{"rooms":["room1"],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","seq":7}"#,
+        ),
+        (
+            "emit to all, zero arguments, another namespace",
+            admin,
+            Operation::Emit {
+                event: Event {
+                    name: "tick",
+                    args: &[],
+                },
+                flags: Flags::default(),
+            },
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["tick"],"nsp":"/admin"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/admin","seq":7}"#,
+        ),
+        (
+            "emit with except, two arguments, volatile and uncompressed",
+            Target {
+                rooms: &ab,
+                except: &r,
+                ..Target::default()
+            },
+            Operation::Emit {
+                event: Event {
+                    name: "e",
+                    args: args_two,
+                },
+                flags: Flags {
+                    volatile: true,
+                    compress: false,
+                },
+            },
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["e",{"n":1},"x"],"nsp":"/"},"opts":{"rooms":["a","b"],"except":["r"],"flags":{"volatile":true,"compress":false}}},"uid":"emitter","nsp":"/","seq":7}"#,
+        ),
+        (
+            "socketsJoin",
+            Target::default(),
+            Operation::SocketsJoin { rooms: &r },
+            r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/","seq":7}"#,
+        ),
+        (
+            "socketsLeave",
+            in_room1,
+            Operation::SocketsLeave { rooms: &ab },
+            r#"{"type":5,"data":{"opts":{"rooms":["room1"],"except":[]},"rooms":["a","b"]},"uid":"emitter","nsp":"/","seq":7}"#,
+        ),
+        (
+            "disconnectSockets",
+            Target {
+                rooms: &r,
+                ..Target::default()
+            },
+            Operation::DisconnectSockets { close: true },
+            r#"{"type":6,"data":{"opts":{"rooms":["r"],"except":[]},"close":true},"uid":"emitter","nsp":"/","seq":7}"#,
+        ),
+        (
+            "serverSideEmit",
+            Target::default(),
+            Operation::ServerSideEmit {
+                event: Event {
+                    name: "x",
+                    args: args_one,
+                },
+            },
+            r#"{"type":9,"data":{"packet":["x",{"n":1}]},"uid":"emitter","nsp":"/","seq":7}"#,
+        ),
+    ];
+    for (what, target, op, expected) in cases {
+        assert_eq!(
+            inline(&Settings::default(), target, op, 7),
+            expected,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn channel_follows_prefix_and_namespace() {
+    let settings = Settings {
+        channel_prefix: "app",
+        ..Settings::default()
+    };
+    let target = Target {
+        nsp: "/chat",
+        ..Target::default()
+    };
+    let op = Operation::DisconnectSockets { close: false };
+    match encode(&settings, target, op, 1).unwrap() {
+        Encoded::Inline { channel, .. } => assert_eq!(channel, "app#/chat"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cluster_source_is_added_when_asked() {
+    let settings = Settings {
+        cluster_source: true,
+        ..Settings::default()
+    };
+    let payload = inline(
+        &settings,
+        Target::default(),
+        Operation::SocketsJoin { rooms: &["r"] },
+        1,
+    );
+    assert_eq!(
+        payload,
+        r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":1}"#
+    );
+}
+
+#[test]
+fn seq_keeps_identical_calls_distinct() {
+    let op = Operation::DisconnectSockets { close: false };
+    let a = inline(&Settings::default(), Target::default(), op, 1);
+    let b = inline(&Settings::default(), Target::default(), op, 2);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn reserved_event_names_are_refused() {
+    for name in [
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+    ] {
+        let op = Operation::Emit {
+            event: Event { name, args: &[] },
+            flags: Flags::default(),
+        };
+        let err = encode(&Settings::default(), Target::default(), op, 1).unwrap_err();
+        assert!(matches!(err, Error::ReservedEvent { .. }), "{name}: {err}");
+    }
+    for name in ["connection", "new_namespace", "disconnect"] {
+        let op = Operation::ServerSideEmit {
+            event: Event { name, args: &[] },
+        };
+        assert!(
+            encode(&Settings::default(), Target::default(), op, 1).is_err(),
+            "{name}"
+        );
+    }
+    // Allowed to clients, although reserved between servers.
+    let op = Operation::Emit {
+        event: Event {
+            name: "connection",
+            args: &[],
+        },
+        flags: Flags::default(),
+    };
+    assert!(encode(&Settings::default(), Target::default(), op, 1).is_ok());
+}
+
+/// Encodes an emit of one string argument made of `unit` repeated `count`
+/// times; returns the result and the length its JSON has.
+fn emit_string(unit: &str, count: usize, settings: &Settings) -> (Encoded, usize) {
+    let arg = raw(&format!("\"{}\"", unit.repeat(count)));
+    let args: &[&RawValue] = &[&arg];
+    let op = Operation::Emit {
+        event: Event { name: "big", args },
+        flags: Flags::default(),
+    };
+    let json_len = ENVELOPE_LEN + unit.len() * count;
+    (
+        encode(settings, Target::default(), op, 1).unwrap(),
+        json_len,
+    )
+}
+
+/// Bytes of the envelope of `emit_string` around the string's content.
+const ENVELOPE_LEN: usize = r#"{"type":3,"data":{"packet":{"type":2,"data":["big",""],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","seq":1}"#.len();
+
+#[test]
+fn threshold_boundary_in_utf8_bytes() {
+    let s = Settings::default();
+    let fill = 7999 - ENVELOPE_LEN;
+    match emit_string("a", fill, &s) {
+        (Encoded::Inline { payload, .. }, 7999) => assert_eq!(payload.len(), 7999),
+        other => panic!("7999 bytes must go inline: {other:?}"),
+    }
+    assert!(matches!(
+        emit_string("a", fill + 1, &s),
+        (
+            Encoded::Attachment {
+                kind: MessageType::Broadcast,
+                ..
+            },
+            8000
+        )
+    ));
+    // Counted in bytes, not characters: 'é' is 2 bytes, '€' 3.
+    let (under, len) = emit_string("é", (7999 - ENVELOPE_LEN) / 2, &s);
+    assert!(
+        len <= 7999 && matches!(under, Encoded::Inline { .. }),
+        "{len}"
+    );
+    let (over, len) = emit_string("é", (8000 - ENVELOPE_LEN).div_ceil(2), &s);
+    assert!(
+        len >= 8000 && matches!(over, Encoded::Attachment { .. }),
+        "{len}"
+    );
+    let count = (8000 - ENVELOPE_LEN).div_ceil(3);
+    let (over, len) = emit_string("€", count, &s);
+    assert!(ENVELOPE_LEN + count < 8000, "fewer than 8000 characters");
+    assert!(
+        len >= 8000 && matches!(over, Encoded::Attachment { .. }),
+        "{len}"
+    );
+}
+
+#[test]
+fn threshold_setting_is_capped() {
+    let settings = Settings {
+        payload_threshold: 1_000_000,
+        ..Settings::default()
+    };
+    assert_eq!(DEFAULT_PAYLOAD_THRESHOLD, 8000);
+    let (encoded, len) = emit_string("a", 8000 - ENVELOPE_LEN, &settings);
+    assert_eq!(len, 8000);
+    assert!(matches!(encoded, Encoded::Attachment { .. }));
+    let zero = Settings {
+        payload_threshold: 0,
+        ..Settings::default()
+    };
+    let op = Operation::DisconnectSockets { close: true };
+    assert!(matches!(
+        encode(&zero, Target::default(), op, 1).unwrap(),
+        Encoded::Attachment {
+            kind: MessageType::DisconnectSockets,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn attachment_is_msgpack_of_the_whole_message_with_string_keys() {
+    let arg = raw(r#"{"k":[1,-2,3.5,null,true,"s"]}"#);
+    let args: &[&RawValue] = &[&arg];
+    let room = ["r1"];
+    let settings = Settings {
+        payload_threshold: 0,
+        ..Settings::default()
+    };
+    let target = Target {
+        nsp: "/n",
+        rooms: &room,
+        ..Target::default()
+    };
+    let op = Operation::Emit {
+        event: Event { name: "ev", args },
+        flags: Flags::default(),
+    };
+    let Encoded::Attachment {
+        channel,
+        kind,
+        payload,
+    } = encode(&settings, target, op, 1).unwrap()
+    else {
+        panic!("expected an attachment");
+    };
+    assert_eq!(channel, "socket.io#/n");
+    assert_eq!(kind, MessageType::Broadcast);
+    let value = rmpv::decode::read_value(&mut &payload[..]).unwrap();
+    // Compare through JSON: every map key must be a string for this to work.
+    let json: serde_json::Value = serde_json::from_str(&value_to_json(&value)).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "type": 3,
+            "data": {
+                "packet": {"type": 2, "data": ["ev", {"k": [1, -2, 3.5, null, true, "s"]}], "nsp": "/n"},
+                "opts": {"rooms": ["r1"], "except": [], "flags": {}}
+            },
+            "uid": "emitter",
+            "nsp": "/n"
+        })
+    );
+}
+
+fn value_to_json(v: &rmpv::Value) -> String {
+    use rmpv::Value::*;
+    match v {
+        Nil => "null".into(),
+        Boolean(b) => b.to_string(),
+        Integer(i) => i.to_string(),
+        F32(f) => f.to_string(),
+        F64(f) => f.to_string(),
+        String(s) => serde_json::to_string(s.as_str().unwrap()).unwrap(),
+        Array(a) => format!(
+            "[{}]",
+            a.iter().map(value_to_json).collect::<Vec<_>>().join(",")
+        ),
+        Map(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| {
+                    let String(k) = k else {
+                        panic!("non-string key {k:?}")
+                    };
+                    format!(
+                        "{}:{}",
+                        serde_json::to_string(k.as_str().unwrap()).unwrap(),
+                        value_to_json(v)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn attachment_notification_points_at_the_row() {
+    assert_eq!(
+        attachment_notification(MessageType::Broadcast, 42),
+        r#"{"uid":"emitter","type":3,"attachmentId":"42"}"#
+    );
+}
