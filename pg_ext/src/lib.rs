@@ -1,0 +1,32 @@
+//! pg_socketio: emit Socket.IO events from SQL to servers that use the Node.js
+//! `@socket.io/postgres-adapter`. The protocol lives in the
+//! `pg_socketio_protocol` crate; this crate is the thin pgrx glue around it.
+
+use pgrx::prelude::*;
+
+mod emit;
+mod jsonb_text;
+mod raise;
+mod send;
+mod settings;
+
+::pgrx::pg_module_magic!(name, version);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+mod pg_tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

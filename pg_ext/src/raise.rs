@@ -1,0 +1,28 @@
+//! Protocol errors as PostgreSQL errors with a SQLSTATE.
+
+use pg_socketio_protocol::{Error, ErrorKind};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+/// Raises `err` as an ERROR, which aborts the statement and so the
+/// transaction: nothing this call queued is ever delivered.
+pub fn raise(err: Error, function: &'static str) -> ! {
+    let code = match err.kind() {
+        ErrorKind::Null => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        ErrorKind::InvalidValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        ErrorKind::LimitExceeded => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+    };
+    ErrorReport::new(code, err.to_string(), function).report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// Unwraps `result` or raises its error.
+pub trait OrRaise<T> {
+    fn or_raise(self, function: &'static str) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T, Error> {
+    fn or_raise(self, function: &'static str) -> T {
+        self.unwrap_or_else(|err| raise(err, function))
+    }
+}

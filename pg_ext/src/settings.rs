@@ -1,0 +1,54 @@
+//! The extension's settings, as GUCs under `pg_socketio.`.
+
+use std::ffi::CString;
+
+use pg_socketio_protocol::{Settings, DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_PREFIX};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+static CHANNEL_PREFIX: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"socket.io"));
+static PAYLOAD_THRESHOLD: GucSetting<i32> =
+    GucSetting::<i32>::new(DEFAULT_PAYLOAD_THRESHOLD as i32);
+static CLUSTER_SOURCE: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+pub fn register() {
+    GucRegistry::define_string_guc(
+        c"pg_socketio.channel_prefix",
+        c"Channel prefix of the Socket.IO servers (their adapter's channelPrefix).",
+        c"Messages for namespace N go to channel '<prefix>#N'.",
+        &CHANNEL_PREFIX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_socketio.payload_threshold",
+        c"Messages whose JSON has at least this many bytes go to the attachment table.",
+        c"PostgreSQL refuses NOTIFY payloads of 8000 bytes or more, so 8000 is the largest value.",
+        &PAYLOAD_THRESHOLD,
+        0,
+        DEFAULT_PAYLOAD_THRESHOLD as i32,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_socketio.cluster_source",
+        c"Mark messages with \"source\":\"_sio_adapter\" for Node-cluster workers.",
+        c"Needed when the servers are workers of @socket.io/cluster-adapter behind setupPrimary.",
+        &CLUSTER_SOURCE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The current settings; `prefix` keeps the prefix's text alive.
+pub fn current(prefix: &mut String) -> Settings<'_> {
+    *prefix = CHANNEL_PREFIX
+        .get()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+    Settings {
+        channel_prefix: prefix,
+        payload_threshold: PAYLOAD_THRESHOLD.get().max(0) as usize,
+        cluster_source: CLUSTER_SOURCE.get(),
+    }
+}
