@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what pg_socketio needs on a fresh Debian 12 machine with PostgreSQL 15,
+# skipping every step that is already done. Safe to run again and again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_MAJOR=${PG_MAJOR:-15}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+PGRX_VERSION=0.18.1
+PGRX_TEST_PGDATA=${CARGO_PGRX_TEST_PGDATA:-/tmp/pgrx-test-pgdata}
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 1. Debian packages: server headers + pg_config, libclang for bindgen, sudo for
+#    the test harness's --runas.
+missing=()
+for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. The PostgreSQL server must be up (installing the headers may upgrade and
+#    stop it).
+if ! pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" '$1==v && $2=="main" {print $4}' | grep -q online; then
+  say "starting PostgreSQL $PG_MAJOR"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" main start || true
+fi
+
+# 3. cargo-pgrx, pinned to the pgrx version of pg_ext/Cargo.toml.
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+  say "cargo install cargo-pgrx $PGRX_VERSION (about 4 minutes)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+
+# 4. Point pgrx at the system PostgreSQL (never at downloaded sources).
+if ! grep -qs "pg$PG_MAJOR = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  say "cargo pgrx init --pg$PG_MAJOR $PG_CONFIG"
+  cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG" >/dev/null
+fi
+
+# 5. The pgrx test harness runs initdb, which refuses root: it runs as
+#    'postgres' in a data directory that user owns.
+if [ "$(id -u)" = 0 ] && [ "$(stat -c %U "$PGRX_TEST_PGDATA" 2>/dev/null)" != postgres ]; then
+  install -d -o postgres -g postgres "$PGRX_TEST_PGDATA"
+fi
+
+# 6. The Node.js packages of the interop tests, from the committed lockfile.
+if ! (cd tests/interop && npm ls --depth=0 >/dev/null 2>&1); then
+  say "npm ci (tests/interop)"
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# 7. Say clearly when no database answers, instead of hanging later.
+DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+if ! timeout 10 psql "$DATABASE_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+  echo "error: no PostgreSQL answers at $DATABASE_URL (start it, or set DATABASE_URL)" >&2
+  exit 1
+fi

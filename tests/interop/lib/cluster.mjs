@@ -1,0 +1,89 @@
+// Real Socket.IO servers with @socket.io/postgres-adapter, real socket.io-client
+// clients, and a SQL session that emits: the parts every interop test needs.
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+import { io as connectClient } from "socket.io-client";
+import pg from "pg";
+
+export const DATABASE_URL =
+  process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A pg pool that fails fast, with a clear message, when no server answers. */
+export function pool() {
+  const p = new pg.Pool({ connectionString: DATABASE_URL, connectionTimeoutMillis: 10000 });
+  p.on("error", () => {}); // idle clients terminated by tests
+  return p;
+}
+
+/**
+ * Starts one Socket.IO server on an ephemeral port, with the given adapter
+ * factory, serving `namespaces`. A client joins the rooms it names in its
+ * handshake `auth.rooms`.
+ */
+export async function startServer({ createAdapter, channelPrefix, namespaces = ["/"] }) {
+  const db = pool();
+  const http = createServer();
+  const io = new Server(http);
+  io.adapter(createAdapter(db, { channelPrefix }));
+  for (const name of namespaces) {
+    const nsp = io.of(name);
+    nsp.on("connection", (socket) => socket.join(socket.handshake.auth.rooms ?? []));
+  }
+  await new Promise((r) => http.listen(0, "127.0.0.1", r));
+  return {
+    io,
+    port: http.address().port,
+    async close() {
+      io.close();
+      await new Promise((r) => http.close(r));
+      await db.end();
+    },
+  };
+}
+
+/** A socket.io-client that records every event it receives, in order. */
+export async function startClient(server, { nsp = "/", rooms = [] } = {}) {
+  const socket = connectClient(`http://127.0.0.1:${server.port}${nsp}`, {
+    auth: { rooms },
+    transports: ["websocket"],
+    reconnection: false,
+  });
+  const received = [];
+  socket.onAny((event, ...args) => received.push([event, ...args]));
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  return { socket, received, nsp };
+}
+
+/** A SQL session that emits with `channelPrefix`. */
+export async function sqlSession(channelPrefix) {
+  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 10000 });
+  await client.connect();
+  await client.query("CREATE EXTENSION IF NOT EXISTS pg_socketio");
+  await client.query(`SET pg_socketio.channel_prefix = '${channelPrefix}'`);
+  return client;
+}
+
+/**
+ * Waits until every client can be reached through the adapters (their LISTEN
+ * is in place), by emitting a probe to each namespace until each client has
+ * seen it; then forgets the probes.
+ */
+export async function waitUntilListening(sql, clients, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  const nsps = [...new Set(clients.map((c) => c.nsp))];
+  while (clients.some((c) => !c.received.some(([e]) => e === "__probe"))) {
+    if (Date.now() > deadline) throw new Error("adapters did not start listening");
+    for (const nsp of nsps) await sql.query("SELECT sio_emit(NULL, '__probe', nsp => $1)", [nsp]);
+    await sleep(100);
+  }
+  await sleep(300); // late probes
+  for (const c of clients) c.received.length = 0;
+}
+
+/** Lets in-flight notifications arrive. */
+export const settle = (ms = 500) => sleep(ms);
