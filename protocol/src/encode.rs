@@ -3,6 +3,7 @@
 
 use serde_json::value::RawValue;
 
+use crate::binary::{check_placeholders, WithBinary};
 use crate::channel::channel_name;
 use crate::message::{Envelope, Event, MessageType, Operation, Target};
 use crate::Error;
@@ -14,6 +15,9 @@ pub const MAX_NOTIFY_PAYLOAD: usize = 7999;
 /// table. The Node.js packages test `> 8000` and so lose a message of exactly
 /// 8000 bytes; this codec sends it as an attachment.
 pub const DEFAULT_PAYLOAD_THRESHOLD: usize = MAX_NOTIFY_PAYLOAD + 1;
+
+/// The largest `bytea` PostgreSQL stores: 1 GB less the varlena header.
+pub const MAX_ATTACHMENT: usize = 0x3fff_ffff - 4;
 
 /// How messages are addressed and split; the GUCs of the extension and the
 /// options of the Rust emitter.
@@ -53,9 +57,11 @@ pub enum Encoded {
 
 /// Encodes `op` for the servers of `target.nsp`.
 ///
-/// `args` are JSON texts, written into the inline payload as they are.
-/// `seq` must differ between the calls of one transaction, since PostgreSQL
-/// delivers identical notifications of a transaction once.
+/// JSON arguments are written into the inline payload as they are; a message
+/// with binary arguments, or whose JSON reaches the threshold, is encoded as
+/// MessagePack for the attachment table. `seq` must differ between the calls
+/// of one transaction, since PostgreSQL delivers identical notifications of a
+/// transaction once.
 pub fn encode(
     settings: &Settings,
     target: Target,
@@ -64,28 +70,57 @@ pub fn encode(
 ) -> Result<Encoded, Error> {
     let channel = channel_name(settings.channel_prefix, target.nsp)?;
     op.check()?;
-    let envelope = Envelope {
-        target,
-        op,
-        cluster_source: settings.cluster_source,
-        seq: Some(seq),
-    };
-    let payload = serde_json::to_string(&envelope).map_err(|e| Error::Json(e.to_string()))?;
-    if payload.len() < settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD) {
-        return Ok(Encoded::Inline { channel, payload });
+    let event = event_of(&op);
+    let binary = event.map_or(&[][..], |e| e.binary);
+    if binary.is_empty() {
+        let envelope = Envelope {
+            target,
+            op,
+            cluster_source: settings.cluster_source,
+            seq: Some(seq),
+        };
+        let payload = serde_json::to_string(&envelope).map_err(|e| Error::Json(e.to_string()))?;
+        if payload.len() < settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD) {
+            return Ok(Encoded::Inline { channel, payload });
+        }
     }
-    let values = to_msgpack_values(args_of(&op))?;
+    let values = event.map_or(Ok(Vec::new()), |e| parse_args(e.args))?;
+    check_placeholders(&values, binary.len())?;
+    let args: Vec<WithBinary> = values
+        .iter()
+        .map(|value| WithBinary { value, binary })
+        .collect();
     let envelope = Envelope {
         target,
-        op: with_args(op, &values),
+        op: with_args(op, &args),
         cluster_source: settings.cluster_source,
         // The row id makes the notification unique.
         seq: None,
     };
+    let payload = rmp_serde::to_vec_named(&envelope).map_err(|e| Error::Json(e.to_string()))?;
+    if payload.len() > MAX_ATTACHMENT {
+        return Err(Error::TooLarge {
+            len: payload.len(),
+            max: MAX_ATTACHMENT,
+        });
+    }
     Ok(Encoded::Attachment {
         channel,
         kind: op.message_type(),
-        payload: to_msgpack(&envelope)?,
+        payload,
+    })
+}
+
+/// Splits a JSON array into its elements, one per event argument.
+pub fn split_args(args: &RawValue) -> Result<Vec<&RawValue>, Error> {
+    serde_json::from_str(args.get()).map_err(|_| Error::ArgsNotArray {
+        found: match args.get().trim_start().as_bytes().first() {
+            Some(b'{') => "an object",
+            Some(b'"') => "a string",
+            Some(b'n') => "null",
+            Some(b't' | b'f') => "a boolean",
+            _ => "a number",
+        },
     })
 }
 
@@ -99,10 +134,10 @@ pub fn attachment_notification(kind: MessageType, id: i64) -> String {
     )
 }
 
-fn args_of<'a, A>(op: &Operation<'a, A>) -> &'a [A] {
+fn event_of<'o, 'a, A>(op: &'o Operation<'a, A>) -> Option<&'o Event<'a, A>> {
     match op {
-        Operation::Emit { event, .. } | Operation::ServerSideEmit { event } => event.args,
-        _ => &[],
+        Operation::Emit { event, .. } | Operation::ServerSideEmit { event } => Some(event),
+        _ => None,
     }
 }
 
@@ -110,15 +145,15 @@ fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> 
     match op {
         Operation::Emit { event, flags } => Operation::Emit {
             event: Event {
-                name: event.name,
                 args,
+                ..event.with_no_args()
             },
             flags,
         },
         Operation::ServerSideEmit { event } => Operation::ServerSideEmit {
             event: Event {
-                name: event.name,
                 args,
+                ..event.with_no_args()
             },
         },
         Operation::SocketsJoin { rooms } => Operation::SocketsJoin { rooms },
@@ -127,13 +162,8 @@ fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> 
     }
 }
 
-fn to_msgpack_values(args: &[&RawValue]) -> Result<Vec<rmpv::Value>, Error> {
+fn parse_args(args: &[&RawValue]) -> Result<Vec<serde_json::Value>, Error> {
     args.iter()
         .map(|raw| serde_json::from_str(raw.get()).map_err(|e| Error::Json(e.to_string())))
         .collect()
-}
-
-/// MessagePack with string-keyed maps, as `@msgpack/msgpack` writes it.
-fn to_msgpack(envelope: &Envelope<rmpv::Value>) -> Result<Vec<u8>, Error> {
-    rmp_serde::to_vec_named(envelope).map_err(|e| Error::Json(e.to_string()))
 }

@@ -27,11 +27,26 @@ pub enum Error {
     #[error("the channel prefix must not be empty")]
     EmptyPrefix,
 
-    #[error("message of {len} bytes needs the attachment table, which is not available here")]
-    TooLargeForInline { len: usize },
-
     #[error("invalid JSON argument: {0}")]
     Json(String),
+
+    #[error(
+        "placeholder {{\"_placeholder\":true,\"num\":{num}}} names no binary argument: \
+         num counts from 0 and there are {count} binary arguments"
+    )]
+    BadPlaceholder { num: String, count: usize },
+
+    #[error(
+        "binary argument {index} is not used: place {{\"_placeholder\":true,\"num\":{index}}} \
+         where it belongs in the arguments"
+    )]
+    UnusedBinary { index: usize },
+
+    #[error("args must be a JSON array (one element per argument), not {found}")]
+    ArgsNotArray { found: &'static str },
+
+    #[error("the message is {len} bytes long: the attachment table holds at most {max} bytes")]
+    TooLarge { len: usize, max: usize },
 }
 
 /// The class of an [`Error`], for mapping onto SQLSTATEs and the like.
@@ -49,12 +64,15 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Null { .. } => ErrorKind::Null,
-            Error::TooLargeForInline { .. } => ErrorKind::LimitExceeded,
+            Error::TooLarge { .. } => ErrorKind::LimitExceeded,
             Error::BadNamespace { .. }
             | Error::ChannelTooLong { .. }
             | Error::ReservedEvent { .. }
             | Error::EmptyPrefix
-            | Error::Json(_) => ErrorKind::InvalidValue,
+            | Error::Json(_)
+            | Error::BadPlaceholder { .. }
+            | Error::UnusedBinary { .. }
+            | Error::ArgsNotArray { .. } => ErrorKind::InvalidValue,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! See `docs/protocol.md` at the top of the repository for the protocol as
 //! implemented and the traps it avoids.
 
+mod binary;
 mod channel;
 mod encode;
 mod error;
@@ -12,8 +13,8 @@ mod message;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
 pub use encode::{
-    attachment_notification, encode, Encoded, Settings, DEFAULT_PAYLOAD_THRESHOLD,
-    MAX_NOTIFY_PAYLOAD,
+    attachment_notification, encode, split_args, Encoded, Settings, DEFAULT_PAYLOAD_THRESHOLD,
+    MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
 pub use message::{

@@ -96,6 +96,29 @@ impl Default for Flags {
 pub struct Event<'a, A> {
     pub name: &'a str,
     pub args: &'a [A],
+    /// Binary arguments, referred to from `args` by placeholders (see
+    /// [`crate::binary`]). A message with any goes to the attachment table.
+    pub binary: &'a [&'a [u8]],
+}
+
+impl<'a, A> Event<'a, A> {
+    /// The same event with its arguments to be replaced (name and binary kept).
+    pub(crate) fn with_no_args<B>(&self) -> Event<'a, B> {
+        Event {
+            name: self.name,
+            args: &[],
+            binary: self.binary,
+        }
+    }
+
+    /// An event without binary arguments.
+    pub fn new(name: &'a str, args: &'a [A]) -> Self {
+        Event {
+            name,
+            args,
+            binary: &[],
+        }
+    }
 }
 
 /// What the servers are asked to do.

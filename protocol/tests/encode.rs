@@ -1,8 +1,8 @@
 //! The exact bytes the codec produces, without a database.
 
 use pg_socketio_protocol::{
-    attachment_notification, encode, Encoded, Error, Event, Flags, MessageType, Operation,
-    RawValue, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
+    attachment_notification, encode, split_args, Encoded, Error, Event, Flags, MessageType,
+    Operation, RawValue, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
 };
 
 fn raw(json: &str) -> Box<RawValue> {
@@ -38,10 +38,7 @@ fn exact_json_for_each_operation() {
             "emit to room1",
             in_room1,
             Operation::Emit {
-                event: Event {
-                    name: "ping",
-                    args: args_one,
-                },
+                event: Event::new("ping", args_one),
                 flags: Flags::default(),
             },
             r#"{"type":3,"data":{"packet":{"type":2,"data":["ping",{"n":1}],"nsp":"/"},"opts":{"rooms":["room1"],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","seq":7}"#,
@@ -50,10 +47,7 @@ fn exact_json_for_each_operation() {
             "emit to all, zero arguments, another namespace",
             admin,
             Operation::Emit {
-                event: Event {
-                    name: "tick",
-                    args: &[],
-                },
+                event: Event::new("tick", &[]),
                 flags: Flags::default(),
             },
             r#"{"type":3,"data":{"packet":{"type":2,"data":["tick"],"nsp":"/admin"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/admin","seq":7}"#,
@@ -66,10 +60,7 @@ fn exact_json_for_each_operation() {
                 ..Target::default()
             },
             Operation::Emit {
-                event: Event {
-                    name: "e",
-                    args: args_two,
-                },
+                event: Event::new("e", args_two),
                 flags: Flags {
                     volatile: true,
                     compress: false,
@@ -102,10 +93,7 @@ fn exact_json_for_each_operation() {
             "serverSideEmit",
             Target::default(),
             Operation::ServerSideEmit {
-                event: Event {
-                    name: "x",
-                    args: args_one,
-                },
+                event: Event::new("x", args_one),
             },
             r#"{"type":9,"data":{"packet":["x",{"n":1}]},"uid":"emitter","nsp":"/","seq":7}"#,
         ),
@@ -173,7 +161,7 @@ fn reserved_event_names_are_refused() {
         "removeListener",
     ] {
         let op = Operation::Emit {
-            event: Event { name, args: &[] },
+            event: Event::new(name, &[]),
             flags: Flags::default(),
         };
         let err = encode(&Settings::default(), Target::default(), op, 1).unwrap_err();
@@ -181,7 +169,7 @@ fn reserved_event_names_are_refused() {
     }
     for name in ["connection", "new_namespace", "disconnect"] {
         let op = Operation::ServerSideEmit {
-            event: Event { name, args: &[] },
+            event: Event::new(name, &[]),
         };
         assert!(
             encode(&Settings::default(), Target::default(), op, 1).is_err(),
@@ -190,10 +178,7 @@ fn reserved_event_names_are_refused() {
     }
     // Allowed to clients, although reserved between servers.
     let op = Operation::Emit {
-        event: Event {
-            name: "connection",
-            args: &[],
-        },
+        event: Event::new("connection", &[]),
         flags: Flags::default(),
     };
     assert!(encode(&Settings::default(), Target::default(), op, 1).is_ok());
@@ -205,7 +190,7 @@ fn emit_string(unit: &str, count: usize, settings: &Settings) -> (Encoded, usize
     let arg = raw(&format!("\"{}\"", unit.repeat(count)));
     let args: &[&RawValue] = &[&arg];
     let op = Operation::Emit {
-        event: Event { name: "big", args },
+        event: Event::new("big", args),
         flags: Flags::default(),
     };
     let json_len = ENVELOPE_LEN + unit.len() * count;
@@ -295,7 +280,7 @@ fn attachment_is_msgpack_of_the_whole_message_with_string_keys() {
         ..Target::default()
     };
     let op = Operation::Emit {
-        event: Event { name: "ev", args },
+        event: Event::new("ev", args),
         flags: Flags::default(),
     };
     let Encoded::Attachment {
@@ -364,4 +349,114 @@ fn attachment_notification_points_at_the_row() {
         attachment_notification(MessageType::Broadcast, 42),
         r#"{"uid":"emitter","type":3,"attachmentId":"42"}"#
     );
+}
+
+fn attachment(op: Operation<&RawValue>) -> rmpv::Value {
+    match encode(&Settings::default(), Target::default(), op, 1).unwrap() {
+        Encoded::Attachment { payload, .. } => rmpv::decode::read_value(&mut &payload[..]).unwrap(),
+        other => panic!("expected an attachment: {other:?}"),
+    }
+}
+
+fn packet_data(message: &rmpv::Value) -> &rmpv::Value {
+    &message["data"]["packet"]["data"]
+}
+
+#[test]
+fn binary_arguments_become_msgpack_bin_and_force_the_attachment() {
+    let meta = raw(r#"{"name":"a.png"}"#);
+    let first = raw(r#"{"_placeholder":true,"num":0}"#);
+    let nested =
+        raw(r#"{"thumb":{"_placeholder":true,"num":1},"list":[{"_placeholder":true,"num":0}]}"#);
+    let args: &[&RawValue] = &[&meta, &first, &nested];
+    let png: &[u8] = &[0x89, b'P', b'N', b'G', 0, 255];
+    let thumb: &[u8] = &[];
+    let binary: &[&[u8]] = &[png, thumb];
+    let message = attachment(Operation::Emit {
+        event: Event {
+            name: "file",
+            args,
+            binary,
+        },
+        flags: Flags::default(),
+    });
+    use rmpv::Value;
+    let data = packet_data(&message).as_array().unwrap();
+    assert_eq!(data[0], Value::from("file"));
+    assert_eq!(data[1]["name"], Value::from("a.png"));
+    assert_eq!(data[2], Value::Binary(png.to_vec()));
+    assert_eq!(data[3]["thumb"], Value::Binary(vec![]));
+    assert_eq!(data[3]["list"][0], Value::Binary(png.to_vec()));
+    assert_eq!(message["nsp"], Value::from("/"));
+    assert_eq!(message["uid"], Value::from("emitter"));
+}
+
+#[test]
+fn binary_server_side_emit_goes_to_the_attachment() {
+    let p = raw(r#"{"_placeholder":true,"num":0}"#);
+    let args: &[&RawValue] = &[&p];
+    let bytes: &[&[u8]] = &[b"xyz"];
+    let message = attachment(Operation::ServerSideEmit {
+        event: Event {
+            name: "blob",
+            args,
+            binary: bytes,
+        },
+    });
+    assert_eq!(message["type"], rmpv::Value::from(9));
+    assert_eq!(
+        message["data"]["packet"][1],
+        rmpv::Value::Binary(b"xyz".to_vec())
+    );
+}
+
+#[test]
+fn placeholder_mistakes_are_refused() {
+    let bytes: &[&[u8]] = &[b"a"];
+    let check = |json: &str, binary: &[&[u8]]| {
+        let arg = raw(json);
+        let args: &[&RawValue] = &[&arg];
+        let op = Operation::Emit {
+            event: Event {
+                name: "e",
+                args,
+                binary,
+            },
+            flags: Flags::default(),
+        };
+        encode(&Settings::default(), Target::default(), op, 1).unwrap_err()
+    };
+    assert!(matches!(
+        check(r#"{"_placeholder":true,"num":1}"#, bytes),
+        Error::BadPlaceholder { count: 1, .. }
+    ));
+    assert!(matches!(
+        check(r#"{"_placeholder":true,"num":-1}"#, bytes),
+        Error::BadPlaceholder { .. }
+    ));
+    assert!(matches!(
+        check(r#"{"_placeholder":true,"num":"0"}"#, bytes),
+        Error::BadPlaceholder { .. }
+    ));
+    assert_eq!(check(r#"{"x":1}"#, bytes), Error::UnusedBinary { index: 0 });
+}
+
+#[test]
+fn args_must_be_a_json_array() {
+    let arr = raw(r#"[1, {"a":[2]}, "s"]"#);
+    let parts: Vec<&str> = split_args(&arr).unwrap().iter().map(|r| r.get()).collect();
+    assert_eq!(parts, vec!["1", r#"{"a":[2]}"#, r#""s""#]);
+    assert!(split_args(&raw("[]")).unwrap().is_empty());
+    for (json, found) in [
+        ("{}", "an object"),
+        ("1", "a number"),
+        (r#""a""#, "a string"),
+        ("null", "null"),
+    ] {
+        assert_eq!(
+            split_args(&raw(json)).unwrap_err(),
+            Error::ArgsNotArray { found },
+            "{json}"
+        );
+    }
 }
