@@ -1,13 +1,14 @@
-//! `sio_emit`: `io.of(nsp).to(rooms).except(except_rooms).emit(event, payload)`.
+//! Emits to clients: `io.of(nsp).to(rooms).except(except_rooms).emit(..)`.
 
-use pg_socketio_protocol::{encode, Error, Event, Flags, Operation, RawValue, Target};
+use pg_socketio_protocol::{Event, Flags, Operation, RawValue, Target};
 use pgrx::prelude::*;
 
+use crate::args::{binary_args, json_args, required, room_list};
 use crate::jsonb_text::JsonbText;
-use crate::raise::{raise, OrRaise};
-use crate::{send, settings};
+use crate::send::publish;
 
 const SIO_EMIT: &str = "sio_emit";
+const SIO_EMIT_ARGS: &str = "sio_emit_args";
 
 /// Emits `event` with `payload` as its one argument (none when NULL) to the
 /// clients in any of `rooms` (all clients when NULL or empty).
@@ -21,16 +22,18 @@ fn sio_emit_rooms(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms = room_list(&rooms, "rooms");
-    emit(
-        &rooms,
+    let rooms = room_list(&rooms, "rooms", SIO_EMIT);
+    let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
+    let call = Emit {
         event,
-        payload,
+        args: &args,
+        binary: &[],
         nsp,
-        except_rooms,
+        except_rooms: &except_rooms,
         volatile,
         compress,
-    );
+    };
+    call.publish(&rooms, SIO_EMIT);
 }
 
 /// The same for one room: `sio_emit('room1', 'ping', '{"n":1}')`.
@@ -45,57 +48,105 @@ fn sio_emit_room(
     compress: default!(Option<bool>, true),
 ) {
     let rooms: Vec<&str> = room.into_iter().collect();
-    emit(
-        &rooms,
+    let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
+    let call = Emit {
         event,
-        payload,
+        args: &args,
+        binary: &[],
         nsp,
-        except_rooms,
+        except_rooms: &except_rooms,
         volatile,
         compress,
-    );
+    };
+    call.publish(&rooms, SIO_EMIT);
 }
 
-fn emit(
-    rooms: &[&str],
+/// Emits `event` with any number of arguments: `args` is a JSON array, one
+/// element per argument; `binary_args` are bytea arguments, placed in `args`
+/// by `{"_placeholder":true,"num":N}` (N from 0).
+#[pg_extern(name = "sio_emit_args")]
+fn sio_emit_args_rooms(
+    rooms: Option<Array<'_, &str>>,
     event: Option<&str>,
-    payload: Option<JsonbText>,
-    nsp: Option<&str>,
-    except_rooms: Option<Array<'_, &str>>,
+    args: default!(Option<JsonbText>, "'[]'"),
+    binary_args: default!(Option<Array<'_, &[u8]>>, "NULL"),
+    nsp: default!(Option<&str>, "'/'"),
+    except_rooms: default!(Option<Array<'_, &str>>, "NULL"),
+    volatile: default!(Option<bool>, false),
+    compress: default!(Option<bool>, true),
+) {
+    let rooms = room_list(&rooms, "rooms", SIO_EMIT_ARGS);
+    let json = json_args(&args, SIO_EMIT_ARGS);
+    let binary = self::binary_args(&binary_args, SIO_EMIT_ARGS);
+    let call = Emit {
+        event,
+        args: &json,
+        binary: &binary,
+        nsp,
+        except_rooms: &except_rooms,
+        volatile,
+        compress,
+    };
+    call.publish(&rooms, SIO_EMIT_ARGS);
+}
+
+/// The same for one room.
+#[pg_extern(name = "sio_emit_args")]
+fn sio_emit_args_room(
+    room: Option<&str>,
+    event: Option<&str>,
+    args: default!(Option<JsonbText>, "'[]'"),
+    binary_args: default!(Option<Array<'_, &[u8]>>, "NULL"),
+    nsp: default!(Option<&str>, "'/'"),
+    except_rooms: default!(Option<Array<'_, &str>>, "NULL"),
+    volatile: default!(Option<bool>, false),
+    compress: default!(Option<bool>, true),
+) {
+    let rooms: Vec<&str> = room.into_iter().collect();
+    let json = json_args(&args, SIO_EMIT_ARGS);
+    let binary = self::binary_args(&binary_args, SIO_EMIT_ARGS);
+    let call = Emit {
+        event,
+        args: &json,
+        binary: &binary,
+        nsp,
+        except_rooms: &except_rooms,
+        volatile,
+        compress,
+    };
+    call.publish(&rooms, SIO_EMIT_ARGS);
+}
+
+/// The arguments every emit function shares.
+struct Emit<'a, 'x, 'y> {
+    event: Option<&'a str>,
+    args: &'a [&'a RawValue],
+    binary: &'a [&'a [u8]],
+    nsp: Option<&'a str>,
+    except_rooms: &'a Option<Array<'x, &'y str>>,
     volatile: Option<bool>,
     compress: Option<bool>,
-) {
-    let except = room_list(&except_rooms, "except_rooms");
-    let target = Target {
-        nsp: required(nsp, "nsp"),
-        rooms,
-        except: &except,
-    };
-    let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
-    let op = Operation::Emit {
-        event: Event {
-            name: required(event, "event"),
-            args: &args,
-        },
-        flags: Flags {
-            volatile: required(volatile, "volatile"),
-            compress: required(compress, "compress"),
-        },
-    };
-    let mut prefix = String::new();
-    let settings = settings::current(&mut prefix);
-    let encoded = encode(&settings, target, op, send::next_seq()).or_raise(SIO_EMIT);
-    send::send(encoded, SIO_EMIT);
 }
 
-fn required<T>(value: Option<T>, what: &'static str) -> T {
-    value.unwrap_or_else(|| raise(Error::Null { what }, SIO_EMIT))
-}
-
-/// A room array as a list; NULL is the empty list, a NULL room an error.
-fn room_list<'a>(rooms: &'a Option<Array<'_, &str>>, what: &'static str) -> Vec<&'a str> {
-    rooms
-        .as_ref()
-        .map(|array| array.iter().map(|room| required(room, what)).collect())
-        .unwrap_or_default()
+impl Emit<'_, '_, '_> {
+    fn publish(self, rooms: &[&str], function: &'static str) {
+        let except = room_list(self.except_rooms, "except_rooms", function);
+        let target = Target {
+            nsp: required(self.nsp, "nsp", function),
+            rooms,
+            except: &except,
+        };
+        let op = Operation::Emit {
+            event: Event {
+                name: required(self.event, "event", function),
+                args: self.args,
+                binary: self.binary,
+            },
+            flags: Flags {
+                volatile: required(self.volatile, "volatile", function),
+                compress: required(self.compress, "compress", function),
+            },
+        };
+        publish(target, op, function);
+    }
 }

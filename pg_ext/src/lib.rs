@@ -4,8 +4,11 @@
 
 use pgrx::prelude::*;
 
+mod args;
+mod attachments;
 mod emit;
 mod jsonb_text;
+mod operations;
 mod raise;
 mod send;
 mod settings;

@@ -29,7 +29,18 @@ mod tests {
             "SELECT sio_emit(NULL, 'tick')",
             "SELECT sio_emit(ARRAY[]::text[], 'tick', 'null')",
             r#"SELECT sio_emit('r', 'e', '"x"', nsp => '/admin', except_rooms => ARRAY['s'], volatile => true, compress => false)"#,
-            // The longest namespace that fits the default prefix: 53 bytes.
+            r#"SELECT sio_emit_args('r', 'e', '[1, {"a": 2}, "three"]')"#,
+        "SELECT sio_emit_args(ARRAY['r'], 'e')",
+        "SELECT sio_sockets_join(ARRAY['a'], ARRAY['b', 'c'])",
+        "SELECT sio_sockets_join(NULL, ARRAY[]::text[], nsp => '/admin', except_rooms => ARRAY['x'])",
+        "SELECT sio_sockets_leave(ARRAY['a'], ARRAY['b'])",
+        "SELECT sio_disconnect_sockets(ARRAY['a'])",
+        "SELECT sio_disconnect_sockets(NULL, close => true, nsp => '/admin')",
+        r#"SELECT sio_server_side_emit('hello', '[1]')"#,
+        "SELECT sio_server_side_emit('connect_ok')",
+        "SELECT sio_cleanup()",
+        "SELECT sio_cleanup('1 hour')",
+        // The longest namespace that fits the default prefix: 53 bytes.
             &format!("SELECT sio_emit('r', 'e', nsp => '/{}')", "a".repeat(52)),
         ] {
             assert_eq!(outcome(sql), "ok", "{sql}");
@@ -52,77 +63,119 @@ mod tests {
         );
     }
 
-    /// Every refused call: its SQLSTATE and the start of its message.
+    fn attachment_rows() -> i64 {
+        Spi::get_one::<i64>("SELECT count(*) FROM socket_io_attachments")
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Every refused call: its SQLSTATE and the start of its message. Each
+    /// leaves nothing behind: no attachment row (and, since the statement
+    /// fails, no notification).
     #[pg_test]
     fn bad_input_is_refused_with_sqlstate() {
         let long_nsp = format!("/{}", "a".repeat(53));
+        let file = r#"'[{"_placeholder":true,"num":0}]'"#;
         let cases: Vec<(String, &str)> = vec![
-            (
-                "SELECT sio_emit('r', NULL)".into(),
-                "22004: event must not be NULL",
-            ),
-            (
-                "SELECT sio_emit('r', 'e', nsp => NULL)".into(),
-                "22004: nsp must not be NULL",
-            ),
-            (
-                "SELECT sio_emit('r', 'e', volatile => NULL)".into(),
-                "22004: volatile must not be NULL",
-            ),
-            (
-                "SELECT sio_emit('r', 'e', compress => NULL)".into(),
-                "22004: compress must not be NULL",
-            ),
-            (
-                "SELECT sio_emit(ARRAY['a', NULL], 'e')".into(),
-                "22004: rooms must not be NULL",
-            ),
-            (
-                "SELECT sio_emit('r', 'e', except_rooms => ARRAY[NULL::text])".into(),
-                "22004: except_rooms must not be NULL",
-            ),
-            (
-                "SELECT sio_emit('r', 'connect')".into(),
-                "22023: \"connect\" is a reserved event name",
-            ),
-            (
-                "SELECT sio_emit('r', 'disconnect')".into(),
-                "22023: \"disconnect\" is a reserved event name",
-            ),
-            (
-                "SELECT sio_emit('r', 'newListener')".into(),
-                "22023: \"newListener\" is a reserved event name",
-            ),
-            (
-                "SELECT sio_emit('r', 'e', nsp => 'admin')".into(),
-                "22023: namespace \"admin\" is invalid",
-            ),
-            (
-                "SELECT sio_emit('r', 'e', nsp => '')".into(),
-                "22023: namespace \"\" is invalid",
-            ),
-            (
-                format!("SELECT sio_emit('r', 'e', nsp => '{long_nsp}')"),
-                "22023: channel name \"socket.io#/aaa",
-            ),
-            (
-                "SET LOCAL pg_socketio.channel_prefix = ''; SELECT sio_emit('r', 'e')".into(),
-                "22023: the channel prefix must not be empty",
-            ),
+            ("SELECT sio_emit('r', NULL)".into(), "22004: event must not be NULL"),
+            ("SELECT sio_emit('r', 'e', nsp => NULL)".into(), "22004: nsp must not be NULL"),
+            ("SELECT sio_emit('r', 'e', volatile => NULL)".into(), "22004: volatile must not be NULL"),
+            ("SELECT sio_emit('r', 'e', compress => NULL)".into(), "22004: compress must not be NULL"),
+            ("SELECT sio_emit(ARRAY['a', NULL], 'e')".into(), "22004: rooms must not be NULL"),
+            ("SELECT sio_emit('r', 'e', except_rooms => ARRAY[NULL::text])".into(), "22004: except_rooms must not be NULL"),
+            ("SELECT sio_emit('r', 'connect')".into(), "22023: \"connect\" is a reserved event name"),
+            ("SELECT sio_emit('r', 'disconnect')".into(), "22023: \"disconnect\" is a reserved event name"),
+            ("SELECT sio_emit('r', 'newListener')".into(), "22023: \"newListener\" is a reserved event name"),
+            ("SELECT sio_emit('r', 'e', nsp => 'admin')".into(), "22023: namespace \"admin\" is invalid"),
+            ("SELECT sio_emit('r', 'e', nsp => '')".into(), "22023: namespace \"\" is invalid"),
+            (format!("SELECT sio_emit('r', 'e', nsp => '{long_nsp}')"), "22023: channel name \"socket.io#/aaa"),
+            ("SET LOCAL pg_socketio.channel_prefix = ''; SELECT sio_emit('r', 'e')".into(), "22023: the channel prefix must not be empty"),
+            ("SELECT sio_emit_args('r', 'e', '{\"a\":1}')".into(), "22023: args must be a JSON array (one element per argument), not an object"),
+            ("SELECT sio_emit_args('r', 'e', NULL)".into(), "ok"),
+            (format!("SELECT sio_emit_args('r', 'e', {file})"), "22023: placeholder {\"_placeholder\":true,\"num\":0} names no binary argument"),
+            (format!("SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea, '\\x02'])"), "22023: binary argument 1 is not used"),
+            (format!("SELECT sio_emit_args('r', 'e', {file}, ARRAY[NULL::bytea])"), "22004: binary_args must not be NULL"),
+            (format!("SELECT sio_emit_args('r', 'connect', {file}, ARRAY['\\x01'::bytea])"), "22023: \"connect\" is a reserved event name"),
+            ("SELECT sio_sockets_join(ARRAY['a'], NULL)".into(), "22004: join_rooms must not be NULL"),
+            ("SELECT sio_sockets_leave(ARRAY['a'], ARRAY[NULL::text])".into(), "22004: leave_rooms must not be NULL"),
+            ("SELECT sio_disconnect_sockets(NULL, close => NULL)".into(), "22004: close must not be NULL"),
+            ("SELECT sio_server_side_emit('connection')".into(), "22023: \"connection\" is a reserved event name"),
+            ("SELECT sio_server_side_emit('new_namespace')".into(), "22023: \"new_namespace\" is a reserved event name"),
+            ("SELECT sio_server_side_emit(NULL)".into(), "22004: event must not be NULL"),
+            ("SELECT sio_cleanup('-1 second')".into(), "22023: older_than must not be negative"),
+            (format!("SET LOCAL pg_socketio.attachment_table = 'nope'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42P01: attachment table \"nope\" does not exist"),
+            (format!("CREATE TEMP TABLE bad_att (id int); SET LOCAL pg_socketio.attachment_table = 'bad_att'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42703: column \"created_at\" of relation \"bad_att\" does not exist"),
+            ("SET pg_socketio.payload_threshold = 8001".into(), "22023"),
+            ("SET pg_socketio.payload_threshold = -1".into(), "22023"),
         ];
+        let rows = attachment_rows();
         for (sql, expected) in cases {
             let got = outcome(&sql);
             assert!(
                 got.starts_with(expected),
                 "{sql}\n  got: {got}\n  expected: {expected}"
             );
+            assert_eq!(attachment_rows(), rows, "{sql} left an attachment row");
         }
     }
 
     #[pg_test]
-    fn payload_threshold_setting_is_bounded() {
-        assert!(outcome("SET pg_socketio.payload_threshold = 8001").starts_with("22023"));
-        assert!(outcome("SET pg_socketio.payload_threshold = -1").starts_with("22023"));
-        assert_eq!(outcome("SET pg_socketio.payload_threshold = 0"), "ok");
+    fn binary_and_large_messages_go_to_the_attachment_table() {
+        let rows = attachment_rows();
+        Spi::run(r#"SELECT sio_emit_args('r', 'file', '[{"name":"a.png"},{"_placeholder":true,"num":0}]', ARRAY['\x89504e47'::bytea])"#).unwrap();
+        assert_eq!(attachment_rows(), rows + 1);
+        // A small message stays inline; one of 8000+ bytes does not.
+        Spi::run("SELECT sio_emit('r', 'small', to_jsonb(repeat('a', 100)))").unwrap();
+        assert_eq!(attachment_rows(), rows + 1);
+        Spi::run("SELECT sio_emit('r', 'large', to_jsonb(repeat('é', 4000)))").unwrap();
+        assert_eq!(attachment_rows(), rows + 2);
+        // Every message, when the threshold is 0.
+        Spi::run("SET LOCAL pg_socketio.payload_threshold = 0; SELECT sio_sockets_join(NULL, ARRAY['x'])").unwrap();
+        assert_eq!(attachment_rows(), rows + 3);
+        // MessagePack maps (fixmap 0x8N or map16 0xde) with created_at fresh.
+        let first = Spi::get_one::<i32>(
+            "SELECT get_byte(payload, 0) FROM socket_io_attachments ORDER BY id DESC LIMIT 1",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            (0x80..=0x8f).contains(&first) || first == 0xde,
+            "{first:#x}"
+        );
+    }
+
+    #[pg_test]
+    fn cleanup_deletes_only_old_rows() {
+        Spi::run(
+            "INSERT INTO socket_io_attachments (created_at, payload) VALUES
+               (clock_timestamp() - interval '1 hour', '\\x00'),
+               (clock_timestamp() - interval '31 seconds', '\\x00'),
+               (clock_timestamp(), '\\x00')",
+        )
+        .unwrap();
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT sio_cleanup('10 minutes')").unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT sio_cleanup()").unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT sio_cleanup()").unwrap(),
+            Some(0)
+        );
+        assert_eq!(attachment_rows(), 1);
+    }
+
+    #[pg_test]
+    fn the_extension_table_is_unlogged_and_private() {
+        let (persistence, acl) = Spi::get_two::<String, String>(
+            "SELECT relpersistence::text, coalesce(relacl::text, '') FROM pg_class
+              WHERE oid = 'socket_io_attachments'::regclass",
+        )
+        .unwrap();
+        assert_eq!(persistence.as_deref(), Some("u"));
+        assert!(!acl.unwrap_or_default().contains("=r"), "no PUBLIC grant");
     }
 }

@@ -1,27 +1,31 @@
-//! Hands encoded messages to PostgreSQL's NOTIFY, in the caller's transaction.
+//! Hands encoded messages to PostgreSQL, in the caller's transaction: NOTIFY
+//! for inline messages, an attachment row plus NOTIFY for the others.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pg_socketio_protocol::{Encoded, Error};
+use pg_socketio_protocol::{encode, Encoded, Operation, RawValue, Target};
 use pgrx::prelude::*;
 use pgrx::{direct_function_call_as_datum, IntoDatum};
 
-use crate::raise::raise;
+use crate::raise::OrRaise;
+use crate::{attachments, settings};
 
 /// PostgreSQL delivers identical notifications of one transaction once; a
 /// per-backend counter makes every message of a transaction distinct.
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-pub fn next_seq() -> u64 {
-    SEQ.fetch_add(1, Ordering::Relaxed)
-}
-
-pub fn send(encoded: Encoded, function: &'static str) {
-    match encoded {
+/// Encodes `op` with the session's settings and sends it.
+pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
+    let mut prefix = String::new();
+    let settings = settings::current(&mut prefix);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    match encode(&settings, target, op, seq).or_raise(function) {
         Encoded::Inline { channel, payload } => notify(&channel, &payload),
-        Encoded::Attachment { payload, .. } => {
-            raise(Error::TooLargeForInline { len: payload.len() }, function)
-        }
+        Encoded::Attachment {
+            channel,
+            kind,
+            payload,
+        } => notify(&channel, &attachments::store(kind, &payload, function)),
     }
 }
 

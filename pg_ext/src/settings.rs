@@ -10,8 +10,18 @@ static CHANNEL_PREFIX: GucSetting<Option<CString>> =
 static PAYLOAD_THRESHOLD: GucSetting<i32> =
     GucSetting::<i32>::new(DEFAULT_PAYLOAD_THRESHOLD as i32);
 static CLUSTER_SOURCE: GucSetting<bool> = GucSetting::<bool>::new(false);
+static ATTACHMENT_TABLE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"socket_io_attachments"));
 
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"pg_socketio.attachment_table",
+        c"Table for messages with binary arguments or of 8000 bytes or more.",
+        c"The adapters' tableName; may be schema-qualified. CREATE EXTENSION creates socket_io_attachments.",
+        &ATTACHMENT_TABLE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"pg_socketio.channel_prefix",
         c"Channel prefix of the Socket.IO servers (their adapter's channelPrefix).",
@@ -51,4 +61,11 @@ pub fn current(prefix: &mut String) -> Settings<'_> {
         payload_threshold: PAYLOAD_THRESHOLD.get().max(0) as usize,
         cluster_source: CLUSTER_SOURCE.get(),
     }
+}
+
+pub fn attachment_table() -> String {
+    ATTACHMENT_TABLE
+        .get()
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

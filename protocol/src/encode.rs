@@ -73,6 +73,13 @@ pub fn encode(
     let event = event_of(&op);
     let binary = event.map_or(&[][..], |e| e.binary);
     if binary.is_empty() {
+        // A placeholder without binary arguments is a mistake; looking for
+        // one costs a substring scan, parsing only when one may be there.
+        if let Some(event) =
+            event.filter(|e| e.args.iter().any(|a| a.get().contains("\"_placeholder\"")))
+        {
+            check_placeholders(&parse_args(event.args)?, 0)?;
+        }
         let envelope = Envelope {
             target,
             op,

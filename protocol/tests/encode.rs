@@ -439,6 +439,21 @@ fn placeholder_mistakes_are_refused() {
         Error::BadPlaceholder { .. }
     ));
     assert_eq!(check(r#"{"x":1}"#, bytes), Error::UnusedBinary { index: 0 });
+    assert!(matches!(
+        check(r#"[{"_placeholder":true,"num":0}]"#, &[]),
+        Error::BadPlaceholder { count: 0, .. }
+    ));
+    // Not a placeholder: other keys, or not exactly true.
+    let arg = raw(r#"{"_placeholder":true,"num":0,"x":1}"#);
+    let args: &[&RawValue] = &[&arg];
+    let op = Operation::Emit {
+        event: Event::new("e", args),
+        flags: Flags::default(),
+    };
+    assert!(matches!(
+        encode(&Settings::default(), Target::default(), op, 1),
+        Ok(Encoded::Inline { .. })
+    ));
 }
 
 #[test]

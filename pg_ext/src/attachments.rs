@@ -1,0 +1,81 @@
+//! The attachment table: insert in the caller's transaction, and cleanup.
+
+use pg_socketio_protocol::{attachment_notification, MessageType};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+use crate::settings;
+
+extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
+
+/// The table named by `pg_socketio.attachment_table`, quoted and qualified,
+/// or an ERROR that says how to get one.
+fn table(function: &'static str) -> String {
+    let name = settings::attachment_table();
+    let quoted = Spi::get_one_with_args::<String>(
+        "SELECT format('%I.%I', n.nspname, c.relname)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.oid = to_regclass($1)",
+        &[name.as_str().into()],
+    );
+    match quoted {
+        Ok(Some(table)) => table,
+        _ => {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                format!("attachment table \"{name}\" does not exist"),
+                function,
+            )
+            .set_detail("Messages with binary arguments or of 8000 bytes or more are stored there.")
+            .set_hint(
+                "CREATE EXTENSION pg_socketio creates socket_io_attachments; \
+                 pg_socketio.attachment_table names another table.",
+            )
+            .report(PgLogLevel::ERROR);
+            unreachable!("ERROR does not return")
+        }
+    }
+}
+
+/// Stores `payload` and returns the notification that points at it.
+pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> String {
+    let table = table(function);
+    // created_at from clock_timestamp(): now() is the transaction's start, and
+    // a row written late in a long transaction would look old at once.
+    let id = Spi::get_one_with_args::<i64>(
+        &format!(
+            "INSERT INTO {table} (created_at, payload) VALUES (clock_timestamp(), $1) RETURNING id"
+        ),
+        &[payload.into()],
+    )
+    .unwrap_or_else(|e| panic!("inserting into the attachment table {table}: {e}"))
+    .expect("INSERT ... RETURNING id returns the id");
+    attachment_notification(kind, id)
+}
+
+/// Deletes attachments older than `older_than` and returns how many it
+/// deleted. Rows are read by listeners within milliseconds of COMMIT; the
+/// default, 30 s, is the Node.js adapter's own.
+#[pg_extern]
+fn sio_cleanup(older_than: default!(Interval, "'30 seconds'")) -> i64 {
+    if older_than.months() < 0 || older_than.days() < 0 || older_than.micros() < 0 {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("older_than must not be negative: {older_than}"),
+            "sio_cleanup",
+        )
+        .set_detail("A negative age would delete attachments that listeners are about to read.")
+        .report(PgLogLevel::ERROR);
+    }
+    let table = table("sio_cleanup");
+    Spi::get_one_with_args::<i64>(
+        &format!(
+            "WITH gone AS (DELETE FROM {table} WHERE created_at < clock_timestamp() - $1 RETURNING 1)
+             SELECT count(*) FROM gone"
+        ),
+        &[older_than.into()],
+    )
+    .unwrap_or_else(|e| panic!("cleaning the attachment table {table}: {e}"))
+    .unwrap_or(0)
+}
