@@ -22,19 +22,23 @@ export function pool() {
  * factory, serving `namespaces`. A client joins the rooms it names in its
  * handshake `auth.rooms`.
  */
-export async function startServer({ createAdapter, channelPrefix, namespaces = ["/"] }) {
+export async function startServer({ createAdapter, channelPrefix, namespaces = ["/"], serverSideEvents = [] }) {
   const db = pool();
   const http = createServer();
   const io = new Server(http);
   io.adapter(createAdapter(db, { channelPrefix }));
+  // What reaches the servers' own io.on(event) listeners (serverSideEmit).
+  const serverSide = [];
   for (const name of namespaces) {
     const nsp = io.of(name);
     nsp.on("connection", (socket) => socket.join(socket.handshake.auth.rooms ?? []));
+    for (const event of serverSideEvents) nsp.on(event, (...args) => serverSide.push([name, event, ...args]));
   }
   await new Promise((r) => http.listen(0, "127.0.0.1", r));
   return {
     io,
     port: http.address().port,
+    serverSide,
     async close() {
       io.close();
       await new Promise((r) => http.close(r));
@@ -43,12 +47,19 @@ export async function startServer({ createAdapter, channelPrefix, namespaces = [
   };
 }
 
+/** Rooms of the server-side socket of `client`. */
+export function roomsOf(server, client) {
+  const socket = server.io.of(client.nsp).sockets.get(client.socket.id);
+  return socket ? [...socket.rooms].filter((r) => r !== socket.id).sort() : null;
+}
+
 /** A socket.io-client that records every event it receives, in order. */
 export async function startClient(server, { nsp = "/", rooms = [] } = {}) {
   const socket = connectClient(`http://127.0.0.1:${server.port}${nsp}`, {
     auth: { rooms },
     transports: ["websocket"],
     reconnection: false,
+    forceNew: true, // one connection per client: close => true closes a whole connection
   });
   const received = [];
   socket.onAny((event, ...args) => received.push([event, ...args]));
@@ -65,6 +76,7 @@ export async function sqlSession(channelPrefix) {
   await client.connect();
   await client.query("CREATE EXTENSION IF NOT EXISTS pg_socketio");
   await client.query(`SET pg_socketio.channel_prefix = '${channelPrefix}'`);
+  client.listen = (channel) => listen(channel);
   return client;
 }
 
@@ -87,3 +99,27 @@ export async function waitUntilListening(sql, clients, timeoutMs = 15000) {
 
 /** Lets in-flight notifications arrive. */
 export const settle = (ms = 500) => sleep(ms);
+
+/** A separate connection that LISTENs on `channel`; next() gives each payload. */
+export async function listen(channel) {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  const queue = [];
+  const waiters = [];
+  client.on("notification", (n) => {
+    const message = { raw: n.payload, ...JSON.parse(n.payload) };
+    const waiter = waiters.shift();
+    waiter ? waiter(message) : queue.push(message);
+  });
+  await client.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
+  return {
+    next: (ms = 5000) =>
+      queue.length
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`no notification on ${channel}`)), ms);
+            waiters.push((m) => (clearTimeout(timer), resolve(m)));
+          }),
+    close: () => client.end(),
+  };
+}

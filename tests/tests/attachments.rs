@@ -1,0 +1,139 @@
+//! The attachment path against the real PostgreSQL: the notification, the
+//! row, the MessagePack in it, transactions, size.
+
+use std::time::Duration;
+
+use pg_socketio_tests::{connect, unique_prefix, Listener};
+use rmpv::Value;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn emitter(prefix: &str) -> tokio_postgres::Client {
+    let client = connect().await;
+    client
+        .batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
+        .await
+        .unwrap();
+    client
+}
+
+/// The attachment row a notification points at, decoded.
+async fn fetch(db: &tokio_postgres::Client, notification: &str) -> Value {
+    let header: serde_json::Value = serde_json::from_str(notification).unwrap();
+    let id: i64 = header["attachmentId"].as_str().unwrap().parse().unwrap();
+    let row = db
+        .query_one(
+            "SELECT payload FROM socket_io_attachments WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let bytes: Vec<u8> = row.get(0);
+    rmpv::decode::read_value(&mut &bytes[..]).unwrap()
+}
+
+#[tokio::test]
+async fn binary_emit_stores_the_whole_message_and_notifies_its_id() {
+    let prefix = unique_prefix("att_binary");
+    let mut listener = Listener::new(&[&format!("{prefix}#/chat")]).await;
+    let db = emitter(&prefix).await;
+    db.execute(
+        r#"SELECT sio_emit_args('r', 'file', '[{"name":"a.png"},{"_placeholder":true,"num":0}]',
+                                ARRAY['\x89504e47'::bytea], nsp => '/chat')"#,
+        &[],
+    )
+    .await
+    .unwrap();
+    let n = listener.next(WAIT).await.expect("a notification");
+    let header: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+    assert_eq!(header["uid"], json!("emitter"));
+    assert_eq!(header["type"], json!(3));
+    assert!(header["attachmentId"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .is_ok());
+    assert_eq!(header.as_object().unwrap().len(), 3, "{header}");
+
+    let message = fetch(&db, n.payload()).await;
+    assert_eq!(message["type"], Value::from(3));
+    assert_eq!(message["uid"], Value::from("emitter"));
+    assert_eq!(message["nsp"], Value::from("/chat"));
+    let data = &message["data"]["packet"]["data"];
+    assert_eq!(data[0], Value::from("file"));
+    assert_eq!(data[1]["name"], Value::from("a.png"));
+    assert_eq!(data[2], Value::Binary(vec![0x89, b'P', b'N', b'G']));
+    assert_eq!(message["data"]["opts"]["rooms"][0], Value::from("r"));
+}
+
+#[tokio::test]
+async fn rollback_leaves_no_row_and_no_notification() {
+    let prefix = unique_prefix("att_rollback");
+    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let db = emitter(&prefix).await;
+    let count = "SELECT count(*) FROM socket_io_attachments";
+    let before: i64 = db.query_one(count, &[]).await.unwrap().get(0);
+    db.batch_execute(
+        r#"BEGIN;
+           SELECT sio_emit('r', 'big', to_jsonb(repeat('x', 9000)));
+           SELECT sio_emit_args('r', 'b', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea]);
+           ROLLBACK"#,
+    )
+    .await
+    .unwrap();
+    assert!(listener.drain(Duration::from_millis(500)).await.is_empty());
+    let after: i64 = db.query_one(count, &[]).await.unwrap().get(0);
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn order_of_inline_and_attachment_messages_is_kept_in_one_transaction() {
+    let prefix = unique_prefix("att_order");
+    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let db = emitter(&prefix).await;
+    db.batch_execute(
+        r#"BEGIN;
+           SELECT sio_emit('r', 'one');
+           SELECT sio_emit('r', 'two', to_jsonb(repeat('x', 9000)));
+           SELECT sio_emit('r', 'three');
+           COMMIT"#,
+    )
+    .await
+    .unwrap();
+    let all = listener.drain(Duration::from_millis(500)).await;
+    let kinds: Vec<bool> = all
+        .iter()
+        .map(|n| n.payload().contains("attachmentId"))
+        .collect();
+    assert_eq!(kinds, vec![false, true, false]);
+    assert_eq!(
+        fetch(&db, all[1].payload()).await["data"]["packet"]["data"][0],
+        Value::from("two")
+    );
+}
+
+#[tokio::test]
+async fn a_100_megabyte_binary_argument_is_stored_whole() {
+    let prefix = unique_prefix("att_100mb");
+    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let db = emitter(&prefix).await;
+    let size: i32 = 100 * 1024 * 1024;
+    db.execute(
+        r#"SELECT sio_emit_args('r', 'huge', '[{"_placeholder":true,"num":0}]',
+                                ARRAY[convert_to(repeat('z', $1), 'UTF8')])"#,
+        &[&size],
+    )
+    .await
+    .unwrap();
+    let n = listener.next(WAIT).await.expect("a notification");
+    let message = fetch(&db, n.payload()).await;
+    match &message["data"]["packet"]["data"][1] {
+        Value::Binary(bytes) => {
+            assert_eq!(bytes.len(), size as usize);
+            assert!(bytes.iter().all(|&b| b == b'z'));
+        }
+        other => panic!("expected binary, got {:?}", other.as_str()),
+    }
+    db.execute("SELECT sio_cleanup('0 seconds')", &[]).await.unwrap();
+}
