@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 
 mod args;
 mod attachments;
+mod cleanup_worker;
 mod emit;
 mod jsonb_text;
 mod operations;
@@ -18,6 +19,10 @@ mod settings;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        settings::register_cleanup();
+        cleanup_worker::register();
+    }
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -10,8 +10,34 @@ static CHANNEL_PREFIX: GucSetting<Option<CString>> =
 static PAYLOAD_THRESHOLD: GucSetting<i32> =
     GucSetting::<i32>::new(DEFAULT_PAYLOAD_THRESHOLD as i32);
 static CLUSTER_SOURCE: GucSetting<bool> = GucSetting::<bool>::new(false);
+static CLEANUP_DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"postgres"));
+static CLEANUP_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(30);
 static ATTACHMENT_TABLE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"socket_io_attachments"));
+
+/// The cleanup worker's settings; defined only when the library is preloaded,
+/// where the worker runs.
+pub fn register_cleanup() {
+    GucRegistry::define_string_guc(
+        c"pg_socketio.cleanup_database",
+        c"Database whose attachment table the cleanup worker cleans.",
+        c"Read at server start. Nothing is done where pg_socketio is not installed.",
+        &CLEANUP_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_socketio.cleanup_interval",
+        c"Every this many seconds, the cleanup worker deletes attachments older than this.",
+        c"The Node.js adapter's cleanupInterval is 30 seconds.",
+        &CLEANUP_INTERVAL,
+        1,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+}
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -68,4 +94,15 @@ pub fn attachment_table() -> String {
         .get()
         .map(|t| t.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+pub fn cleanup_database() -> String {
+    CLEANUP_DATABASE
+        .get()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "postgres".to_owned())
+}
+
+pub fn cleanup_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(CLEANUP_INTERVAL.get().max(1) as u64)
 }

@@ -120,3 +120,100 @@ pub fn without_seq(payload: &str) -> (serde_json::Value, Option<u64>) {
 pub fn unique_prefix(test: &str) -> String {
     format!("it_{test}_{}", std::process::id())
 }
+
+/// A throw-away PostgreSQL cluster of the local installation, for tests that
+/// need server settings (like `shared_preload_libraries`) or restarts that
+/// must not touch the shared server. Stopped and removed on drop.
+pub struct PrivateCluster {
+    dir: std::path::PathBuf,
+    bindir: String,
+    pub port: u16,
+}
+
+impl PrivateCluster {
+    /// initdb + start with `settings` (`name=value`); as `postgres` when root.
+    pub fn start(settings: &[&str]) -> PrivateCluster {
+        let bindir = std::process::Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .expect("pg_config (postgresql-server-dev) is needed for a private cluster");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("pg_socketio_cluster_{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cluster = PrivateCluster { dir, bindir, port };
+        if Self::is_root() {
+            // initdb refuses root: the cluster belongs to postgres.
+            let chown = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&cluster.dir)
+                .status();
+            assert!(chown.unwrap().success());
+        }
+        cluster.pg(
+            "initdb",
+            &["-D", ".", "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        );
+        let mut options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
+            cluster.dir.display()
+        );
+        for s in settings {
+            options.push_str(&format!(" -c {s}"));
+        }
+        cluster.pg(
+            "pg_ctl",
+            &["-D", ".", "-l", "log", "-w", "-o", &options, "start"],
+        );
+        cluster
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    pub async fn connect(&self) -> Client {
+        let (client, connection) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    }
+
+    fn is_root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0\n"))
+            .unwrap_or(false)
+    }
+
+    fn pg(&self, program: &str, args: &[&str]) {
+        let path = format!("{}/{program}", self.bindir);
+        let mut cmd = if Self::is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--", &path]);
+            c
+        } else {
+            std::process::Command::new(&path)
+        };
+        let out = cmd.args(args).current_dir(&self.dir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ =
+            std::panic::catch_unwind(|| self.pg("pg_ctl", &["-D", ".", "-m", "immediate", "stop"]));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

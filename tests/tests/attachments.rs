@@ -135,5 +135,7 @@ async fn a_100_megabyte_binary_argument_is_stored_whole() {
         }
         other => panic!("expected binary, got {:?}", other.as_str()),
     }
-    db.execute("SELECT sio_cleanup('0 seconds')", &[]).await.unwrap();
+    db.execute("SELECT sio_cleanup('0 seconds')", &[])
+        .await
+        .unwrap();
 }

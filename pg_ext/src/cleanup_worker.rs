@@ -1,0 +1,60 @@
+//! A background worker that deletes old attachments, for deployments where no
+//! Node.js server does it (the emitter never cleans up). It runs only when the
+//! library is in `shared_preload_libraries`.
+
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use crate::settings;
+
+const NAME: &str = "pg_socketio cleanup";
+
+pub fn register() {
+    BackgroundWorkerBuilder::new(NAME)
+        .set_type(NAME)
+        .set_library("pg_socketio")
+        .set_function("pg_socketio_cleanup_main")
+        .enable_spi_access()
+        // After an error (say, the table was dropped), try again later.
+        .set_restart_time(Some(Duration::from_secs(10)))
+        .load();
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn pg_socketio_cleanup_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = settings::cleanup_database();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    log!("{NAME}: deleting attachments older than the interval in database \"{database}\"");
+    while BackgroundWorker::wait_latch(Some(settings::cleanup_interval())) {
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        BackgroundWorker::transaction(cleanup_once);
+    }
+}
+
+/// One pass, in its own transaction; nothing to do where the extension is
+/// not installed.
+fn cleanup_once() {
+    let schema = Spi::get_one::<String>(
+        "SELECT quote_ident(n.nspname) FROM pg_extension e
+           JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_socketio'",
+    );
+    let Ok(Some(schema)) = schema else {
+        return;
+    };
+    // The extension's own table is found through its schema.
+    Spi::run(&format!("SET LOCAL search_path = {schema}, public")).unwrap();
+    let seconds = settings::cleanup_interval().as_secs_f64();
+    let deleted = Spi::get_one_with_args::<i64>(
+        &format!("SELECT {schema}.sio_cleanup(make_interval(secs => $1))"),
+        &[seconds.into()],
+    );
+    if let Ok(Some(n)) = deleted {
+        debug1!("{NAME}: deleted {n} attachments");
+    }
+}
