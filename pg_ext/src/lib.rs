@@ -11,6 +11,7 @@ mod emit;
 mod jsonb_text;
 mod operations;
 mod raise;
+mod room_template;
 mod send;
 mod settings;
 

@@ -40,6 +40,7 @@ mod tests {
         "SELECT sio_server_side_emit('connect_ok')",
         "SELECT sio_cleanup()",
         "SELECT sio_cleanup('1 hour')",
+        "SELECT sio_room('conversation:{id}', '{\"id\": 7}')",
         // The longest namespace that fits the default prefix: 53 bytes.
             &format!("SELECT sio_emit('r', 'e', nsp => '/{}')", "a".repeat(52)),
         ] {
@@ -61,6 +62,16 @@ mod tests {
             Spi::get_one::<i64>("SELECT count(*) FROM msgs").unwrap(),
             Some(2)
         );
+    }
+
+    /// A table with an `sio_trigger` defined as given, and a row inserted.
+    fn trigger_case(when: &str, args: &str) -> String {
+        format!(
+            "CREATE TEMP TABLE IF NOT EXISTS trig (id int);
+             DROP TRIGGER IF EXISTS t ON trig;
+             CREATE TRIGGER t {when} ON trig FOR EACH ROW EXECUTE FUNCTION sio_trigger({args});
+             INSERT INTO trig VALUES (1)"
+        )
     }
 
     fn attachment_rows() -> i64 {
@@ -105,6 +116,13 @@ mod tests {
             ("SELECT sio_cleanup('-1 second')".into(), "22023: older_than must not be negative"),
             (format!("SET LOCAL pg_socketio.attachment_table = 'nope'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42P01: attachment table \"nope\" does not exist"),
             (format!("CREATE TEMP TABLE bad_att (id int); SET LOCAL pg_socketio.attachment_table = 'bad_att'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42703: column \"created_at\" of relation \"bad_att\" does not exist"),
+            ("SELECT sio_room('c:{nope}', '{\"id\":1}')".into(), "42703: room template names column \"nope\""),
+            ("SELECT sio_room('c:{id', '{\"id\":1}')".into(), "22023: room template has an unbalanced brace"),
+            ("SELECT sio_room('', '{\"id\":1}')".into(), "22023: room template must not be empty"),
+            ("SELECT sio_room('c', '[1]')".into(), "22023: row must be a JSON object"),
+            (trigger_case("BEFORE INSERT", "'c:{id}'"), "22023: sio_trigger must be an AFTER ... FOR EACH ROW trigger"),
+            (trigger_case("AFTER INSERT", ""), "22023: sio_trigger takes a room template"),
+            (trigger_case("AFTER INSERT", "'c:{nope}'"), "42703: room template names column \"nope\""),
             ("SET pg_socketio.payload_threshold = 8001".into(), "22023"),
             ("SET pg_socketio.payload_threshold = -1".into(), "22023"),
         ];
