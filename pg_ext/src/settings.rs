@@ -9,7 +9,7 @@ static CHANNEL_PREFIX: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"socket.io"));
 static PAYLOAD_THRESHOLD: GucSetting<i32> =
     GucSetting::<i32>::new(DEFAULT_PAYLOAD_THRESHOLD as i32);
-static CLUSTER_SOURCE: GucSetting<bool> = GucSetting::<bool>::new(false);
+static CLUSTER_SOURCE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static CLEANUP_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static CLEANUP_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(30);
@@ -69,7 +69,7 @@ pub fn register() {
     GucRegistry::define_bool_guc(
         c"pg_socketio.cluster_source",
         c"Mark messages with \"source\":\"_sio_adapter\" for Node-cluster workers.",
-        c"Needed when the servers are workers of @socket.io/cluster-adapter behind setupPrimary.",
+        c"Workers of @socket.io/cluster-adapter behind setupPrimary need it; standalone adapters ignore it.",
         &CLUSTER_SOURCE,
         GucContext::Userset,
         GucFlags::default(),

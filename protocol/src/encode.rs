@@ -36,7 +36,8 @@ impl Default for Settings<'_> {
         Settings {
             channel_prefix: crate::channel::DEFAULT_PREFIX,
             payload_threshold: DEFAULT_PAYLOAD_THRESHOLD,
-            cluster_source: false,
+            // Harmless to standalone adapters, required by Node-cluster workers.
+            cluster_source: true,
         }
     }
 }

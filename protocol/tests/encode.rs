@@ -41,7 +41,7 @@ fn exact_json_for_each_operation() {
                 event: Event::new("ping", args_one),
                 flags: Flags::default(),
             },
-            r#"{"type":3,"data":{"packet":{"type":2,"data":["ping",{"n":1}],"nsp":"/"},"opts":{"rooms":["room1"],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","seq":7}"#,
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["ping",{"n":1}],"nsp":"/"},"opts":{"rooms":["room1"],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
         ),
         (
             "emit to all, zero arguments, another namespace",
@@ -50,7 +50,7 @@ fn exact_json_for_each_operation() {
                 event: Event::new("tick", &[]),
                 flags: Flags::default(),
             },
-            r#"{"type":3,"data":{"packet":{"type":2,"data":["tick"],"nsp":"/admin"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/admin","seq":7}"#,
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["tick"],"nsp":"/admin"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/admin","source":"_sio_adapter","seq":7}"#,
         ),
         (
             "emit with except, two arguments, volatile and uncompressed",
@@ -66,19 +66,19 @@ fn exact_json_for_each_operation() {
                     compress: false,
                 },
             },
-            r#"{"type":3,"data":{"packet":{"type":2,"data":["e",{"n":1},"x"],"nsp":"/"},"opts":{"rooms":["a","b"],"except":["r"],"flags":{"volatile":true,"compress":false}}},"uid":"emitter","nsp":"/","seq":7}"#,
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["e",{"n":1},"x"],"nsp":"/"},"opts":{"rooms":["a","b"],"except":["r"],"flags":{"volatile":true,"compress":false}}},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
         ),
         (
             "socketsJoin",
             Target::default(),
             Operation::SocketsJoin { rooms: &r },
-            r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/","seq":7}"#,
+            r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
         ),
         (
             "socketsLeave",
             in_room1,
             Operation::SocketsLeave { rooms: &ab },
-            r#"{"type":5,"data":{"opts":{"rooms":["room1"],"except":[]},"rooms":["a","b"]},"uid":"emitter","nsp":"/","seq":7}"#,
+            r#"{"type":5,"data":{"opts":{"rooms":["room1"],"except":[]},"rooms":["a","b"]},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
         ),
         (
             "disconnectSockets",
@@ -87,7 +87,7 @@ fn exact_json_for_each_operation() {
                 ..Target::default()
             },
             Operation::DisconnectSockets { close: true },
-            r#"{"type":6,"data":{"opts":{"rooms":["r"],"except":[]},"close":true},"uid":"emitter","nsp":"/","seq":7}"#,
+            r#"{"type":6,"data":{"opts":{"rooms":["r"],"except":[]},"close":true},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
         ),
         (
             "serverSideEmit",
@@ -95,7 +95,7 @@ fn exact_json_for_each_operation() {
             Operation::ServerSideEmit {
                 event: Event::new("x", args_one),
             },
-            r#"{"type":9,"data":{"packet":["x",{"n":1}]},"uid":"emitter","nsp":"/","seq":7}"#,
+            r#"{"type":9,"data":{"packet":["x",{"n":1}]},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
         ),
     ];
     for (what, target, op, expected) in cases {
@@ -125,9 +125,9 @@ fn channel_follows_prefix_and_namespace() {
 }
 
 #[test]
-fn cluster_source_is_added_when_asked() {
+fn cluster_source_can_be_left_out() {
     let settings = Settings {
-        cluster_source: true,
+        cluster_source: false,
         ..Settings::default()
     };
     let payload = inline(
@@ -138,7 +138,7 @@ fn cluster_source_is_added_when_asked() {
     );
     assert_eq!(
         payload,
-        r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":1}"#
+        r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/","seq":1}"#
     );
 }
 
@@ -201,7 +201,7 @@ fn emit_string(unit: &str, count: usize, settings: &Settings) -> (Encoded, usize
 }
 
 /// Bytes of the envelope of `emit_string` around the string's content.
-const ENVELOPE_LEN: usize = r#"{"type":3,"data":{"packet":{"type":2,"data":["big",""],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","seq":1}"#.len();
+const ENVELOPE_LEN: usize = r#"{"type":3,"data":{"packet":{"type":2,"data":["big",""],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":1}"#.len();
 
 #[test]
 fn threshold_boundary_in_utf8_bytes() {
@@ -305,7 +305,8 @@ fn attachment_is_msgpack_of_the_whole_message_with_string_keys() {
                 "opts": {"rooms": ["r1"], "except": [], "flags": {}}
             },
             "uid": "emitter",
-            "nsp": "/n"
+            "nsp": "/n",
+            "source": "_sio_adapter"
         })
     );
 }

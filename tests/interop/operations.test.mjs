@@ -87,7 +87,7 @@ test("7999 bytes go inline, 8000 through the table (multibyte text); both arrive
   await sql.query(`SELECT sio_emit('room2', 'probe')`);
   const probeSeq = (await listener.next()).seq;
   const envelope = (seq, s) =>
-    `{"type":3,"data":{"packet":{"type":2,"data":["big","${s}"],"nsp":"/"},"opts":{"rooms":["room2"],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","seq":${seq}}`;
+    `{"type":3,"data":{"packet":{"type":2,"data":["big","${s}"],"nsp":"/"},"opts":{"rooms":["room2"],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":${seq}}`;
   // A string of 'é' (2 bytes each), and one 'a' when the byte count is odd.
   const fill = (seq, total) => {
     const bytes = total - Buffer.byteLength(envelope(seq, ""));

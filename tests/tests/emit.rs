@@ -40,7 +40,8 @@ async fn commit_delivers_the_adapter_message() {
                 "opts": {"rooms": ["room1"], "except": [], "flags": {}}
             },
             "uid": "emitter",
-            "nsp": "/"
+            "nsp": "/",
+            "source": "_sio_adapter"
         })
     );
     assert!(listener.drain(QUIET).await.is_empty());
@@ -70,7 +71,8 @@ async fn namespace_selects_the_channel_and_options_reach_the_wire() {
                 "opts": {"rooms": ["a", "b"], "except": ["c"], "flags": {"volatile": true, "compress": false}}
             },
             "uid": "emitter",
-            "nsp": "/admin"
+            "nsp": "/admin",
+            "source": "_sio_adapter"
         })
     );
     assert!(
