@@ -1,9 +1,12 @@
 //! The attachment table: insert in the caller's transaction, and cleanup.
 
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
 use pg_socketio_protocol::{attachment_notification, MessageType};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
+use pgrx::{register_xact_callback, PgLogLevel, PgSqlErrorCode, PgXactCallbackEvent};
 
 use crate::settings;
 
@@ -51,7 +54,57 @@ pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> Strin
     )
     .unwrap_or_else(|e| panic!("inserting into the attachment table {table}: {e}"))
     .expect("INSERT ... RETURNING id returns the id");
+    remember(table, id);
     attachment_notification(kind, id)
+}
+
+/// Rows are readable from COMMIT on, but cleanup (ours, or every Node.js
+/// server's) judges them by `created_at`. A row stored early in a long
+/// transaction would look old the moment it became visible, and could be
+/// deleted before any listener read it. So rows stored more than this long
+/// before COMMIT get `created_at` refreshed just before it.
+const REFRESH_AFTER: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// The attachment rows this transaction stored: (table, id, when).
+    static STORED: RefCell<Vec<(String, i64, Instant)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn remember(table: String, id: i64) {
+    STORED.with_borrow_mut(|stored| {
+        if stored.is_empty() {
+            register_xact_callback(PgXactCallbackEvent::PreCommit, refresh_before_commit);
+            register_xact_callback(PgXactCallbackEvent::Abort, || STORED.take().clear());
+        }
+        stored.push((table, id, Instant::now()));
+    });
+}
+
+fn refresh_before_commit() {
+    let stored = STORED.take();
+    let mut old: Vec<(&str, i64)> = stored
+        .iter()
+        .filter(|(_, _, at)| at.elapsed() >= REFRESH_AFTER)
+        .map(|(table, id, _)| (table.as_str(), *id))
+        .collect();
+    if old.is_empty() {
+        return;
+    }
+    old.sort_unstable();
+    // COMMIT runs this with no snapshot of its own; SPI needs one.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    for group in old.chunk_by(|a, b| a.0 == b.0) {
+        let ids: Vec<i64> = group.iter().map(|(_, id)| *id).collect();
+        Spi::run_with_args(
+            &format!(
+                "UPDATE {} SET created_at = clock_timestamp() WHERE id = ANY($1)",
+                group[0].0
+            ),
+            &[ids.into()],
+        )
+        .unwrap_or_else(|e| panic!("refreshing attachments of {}: {e}", group[0].0));
+    }
+    unsafe { pg_sys::PopActiveSnapshot() };
 }
 
 /// Deletes attachments older than `older_than` and returns how many it

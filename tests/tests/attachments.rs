@@ -139,3 +139,29 @@ async fn a_100_megabyte_binary_argument_is_stored_whole() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn rows_of_a_long_transaction_are_not_cleaned_before_they_are_read() {
+    let prefix = unique_prefix("att_long");
+    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let db = emitter(&prefix).await;
+    db.batch_execute(
+        r#"BEGIN;
+           SELECT sio_emit('r', 'late', to_jsonb(repeat('x', 9000)));
+           SELECT pg_sleep(2);
+           COMMIT"#,
+    )
+    .await
+    .unwrap();
+    let n = listener.next(WAIT).await.expect("a notification");
+    // Stored 2 s before COMMIT: without the refresh at COMMIT it would be
+    // older than this cleanup's 1 s at once, and deleted unread.
+    let deleted: i64 = db
+        .query_one("SELECT sio_cleanup('1 second')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(deleted, 0);
+    let message = fetch(&db, n.payload()).await;
+    assert_eq!(message["data"]["packet"]["data"][0], Value::from("late"));
+}
