@@ -63,6 +63,16 @@ pub async fn connect() -> Client {
     connect_with(None).await
 }
 
+/// A session that emits with its own channel prefix.
+pub async fn emitter(prefix: &str) -> Client {
+    let client = connect().await;
+    client
+        .batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
+        .await
+        .unwrap();
+    client
+}
+
 /// A connection that LISTENs on `channels`.
 pub struct Listener {
     _client: Client,

@@ -3,20 +3,11 @@
 
 use std::time::Duration;
 
-use pg_socketio_tests::{connect, unique_prefix, Listener};
+use pg_socketio_tests::{emitter, unique_prefix, Listener};
 use rmpv::Value;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn emitter(prefix: &str) -> tokio_postgres::Client {
-    let client = connect().await;
-    client
-        .batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
-        .await
-        .unwrap();
-    client
-}
 
 /// The attachment row a notification points at, decoded.
 async fn fetch(db: &tokio_postgres::Client, notification: &str) -> Value {

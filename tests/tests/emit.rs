@@ -2,21 +2,11 @@
 
 use std::time::Duration;
 
-use pg_socketio_tests::{connect, unique_prefix, without_seq, Listener};
+use pg_socketio_tests::{emitter, unique_prefix, without_seq, Listener};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(5);
 const QUIET: Duration = Duration::from_millis(300);
-
-/// A session that emits with its own channel prefix.
-async fn emitter(prefix: &str) -> tokio_postgres::Client {
-    let client = connect().await;
-    client
-        .batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
-        .await
-        .unwrap();
-    client
-}
 
 #[tokio::test]
 async fn commit_delivers_the_adapter_message() {
