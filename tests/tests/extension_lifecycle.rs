@@ -1,0 +1,96 @@
+//! CREATE / DROP EXTENSION with and without a Node.js deployment's own
+//! attachment table, in a scratch database of the local server.
+
+use pg_socketio_tests::database_url;
+use tokio_postgres::{Client, NoTls};
+
+async fn open(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// A fresh database; its URL.
+async fn scratch(name: &str) -> String {
+    let admin = open(&database_url()).await;
+    // Two statements: neither may run inside a transaction block.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    let base = database_url();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
+}
+
+const MEMBER: &str = "SELECT EXISTS (SELECT FROM pg_depend
+    WHERE classid = 'pg_class'::regclass AND objid = 'socket_io_attachments'::regclass
+      AND refclassid = 'pg_extension'::regclass AND deptype = 'e')";
+
+#[tokio::test]
+async fn a_node_table_is_used_and_survives_drop_extension() {
+    let db = open(&scratch("pg_socketio_it_node_table").await).await;
+    // As the Node.js adapter's documentation creates it.
+    db.batch_execute(
+        "CREATE TABLE socket_io_attachments (id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea);
+         INSERT INTO socket_io_attachments (payload) VALUES ('node');
+         CREATE EXTENSION pg_socketio;",
+    )
+    .await
+    .unwrap();
+    assert!(
+        !db.query_one(MEMBER, &[]).await.unwrap().get::<_, bool>(0),
+        "not a member"
+    );
+    db.execute(
+        r#"SELECT sio_emit_args(NULL, 'b', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#,
+        &[],
+    )
+    .await
+    .unwrap();
+    db.batch_execute("DROP EXTENSION pg_socketio")
+        .await
+        .unwrap();
+    let rows: i64 = db
+        .query_one("SELECT count(*) FROM socket_io_attachments", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2, "the Node row and ours, table untouched");
+    // And again: CREATE EXTENSION works a second time.
+    db.batch_execute("CREATE EXTENSION pg_socketio")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn without_a_table_the_extension_creates_its_own_and_drops_it() {
+    let db = open(&scratch("pg_socketio_it_own_table").await).await;
+    db.batch_execute("CREATE EXTENSION pg_socketio")
+        .await
+        .unwrap();
+    assert!(
+        db.query_one(MEMBER, &[]).await.unwrap().get::<_, bool>(0),
+        "a member"
+    );
+    let persistence: i8 = db
+        .query_one(
+            "SELECT relpersistence::\"char\" FROM pg_class WHERE oid = 'socket_io_attachments'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(persistence as u8, b'u', "UNLOGGED");
+    db.batch_execute("DROP EXTENSION pg_socketio")
+        .await
+        .unwrap();
+    let gone: bool = db
+        .query_one("SELECT to_regclass('socket_io_attachments') IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(gone);
+}
