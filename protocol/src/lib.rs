@@ -7,11 +7,15 @@
 
 mod binary;
 mod channel;
+mod decode;
 mod encode;
 mod error;
 mod message;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
+pub use decode::{
+    decode_attachment, decode_notification, Body, DecodeError, Message, Notice, Opts, ReceivedFlags,
+};
 pub use encode::{
     attachment_notification, encode, split_args, Encoded, Settings, DEFAULT_PAYLOAD_THRESHOLD,
     MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
@@ -21,4 +25,5 @@ pub use message::{
     Event, Flags, MessageType, Operation, Target, CLUSTER_SOURCE, EMITTER_UID, RESERVED_EVENTS,
     RESERVED_SERVER_SIDE_EVENTS,
 };
+pub use rmpv::Value;
 pub use serde_json::value::RawValue;

@@ -1,0 +1,376 @@
+//! Decoding what servers, emitters and pg_socketio send; refusing the rest.
+
+use pg_socketio_protocol::{
+    decode_attachment, decode_notification, encode, Body, DecodeError, Encoded, Event, Flags,
+    Message, MessageType, Notice, Operation, Opts, RawValue, ReceivedFlags, Settings, Target,
+    Value,
+};
+
+fn inline(json: &str) -> Message {
+    match decode_notification(json) {
+        Ok(Notice::Message(m)) => m,
+        other => panic!("{json}: {other:?}"),
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn messages_as_node_servers_write_them() {
+    let m = inline(r#"{"type":1,"uid":"8155fcbe1c0ca299","nsp":"/"}"#);
+    assert_eq!(
+        m,
+        Message {
+            uid: "8155fcbe1c0ca299".into(),
+            nsp: Some("/".into()),
+            body: Body::InitialHeartbeat
+        }
+    );
+
+    let m = inline(
+        r#"{"type":3,"data":{"packet":{"type":2,"data":["hello",1]},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"8155fcbe1c0ca299","nsp":"/"}"#,
+    );
+    assert_eq!(
+        m.body,
+        Body::Broadcast {
+            event: "hello".into(),
+            args: vec![Value::from(1)],
+            opts: Opts::default(),
+            request_id: None
+        }
+    );
+
+    let m = inline(
+        r#"{"type":3,"data":{"packet":{"type":2,"data":["a"]},"requestId":"r1","opts":{"rooms":["x"],"except":["y"],"flags":{"volatile":true,"compress":false,"timeout":5000}}},"uid":"u","nsp":"/"}"#,
+    );
+    assert_eq!(
+        m.body,
+        Body::Broadcast {
+            event: "a".into(),
+            args: vec![],
+            opts: Opts {
+                rooms: strings(&["x"]),
+                except: strings(&["y"]),
+                flags: ReceivedFlags {
+                    volatile: true,
+                    compress: Some(false),
+                    timeout: Some(5000)
+                },
+            },
+            request_id: Some("r1".into()),
+        }
+    );
+
+    let cases: Vec<(&str, Body)> = vec![
+        (r#"{"type":2,"uid":"u","nsp":"/"}"#, Body::Heartbeat),
+        (r#"{"type":13,"uid":"u","nsp":"/"}"#, Body::AdapterClose),
+        (
+            r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/"}"#,
+            Body::SocketsJoin {
+                opts: Opts::default(),
+                rooms: strings(&["r"]),
+            },
+        ),
+        (
+            r#"{"type":5,"data":{"opts":{"rooms":["a"],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/"}"#,
+            Body::SocketsLeave {
+                opts: Opts {
+                    rooms: strings(&["a"]),
+                    ..Opts::default()
+                },
+                rooms: strings(&["r"]),
+            },
+        ),
+        (
+            r#"{"type":6,"data":{"opts":{"rooms":["r"],"except":[]},"close":true},"uid":"emitter","nsp":"/"}"#,
+            Body::DisconnectSockets {
+                opts: Opts {
+                    rooms: strings(&["r"]),
+                    ..Opts::default()
+                },
+                close: true,
+            },
+        ),
+        (
+            r#"{"type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{"timeout":2000}},"requestId":"q"},"uid":"u","nsp":"/"}"#,
+            Body::FetchSockets {
+                opts: Opts {
+                    flags: ReceivedFlags {
+                        timeout: Some(2000),
+                        ..Default::default()
+                    },
+                    ..Opts::default()
+                },
+                request_id: "q".into(),
+            },
+        ),
+        (
+            r#"{"type":8,"data":{"requestId":"q","sockets":[{"id":"s1","rooms":["s1"],"data":{},"handshake":{}}]},"uid":"u","nsp":"/"}"#,
+            Body::FetchSocketsResponse {
+                request_id: "q".into(),
+                sockets: vec![Value::Map(vec![
+                    (Value::from("id"), Value::from("s1")),
+                    (Value::from("rooms"), Value::Array(vec![Value::from("s1")])),
+                    (Value::from("data"), Value::Map(vec![])),
+                    (Value::from("handshake"), Value::Map(vec![])),
+                ])],
+            },
+        ),
+        (
+            r#"{"type":9,"data":{"packet":["x",1]},"uid":"emitter","nsp":"/"}"#,
+            Body::ServerSideEmit {
+                event: "x".into(),
+                args: vec![Value::from(1)],
+                request_id: None,
+            },
+        ),
+        (
+            r#"{"type":10,"data":{"requestId":"q","packet":"pong"},"uid":"u","nsp":"/"}"#,
+            Body::ServerSideEmitResponse {
+                request_id: "q".into(),
+                packet: Value::from("pong"),
+            },
+        ),
+        (
+            r#"{"type":11,"data":{"requestId":"q","clientCount":3},"uid":"u","nsp":"/"}"#,
+            Body::BroadcastClientCount {
+                request_id: "q".into(),
+                client_count: 3,
+            },
+        ),
+        (
+            r#"{"type":12,"data":{"requestId":"q","packet":[1]},"uid":"u","nsp":"/"}"#,
+            Body::BroadcastAck {
+                request_id: "q".into(),
+                packet: Value::Array(vec![Value::from(1)]),
+            },
+        ),
+    ];
+    for (json, body) in cases {
+        assert_eq!(inline(json).body, body, "{json}");
+    }
+}
+
+#[test]
+fn the_official_emitter_omits_nsp() {
+    let m = inline(
+        r#"{"type":3,"data":{"packet":{"type":2,"data":["ping",1],"nsp":"/"},"opts":{"rooms":["room1"],"flags":{},"except":[]}},"uid":"emitter"}"#,
+    );
+    assert_eq!(m.nsp, None);
+    assert!(matches!(m.body, Body::Broadcast { ref event, .. } if event == "ping"));
+}
+
+#[test]
+fn attachment_notifications_with_string_or_number_ids() {
+    for json in [
+        r#"{"uid":"emitter","type":3,"attachmentId":"42"}"#,
+        r#"{"uid":"emitter","type":3,"attachmentId":42}"#,
+    ] {
+        assert_eq!(
+            decode_notification(json),
+            Ok(Notice::Attachment {
+                uid: "emitter".into(),
+                kind: MessageType::Broadcast,
+                id: 42
+            })
+        );
+    }
+}
+
+#[test]
+fn what_the_encoder_writes_decodes_back() {
+    let n1 = RawValue::from_string(r#"{"n":[1,2.5,"x",null]}"#.into()).unwrap();
+    let p = RawValue::from_string(r#"{"_placeholder":true,"num":0}"#.into()).unwrap();
+    let args: &[&RawValue] = &[&n1, &p];
+    let bytes: &[&[u8]] = &[&[0, 1, 255]];
+    let rooms = ["a"];
+    let except = ["b"];
+    let target = Target {
+        nsp: "/chat",
+        rooms: &rooms,
+        except: &except,
+    };
+    let op = Operation::Emit {
+        event: Event {
+            name: "e",
+            args,
+            binary: bytes,
+        },
+        flags: Flags {
+            volatile: true,
+            compress: false,
+        },
+    };
+    let Encoded::Attachment { payload, .. } = encode(&Settings::default(), target, op, 1).unwrap()
+    else {
+        panic!("binary goes to an attachment");
+    };
+    let m = decode_attachment(&payload).unwrap();
+    assert_eq!(m.uid, "emitter");
+    assert_eq!(m.nsp.as_deref(), Some("/chat"));
+    let Body::Broadcast {
+        event,
+        args,
+        opts,
+        request_id,
+    } = m.body
+    else {
+        panic!()
+    };
+    assert_eq!(event, "e");
+    assert_eq!(args[1], Value::Binary(vec![0, 1, 255]));
+    assert_eq!(args[0]["n"][1], Value::F64(2.5));
+    assert_eq!(opts.rooms, strings(&["a"]));
+    assert_eq!(opts.except, strings(&["b"]));
+    assert_eq!(
+        opts.flags,
+        ReceivedFlags {
+            volatile: true,
+            compress: Some(false),
+            timeout: None
+        }
+    );
+    assert_eq!(request_id, None);
+
+    // And inline: every operation.
+    let ops: Vec<Operation<&RawValue>> = vec![
+        Operation::SocketsJoin { rooms: &["j"] },
+        Operation::SocketsLeave { rooms: &["l"] },
+        Operation::DisconnectSockets { close: true },
+        Operation::ServerSideEmit {
+            event: Event::new("s", &[]),
+        },
+    ];
+    for op in ops {
+        let kind = op.message_type();
+        let Encoded::Inline { payload, .. } =
+            encode(&Settings::default(), Target::default(), op, 9).unwrap()
+        else {
+            panic!()
+        };
+        let m = inline(&payload);
+        let decoded_kind = match m.body {
+            Body::SocketsJoin { .. } => MessageType::SocketsJoin,
+            Body::SocketsLeave { .. } => MessageType::SocketsLeave,
+            Body::DisconnectSockets { close: true, .. } => MessageType::DisconnectSockets,
+            Body::ServerSideEmit { .. } => MessageType::ServerSideEmit,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(decoded_kind, kind);
+    }
+}
+
+#[test]
+fn malformed_input_is_an_error() {
+    let cases: Vec<(&str, DecodeError)> = vec![
+        ("not json", DecodeError::Json(String::new())),
+        ("[1,2]", DecodeError::NotAMap("message")),
+        (r#"{"uid":"u"}"#, DecodeError::Missing("type")),
+        (
+            r#"{"type":99,"uid":"u"}"#,
+            DecodeError::UnknownType("99".into()),
+        ),
+        (
+            r#"{"type":"3","uid":"u"}"#,
+            DecodeError::UnknownType("\"3\"".into()),
+        ),
+        (r#"{"type":1}"#, DecodeError::Missing("uid")),
+        (r#"{"type":3,"uid":"u"}"#, DecodeError::Missing("data")),
+        (
+            r#"{"type":3,"uid":"u","data":{"opts":{}}}"#,
+            DecodeError::Missing("packet"),
+        ),
+        (
+            r#"{"type":3,"uid":"u","data":{"packet":{"data":[]},"opts":{}}}"#,
+            DecodeError::Missing("packet.data"),
+        ),
+        (
+            r#"{"type":3,"uid":"u","data":{"packet":{"data":[1]},"opts":{}}}"#,
+            DecodeError::WrongType {
+                field: "packet.data",
+                expected: "an array starting with the event name",
+            },
+        ),
+        (
+            r#"{"type":4,"uid":"u","data":{"opts":{"rooms":[1]},"rooms":[]}}"#,
+            DecodeError::WrongType {
+                field: "rooms",
+                expected: "an array of strings",
+            },
+        ),
+        (
+            r#"{"type":3,"uid":"emitter","attachmentId":"x"}"#,
+            DecodeError::WrongType {
+                field: "attachmentId",
+                expected: "an integer",
+            },
+        ),
+    ];
+    for (json, expected) in cases {
+        let got = decode_notification(json).unwrap_err();
+        match (&got, &expected) {
+            (DecodeError::Json(_), DecodeError::Json(_)) => {}
+            _ => assert_eq!(got, expected, "{json}"),
+        }
+    }
+    assert!(decode_attachment(&[0xc1]).is_err(), "reserved marker");
+    assert_eq!(
+        decode_attachment(&[0x80, 0x00]),
+        Err(DecodeError::MessagePack("1 bytes after the message".into()))
+    );
+    assert!(matches!(
+        decode_attachment(&[]),
+        Err(DecodeError::MessagePack(_))
+    ));
+}
+
+/// Every prefix and every single-byte corruption of real messages decodes
+/// to a message or an error, never a panic.
+#[test]
+fn corrupted_input_never_panics() {
+    let json = r#"{"type":3,"data":{"packet":{"type":2,"data":["e",{"a":[1,2]}],"nsp":"/"},"opts":{"rooms":["r"],"except":[],"flags":{"volatile":true}}},"uid":"emitter","nsp":"/"}"#;
+    let p = RawValue::from_string(r#"[{"_placeholder":true,"num":0}]"#.into()).unwrap();
+    let args: &[&RawValue] = &[&p];
+    let op = Operation::Emit {
+        event: Event {
+            name: "e",
+            args,
+            binary: &[b"bin"],
+        },
+        flags: Flags::default(),
+    };
+    let Encoded::Attachment {
+        payload: packed, ..
+    } = encode(&Settings::default(), Target::default(), op, 1).unwrap()
+    else {
+        panic!()
+    };
+    for end in 0..json.len() {
+        let _ = decode_notification(&json[..end]);
+    }
+    for end in 0..packed.len() {
+        let _ = decode_attachment(&packed[..end]);
+    }
+    let mut bytes = json.as_bytes().to_vec();
+    for i in 0..bytes.len() {
+        for b in [b'{', b'[', b'"', b'0', b'n', b'}', 0xff] {
+            let saved = bytes[i];
+            bytes[i] = b;
+            if let Ok(s) = std::str::from_utf8(&bytes) {
+                let _ = decode_notification(s);
+            }
+            bytes[i] = saved;
+        }
+    }
+    let mut packed = packed;
+    for i in 0..packed.len() {
+        for b in [0x00, 0x7f, 0x80, 0x90, 0xa0, 0xc0, 0xc4, 0xdc, 0xde, 0xff] {
+            let saved = packed[i];
+            packed[i] = b;
+            let _ = decode_attachment(&packed);
+            packed[i] = saved;
+        }
+    }
+}
