@@ -1,2 +1,10 @@
-//! Rust client for pg_socketio: listener and emitter (in progress).
+//! Rust client for pg_socketio and the Node.js `@socket.io/postgres-adapter`.
 pub use pg_socketio_protocol as protocol;
+
+mod emitter;
+mod listener;
+mod session;
+
+pub use emitter::{placeholder, Broadcast, EmitError, Emitter};
+pub use listener::{Event, Listener, ListenerBuilder, ListenerError};
+pub use session::MakeTls;

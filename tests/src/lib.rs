@@ -227,3 +227,74 @@ impl Drop for PrivateCluster {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A TCP proxy to the test server whose connections can be made half-open:
+/// [`freeze`](Self::freeze) stops forwarding on every connection open at that
+/// moment without closing it, as a dead peer or a dropped route would.
+/// Connections made later are forwarded normally.
+pub struct FreezingProxy {
+    pub port: u16,
+    freeze: std::sync::Arc<std::sync::Mutex<tokio::sync::watch::Sender<bool>>>,
+}
+
+impl FreezingProxy {
+    pub async fn start(upstream: std::net::SocketAddr) -> FreezingProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let freeze =
+            std::sync::Arc::new(std::sync::Mutex::new(tokio::sync::watch::channel(false).0));
+        let current = freeze.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let frozen = current.lock().unwrap().subscribe();
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(forward(client_read, server_write, frozen.clone()));
+                tokio::spawn(forward(server_read, client_write, frozen));
+            }
+        });
+        FreezingProxy { port, freeze }
+    }
+
+    /// The test database's URL, through this proxy.
+    pub fn url(&self, application_name: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/test?application_name={application_name}",
+            self.port
+        )
+    }
+
+    pub fn freeze(&self) {
+        let mut sender = self.freeze.lock().unwrap();
+        sender.send_replace(true);
+        *sender = tokio::sync::watch::channel(false).0;
+    }
+}
+
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        tokio::select! {
+            _ = async { frozen.wait_for(|f| *f).await.map(|_| ()) } => {
+                // Keep both sockets open and silent, forever.
+                std::future::pending::<()>().await;
+            }
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            },
+        }
+    }
+}

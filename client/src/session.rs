@@ -1,0 +1,377 @@
+//! One connected period of a [`Listener`](crate::Listener): two connections
+//! (one LISTENs, one reads attachment rows), the loop that turns
+//! notifications into events, and the reconnect loop around it.
+//!
+//! Notifications are handled one at a time, in arrival order: an attachment
+//! is read before the next notification is looked at, so a small message
+//! never overtakes a large one sent before it. While the application does not
+//! take events, the LISTEN connection is not read; PostgreSQL then keeps the
+//! notifications in its queue, and this process holds at most `capacity`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::future::poll_fn;
+use pg_socketio_protocol::{decode_attachment, decode_notification, Message, Notice};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{AsyncMessage, Client, Config, Connection, Notification, Socket, Statement};
+use tracing::{debug, warn};
+
+use crate::listener::{Event, ListenerBuilder, ListenerError};
+
+/// A TLS connector tokio-postgres can use for the listener's connections
+/// (`tokio_postgres::NoTls`, or one from `postgres-native-tls`/`tokio-postgres-rustls`).
+pub trait MakeTls:
+    MakeTlsConnect<Socket, Stream = Self::Tls, TlsConnect = Self::Connect>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+    #[doc(hidden)]
+    type Tls: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    #[doc(hidden)]
+    type Connect: TlsConnect<Socket, Stream = Self::Tls, Future = Self::ConnectFuture> + Send;
+    #[doc(hidden)]
+    type ConnectFuture: Future + Send;
+}
+
+impl<T> MakeTls for T
+where
+    T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    type Tls = T::Stream;
+    type Connect = T::TlsConnect;
+    type ConnectFuture = <T::TlsConnect as TlsConnect<Socket>>::Future;
+}
+
+/// What a session needs, fixed when the listener is built.
+pub(crate) struct Plan<T> {
+    pub config: Config,
+    pub tls: T,
+    /// `(channel, namespace)` pairs.
+    pub channels: Vec<(String, String)>,
+    pub options: ListenerBuilder,
+}
+
+impl<T> Plan<T> {
+    fn namespace_of(&self, channel: &str) -> Option<&str> {
+        self.channels
+            .iter()
+            .find(|(c, _)| c == channel)
+            .map(|(_, nsp)| nsp.as_str())
+    }
+}
+
+/// Why a session ended.
+enum End {
+    /// The [`Listener`](crate::Listener) was dropped.
+    Stopped,
+    /// The connection is gone; the reason goes into the [`Event::Gap`].
+    Lost(String),
+}
+
+impl From<tokio_postgres::Error> for End {
+    fn from(e: tokio_postgres::Error) -> Self {
+        End::Lost(e.to_string())
+    }
+}
+
+/// The attachment table, looked up once per session.
+struct Fetch {
+    table: String,
+    statement: Statement,
+}
+
+pub(crate) struct Session<T: MakeTls> {
+    listen: Client,
+    connection: Connection<Socket, T::Tls>,
+    /// Notifications that arrived while LISTEN was being answered.
+    early: VecDeque<Notification>,
+    fetch_client: Client,
+    fetch_task: JoinHandle<()>,
+    fetch: Option<Fetch>,
+}
+
+impl<T: MakeTls> Drop for Session<T> {
+    fn drop(&mut self) {
+        self.fetch_task.abort();
+    }
+}
+
+impl<T: MakeTls> Session<T> {
+    /// Connects both connections and LISTENs on every channel.
+    pub async fn open(plan: &Plan<T>) -> Result<Self, ListenerError> {
+        let (listen, connection) = plan.config.connect(plan.tls.clone()).await?;
+        let (fetch_client, fetch_connection) = plan.config.connect(plan.tls.clone()).await?;
+        let fetch_task = tokio::spawn(async move {
+            if let Err(e) = fetch_connection.await {
+                debug!(error = %e, "pg_socketio: attachment connection ended");
+            }
+        });
+        let mut session = Session {
+            listen,
+            connection,
+            early: VecDeque::new(),
+            fetch_client,
+            fetch_task,
+            fetch: None,
+        };
+        let sql: String = plan
+            .channels
+            .iter()
+            .map(|(channel, _)| format!("LISTEN {};", quote_ident(channel)))
+            .collect();
+        let limit = plan.options.ping_timeout;
+        timeout(limit, session.drive(&sql))
+            .await
+            .map_err(|_| ListenerError::Timeout(limit))??;
+        Ok(session)
+    }
+
+    /// Runs `sql` on the LISTEN connection, polling the connection meanwhile
+    /// (it delivers replies only while polled) and keeping notifications.
+    async fn drive(&mut self, sql: &str) -> Result<(), ListenerError> {
+        let Session {
+            listen,
+            connection,
+            early,
+            ..
+        } = self;
+        let query = listen.batch_execute(sql);
+        tokio::pin!(query);
+        loop {
+            tokio::select! {
+                done = &mut query => return Ok(done?),
+                message = poll_fn(|cx| connection.poll_message(cx)) => match message {
+                    Some(Ok(AsyncMessage::Notification(n))) => early.push_back(n),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Err(ListenerError::Closed),
+                },
+            }
+        }
+    }
+
+    /// Delivers notifications until the connection is lost or the listener
+    /// is dropped.
+    async fn serve(&mut self, plan: &Plan<T>, tx: &mpsc::Sender<Event>) -> End {
+        loop {
+            let next = match self.early.pop_front() {
+                Some(n) => Ok(n),
+                None => self.next_notification(&plan.options).await,
+            };
+            let result = match next {
+                Ok(n) => self.deliver(n, plan, tx).await,
+                Err(end) => Err(end),
+            };
+            if let Err(end) = result {
+                return end;
+            }
+        }
+    }
+
+    /// Waits for the next notification. An idle connection is checked every
+    /// `ping_interval` with a query that must be answered within
+    /// `ping_timeout`: this is what notices a half-open TCP connection.
+    async fn next_notification(&mut self, options: &ListenerBuilder) -> Result<Notification, End> {
+        let Session {
+            listen, connection, ..
+        } = self;
+        let mut ping: Option<Pin<Box<dyn Future<Output = _> + Send + '_>>> = None;
+        let mut deadline = Instant::now() + options.ping_interval;
+        loop {
+            let pinging = async {
+                match &mut ping {
+                    Some(p) => p.await,
+                    None => futures_util::future::pending().await,
+                }
+            };
+            tokio::select! {
+                message = poll_fn(|cx| connection.poll_message(cx)) => match message {
+                    Some(Ok(AsyncMessage::Notification(n))) => return Ok(n),
+                    Some(Ok(AsyncMessage::Notice(notice))) => {
+                        debug!(notice = %notice, "pg_socketio: server notice");
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Err(End::Lost("the server closed the connection".into())),
+                },
+                answer = pinging => {
+                    answer?;
+                    ping = None;
+                    deadline = Instant::now() + options.ping_interval;
+                }
+                () = sleep_until(deadline) => {
+                    if ping.is_some() {
+                        return Err(End::Lost(format!(
+                            "no answer to a liveness check within {:?}",
+                            options.ping_timeout
+                        )));
+                    }
+                    ping = Some(Box::pin(listen.simple_query("SELECT 1")));
+                    deadline = Instant::now() + options.ping_timeout;
+                }
+            }
+        }
+    }
+
+    /// Decodes one notification (reading its attachment if it has one) and
+    /// hands the event over, waiting while the application is behind.
+    async fn deliver(
+        &mut self,
+        n: Notification,
+        plan: &Plan<T>,
+        tx: &mpsc::Sender<Event>,
+    ) -> Result<(), End> {
+        let decoded = match decode_notification(n.payload()) {
+            Ok(Notice::Message(message)) => Ok(message),
+            Ok(Notice::Attachment { id, .. }) => self.attachment(id, &plan.options.table).await?,
+            Err(e) => Err(e.to_string()),
+        };
+        let event = match (decoded, plan.namespace_of(n.channel())) {
+            (Ok(message), Some(namespace)) => {
+                if !plan.options.wants(&message) {
+                    return Ok(());
+                }
+                Event::Message {
+                    namespace: namespace.to_owned(),
+                    message,
+                }
+            }
+            (Ok(_), None) => invalid(&n, "a channel this listener did not LISTEN on".into()),
+            (Err(error), _) => invalid(&n, error),
+        };
+        tx.send(event).await.map_err(|_| End::Stopped)
+    }
+
+    /// Reads and decodes attachment row `id`. `Ok(Err(..))` is a message that
+    /// cannot be had (no such row, no such table, undecodable); `Err` means
+    /// the connection is lost.
+    async fn attachment(&mut self, id: i64, table: &str) -> Result<Result<Message, String>, End> {
+        let fetch = match self.fetch.take() {
+            Some(fetch) => fetch,
+            None => match self.prepare(table).await? {
+                Ok(fetch) => fetch,
+                Err(error) => return Ok(Err(error)),
+            },
+        };
+        let row = match self.fetch_client.query_opt(&fetch.statement, &[&id]).await {
+            Ok(row) => row,
+            // A server-side error (table dropped, privileges revoked): look
+            // the table up again next time.
+            Err(e) if e.as_db_error().is_some() => {
+                return Ok(Err(format!("reading attachment {id}: {e}")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let result = match row {
+            None => Err(format!(
+                "attachment {id} is not in {} (deleted before it was read?)",
+                fetch.table
+            )),
+            Some(row) => row
+                .try_get::<_, &[u8]>(0)
+                .map_err(|e| format!("attachment {id}: {e}"))
+                .and_then(|bytes| decode_attachment(bytes).map_err(|e| e.to_string())),
+        };
+        self.fetch = Some(fetch);
+        Ok(result)
+    }
+
+    async fn prepare(&mut self, table: &str) -> Result<Result<Fetch, String>, End> {
+        // `tableName` is SQL text in the Node packages (it may carry a
+        // schema); regclass resolves it as they do and quotes it for us.
+        let found = self
+            .fetch_client
+            .query_one("SELECT to_regclass($1)::text", &[&table])
+            .await;
+        let quoted = match found.map(|row| row.try_get::<_, Option<String>>(0)) {
+            Ok(Ok(Some(quoted))) => quoted,
+            Ok(_) => return Ok(Err(format!("attachment table {table} does not exist"))),
+            Err(e) if e.as_db_error().is_some() => {
+                return Ok(Err(format!("attachment table {table}: {e}")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let sql = format!("SELECT payload FROM {quoted} WHERE id = $1::bigint");
+        match self.fetch_client.prepare(&sql).await {
+            Ok(statement) => Ok(Ok(Fetch {
+                table: quoted,
+                statement,
+            })),
+            Err(e) if e.as_db_error().is_some() => {
+                Ok(Err(format!("attachment table {quoted}: {e}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn invalid(n: &Notification, error: String) -> Event {
+    const SHOWN: usize = 200;
+    let payload = n.payload();
+    let mut end = payload.len().min(SHOWN);
+    while !payload.is_char_boundary(end) {
+        end -= 1;
+    }
+    warn!(channel = n.channel(), %error, "pg_socketio: skipped a notification");
+    Event::Invalid {
+        channel: n.channel().to_owned(),
+        payload: payload[..end].to_owned(),
+        error,
+    }
+}
+
+/// `"name"`, with inner quotes doubled: channel names hold `#`, `/`, `.`.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The listener's task: serve, and after a loss reconnect with exponential
+/// backoff, then report the gap.
+pub(crate) async fn run<T: MakeTls>(plan: Plan<T>, first: Session<T>, tx: mpsc::Sender<Event>) {
+    const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+    let mut session = first;
+    loop {
+        let reason = match session.serve(&plan, &tx).await {
+            End::Stopped => return,
+            End::Lost(reason) => reason,
+        };
+        drop(session);
+        warn!(%reason, "pg_socketio: listener connection lost; reconnecting");
+        let mut backoff = FIRST_BACKOFF;
+        session = loop {
+            match Session::open(&plan).await {
+                Ok(session) => break session,
+                Err(e) => {
+                    debug!(error = %e, ?backoff, "pg_socketio: reconnect failed");
+                    sleep(backoff).await;
+                    backoff = (backoff * 2).min(plan.options.max_backoff);
+                }
+            }
+        };
+        if tx.send(Event::Gap { reason }).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_ident;
+
+    #[test]
+    fn channel_names_are_quoted() {
+        assert_eq!(quote_ident("socket.io#/"), "\"socket.io#/\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,470 @@
+//! The Rust listener against the real PostgreSQL: every operation pg_socketio
+//! sends, attachments, wire order, reconnects, malformed input, backpressure.
+
+use std::time::{Duration, Instant};
+
+use pg_socketio_client::protocol::{Body, Message, Opts, ReceivedFlags, Value};
+use pg_socketio_client::{Event, Listener, ListenerBuilder};
+use pg_socketio_tests::{connect, database_url, emitter, unique_prefix, FreezingProxy};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn builder(prefix: &str) -> ListenerBuilder {
+    Listener::builder(database_url()).channel_prefix(prefix)
+}
+
+async fn next(listener: &mut Listener) -> Event {
+    tokio::time::timeout(WAIT, listener.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("the listener is running")
+}
+
+/// Nothing more arrives within `quiet`.
+async fn assert_quiet(listener: &mut Listener, quiet: Duration) {
+    if let Ok(event) = tokio::time::timeout(quiet, listener.recv()).await {
+        panic!("unexpected event: {event:?}");
+    }
+}
+
+async fn next_message(listener: &mut Listener) -> (String, Message) {
+    match next(listener).await {
+        Event::Message { namespace, message } => (namespace, message),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+fn value(json: serde_json::Value) -> Value {
+    rmpv::ext::to_value(json).unwrap()
+}
+
+fn rooms(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn from_emitter(nsp: &str, body: Body) -> Message {
+    Message {
+        uid: "emitter".into(),
+        nsp: Some(nsp.into()),
+        body,
+    }
+}
+
+/// The `n` of a broadcast `("n", [n, ...])`, as the tests' `sio_emit` send it.
+fn broadcast_number(message: &Message) -> i64 {
+    match &message.body {
+        Body::Broadcast { args, .. } => args[0][0].as_i64().expect("a number"),
+        other => panic!("not a broadcast: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_sql_operation_arrives_decoded_in_order() {
+    let prefix = unique_prefix("rl_ops");
+    let mut listener = builder(&prefix)
+        .namespaces(["/", "/admin"])
+        .connect()
+        .await
+        .unwrap();
+    let db = emitter(&prefix).await;
+    db.batch_execute(
+        r#"BEGIN;
+        SELECT sio_emit('room1', 'ping', '{"n":1}');
+        SELECT sio_emit(ARRAY['a','b'], 'e', '[1,"x"]', nsp => '/admin',
+                        except_rooms => ARRAY['c'], volatile => true, compress => false);
+        SELECT sio_emit_args(NULL::text[], 'bin', '[{"_placeholder":true,"num":0}, 7]',
+                             binary_args => ARRAY['\x00ff'::bytea]);
+        SELECT sio_sockets_join(ARRAY['r1'], ARRAY['j1','j2']);
+        SELECT sio_sockets_leave(NULL, ARRAY['j1'], nsp => '/admin');
+        SELECT sio_disconnect_sockets(ARRAY['r2'], true, except_rooms => ARRAY['r3']);
+        SELECT sio_server_side_emit('hello', '["w", 2]');
+        COMMIT;"#,
+    )
+    .await
+    .unwrap();
+
+    let no_flags = ReceivedFlags::default();
+    let expected = [
+        (
+            "/",
+            from_emitter(
+                "/",
+                Body::Broadcast {
+                    event: "ping".into(),
+                    args: vec![value(json!({"n": 1}))],
+                    opts: Opts {
+                        rooms: rooms(&["room1"]),
+                        except: vec![],
+                        flags: no_flags.clone(),
+                    },
+                    request_id: None,
+                },
+            ),
+        ),
+        (
+            "/admin",
+            from_emitter(
+                "/admin",
+                Body::Broadcast {
+                    event: "e".into(),
+                    args: vec![value(json!([1, "x"]))],
+                    opts: Opts {
+                        rooms: rooms(&["a", "b"]),
+                        except: rooms(&["c"]),
+                        flags: ReceivedFlags {
+                            volatile: true,
+                            compress: Some(false),
+                            timeout: None,
+                        },
+                    },
+                    request_id: None,
+                },
+            ),
+        ),
+        (
+            // Binary goes through the attachment table, as MessagePack `bin`.
+            "/",
+            from_emitter(
+                "/",
+                Body::Broadcast {
+                    event: "bin".into(),
+                    args: vec![Value::Binary(vec![0x00, 0xff]), Value::from(7)],
+                    opts: Opts::default(),
+                    request_id: None,
+                },
+            ),
+        ),
+        (
+            "/",
+            from_emitter(
+                "/",
+                Body::SocketsJoin {
+                    opts: Opts {
+                        rooms: rooms(&["r1"]),
+                        ..Opts::default()
+                    },
+                    rooms: rooms(&["j1", "j2"]),
+                },
+            ),
+        ),
+        (
+            "/admin",
+            from_emitter(
+                "/admin",
+                Body::SocketsLeave {
+                    opts: Opts::default(),
+                    rooms: rooms(&["j1"]),
+                },
+            ),
+        ),
+        (
+            "/",
+            from_emitter(
+                "/",
+                Body::DisconnectSockets {
+                    opts: Opts {
+                        rooms: rooms(&["r2"]),
+                        except: rooms(&["r3"]),
+                        flags: no_flags.clone(),
+                    },
+                    close: true,
+                },
+            ),
+        ),
+        (
+            "/",
+            from_emitter(
+                "/",
+                Body::ServerSideEmit {
+                    event: "hello".into(),
+                    args: vec![Value::from("w"), Value::from(2)],
+                    request_id: None,
+                },
+            ),
+        ),
+    ];
+    for (namespace, message) in expected {
+        assert_eq!(
+            next_message(&mut listener).await,
+            (namespace.into(), message)
+        );
+    }
+    assert_quiet(&mut listener, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_small_message_never_overtakes_an_earlier_attachment() {
+    let prefix = unique_prefix("rl_order");
+    let mut listener = builder(&prefix).connect().await.unwrap();
+    let db = emitter(&prefix).await;
+    // 300 messages, every third one 20 kB (an attachment), sent partly one
+    // per transaction and partly in one transaction.
+    let emit = |n: i32| {
+        let pad = if n % 3 == 0 { 20_000 } else { 0 };
+        format!("SELECT sio_emit(NULL::text, 'n', jsonb_build_array({n}, repeat('x', {pad})));")
+    };
+    let mut sql: String = (0..150).map(emit).collect();
+    sql.push_str("BEGIN;");
+    sql.extend((150..300).map(emit));
+    sql.push_str("COMMIT;");
+    db.batch_execute(&sql).await.unwrap();
+
+    for n in 0..300 {
+        let (_, message) = next_message(&mut listener).await;
+        assert_eq!(broadcast_number(&message), n);
+    }
+}
+
+#[tokio::test]
+async fn a_slow_consumer_holds_back_the_connection_and_loses_nothing() {
+    let prefix = unique_prefix("rl_slow");
+    let mut listener = builder(&prefix).capacity(4).connect().await.unwrap();
+    let db = emitter(&prefix).await;
+    db.batch_execute(
+        "BEGIN; SELECT sio_emit(NULL::text, 'n', jsonb_build_array(i, repeat('y', 500)))
+                FROM generate_series(0, 4999) i; COMMIT;",
+    )
+    .await
+    .unwrap();
+    // The consumer is away while 2.5 MB of notifications are sent.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for n in 0..5000 {
+        let (_, message) = next_message(&mut listener).await;
+        assert_eq!(broadcast_number(&message), n);
+    }
+}
+
+#[tokio::test]
+async fn malformed_notifications_are_reported_and_skipped() {
+    let prefix = unique_prefix("rl_bad");
+    let mut listener = builder(&prefix).connect().await.unwrap();
+    let db = emitter(&prefix).await;
+    let channel = format!("{prefix}#/");
+    let garbage_id: i64 = db
+        .query_one(
+            "INSERT INTO socket_io_attachments (payload) VALUES ('\\x93'::bytea) RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let bad: Vec<(String, &str)> = vec![
+        ("not json".into(), "not JSON"),
+        ("[1,2]".into(), "message is not a map"),
+        (r#"{"type":3,"uid":"x"}"#.into(), "missing field data"),
+        (
+            r#"{"type":99,"uid":"x","data":{}}"#.into(),
+            "unknown message type 99",
+        ),
+        (
+            r#"{"type":3,"uid":"x","nsp":"/","data":{"packet":{"data":[]},"opts":{}}}"#.into(),
+            "missing field packet.data",
+        ),
+        (
+            r#"{"uid":"x","type":3,"attachmentId":"999999999999"}"#.into(),
+            "attachment 999999999999 is not in",
+        ),
+        (
+            format!(r#"{{"uid":"x","type":3,"attachmentId":"{garbage_id}"}}"#),
+            "not MessagePack",
+        ),
+    ];
+    for (payload, _) in &bad {
+        db.execute("SELECT pg_notify($1, $2)", &[&channel, payload])
+            .await
+            .unwrap();
+    }
+    db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[1]')")
+        .await
+        .unwrap();
+
+    for (payload, error) in &bad {
+        match next(&mut listener).await {
+            Event::Invalid {
+                channel: c,
+                payload: p,
+                error: e,
+            } => {
+                assert_eq!((&c, &p), (&channel, payload));
+                assert!(e.contains(error), "{e:?} should say {error:?}");
+            }
+            other => panic!("expected Invalid for {payload}, got {other:?}"),
+        }
+    }
+    let (_, message) = next_message(&mut listener).await;
+    assert_eq!(broadcast_number(&message), 1);
+    db.execute(
+        "DELETE FROM socket_io_attachments WHERE id = $1",
+        &[&garbage_id],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn heartbeats_and_responses_only_when_asked_and_namespace_from_the_channel() {
+    let prefix = unique_prefix("rl_kinds");
+    let mut quiet = builder(&prefix)
+        .namespaces(["/admin"])
+        .connect()
+        .await
+        .unwrap();
+    let mut all = builder(&prefix)
+        .namespaces(["/admin"])
+        .heartbeats(true)
+        .responses(true)
+        .connect()
+        .await
+        .unwrap();
+    let db = connect().await;
+    let channel = format!("{prefix}#/admin");
+    for payload in [
+        r#"{"uid":"srv1","type":2,"nsp":"/admin"}"#,
+        r#"{"uid":"srv1","type":11,"nsp":"/admin","data":{"requestId":"q","clientCount":3}}"#,
+        // The official emitter 0.1.1 writes no nsp.
+        r#"{"uid":"emitter","type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["z"]}}"#,
+    ] {
+        db.execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+            .await
+            .unwrap();
+    }
+    let heartbeat = Message {
+        uid: "srv1".into(),
+        nsp: Some("/admin".into()),
+        body: Body::Heartbeat,
+    };
+    let count = Message {
+        uid: "srv1".into(),
+        nsp: Some("/admin".into()),
+        body: Body::BroadcastClientCount {
+            request_id: "q".into(),
+            client_count: 3,
+        },
+    };
+    let join = Message {
+        uid: "emitter".into(),
+        nsp: None,
+        body: Body::SocketsJoin {
+            opts: Opts::default(),
+            rooms: rooms(&["z"]),
+        },
+    };
+    for message in [heartbeat, count, join.clone()] {
+        assert_eq!(next_message(&mut all).await, ("/admin".into(), message));
+    }
+    assert_eq!(next_message(&mut quiet).await, ("/admin".into(), join));
+}
+
+#[tokio::test]
+async fn bad_options_and_unreachable_servers_are_the_callers_error() {
+    let err = builder("p")
+        .namespaces(["admin"])
+        .connect()
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("a namespace starts with \"/\""),
+        "{err}"
+    );
+    let err = builder("p")
+        .namespaces(Vec::<String>::new())
+        .connect()
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "invalid listener options: no namespace to listen on"
+    );
+    let err = Listener::builder("postgres://postgres@127.0.0.1:1/test")
+        .connect()
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("error connecting"), "{err}");
+}
+
+/// Terminates every backend of `application_name` and returns how many.
+async fn terminate(application_name: &str) -> i64 {
+    connect()
+        .await
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = $1",
+            &[&application_name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_terminated_backend_is_a_gap_and_the_listener_comes_back() {
+    let prefix = unique_prefix("rl_term");
+    let app = format!("{prefix}_listener");
+    let mut listener = Listener::builder(format!("{}?application_name={app}", database_url()))
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let db = emitter(&prefix).await;
+    for round in 0..5 {
+        assert_eq!(
+            terminate(&app).await,
+            2,
+            "the LISTEN and attachment connections"
+        );
+        let started = Instant::now();
+        match next(&mut listener).await {
+            Event::Gap { reason } => assert!(!reason.is_empty()),
+            other => panic!("expected a gap, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // Back and listening: inline and attachment messages arrive again.
+        db.batch_execute(&format!(
+            "SELECT sio_emit(NULL::text, 'n', jsonb_build_array({round}));
+             SELECT sio_emit(NULL::text, 'n', jsonb_build_array({round}, repeat('z', 9000)));"
+        ))
+        .await
+        .unwrap();
+        for _ in 0..2 {
+            let (_, message) = next_message(&mut listener).await;
+            assert_eq!(broadcast_number(&message), round);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_half_open_connection_is_noticed_within_ten_seconds() {
+    let proxy = FreezingProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let prefix = unique_prefix("rl_half");
+    // Default liveness settings: this is the promise the README makes.
+    let mut listener = Listener::builder(proxy.url("rl_half"))
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let db = emitter(&prefix).await;
+    proxy.freeze();
+    let frozen_at = Instant::now();
+    // Sent while the connection is frozen: lost, hence the gap.
+    db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[1]')")
+        .await
+        .unwrap();
+    match next(&mut listener).await {
+        Event::Gap { reason } => assert!(reason.contains("liveness"), "{reason}"),
+        other => panic!("expected a gap, got {other:?}"),
+    }
+    let noticed = frozen_at.elapsed();
+    assert!(
+        noticed < Duration::from_secs(10),
+        "noticed after {noticed:?}"
+    );
+    db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[2]')")
+        .await
+        .unwrap();
+    let (_, message) = next_message(&mut listener).await;
+    assert_eq!(broadcast_number(&message), 2);
+}
