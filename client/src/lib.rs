@@ -1,6 +1,8 @@
 //! Rust client for pg_socketio and the Node.js `@socket.io/postgres-adapter`.
 pub use pg_socketio_protocol as protocol;
 
+#[cfg(feature = "socketioxide")]
+pub mod bridge;
 mod emitter;
 mod listener;
 mod session;
