@@ -1,0 +1,33 @@
+//! Prints every event as it arrives.
+//!
+//! ```sh
+//! DATABASE_URL=postgres://postgres@127.0.0.1/test cargo run -p pg_socketio_client --example listen -- / /admin
+//! # elsewhere: psql -c "SELECT sio_emit('room1', 'ping', '{\"n\":1}')"
+//! ```
+
+use pg_socketio_client::{Event, Listener};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut namespaces: Vec<String> = std::env::args().skip(1).collect();
+    if namespaces.is_empty() {
+        namespaces.push("/".into());
+    }
+    let mut listener = Listener::builder(url)
+        .namespaces(&namespaces)
+        .connect()
+        .await?;
+    println!("listening on {namespaces:?}");
+    while let Some(event) = listener.recv().await {
+        match event {
+            Event::Message { namespace, message } => {
+                println!("{namespace} from {}: {:?}", message.uid, message.body)
+            }
+            Event::Gap { reason } => println!("gap (messages may be lost): {reason}"),
+            Event::Invalid { channel, error, .. } => println!("invalid on {channel}: {error}"),
+        }
+    }
+    Ok(())
+}
