@@ -5,6 +5,7 @@
 //! # elsewhere: psql -c "SELECT sio_emit('room1', 'ping', '{\"n\":1}')"
 //! ```
 
+use pg_socketio_client::protocol::Body;
 use pg_socketio_client::{Event, Listener};
 
 #[tokio::main]
@@ -22,9 +23,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on {namespaces:?}");
     while let Some(event) = listener.recv().await {
         match event {
-            Event::Message { namespace, message } => {
-                println!("{namespace} from {}: {:?}", message.uid, message.body)
-            }
+            Event::Message { namespace, message } => match &message.body {
+                Body::Broadcast {
+                    event, args, opts, ..
+                } => {
+                    // rmpv values display as JSON-like text.
+                    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+                    println!(
+                        "{namespace} emit {event} [{}] rooms={:?} except={:?} from {}",
+                        args.join(", "),
+                        opts.rooms,
+                        opts.except,
+                        message.uid
+                    );
+                }
+                other => println!("{namespace} {other:?} from {}", message.uid),
+            },
             Event::Gap { reason } => println!("gap (messages may be lost): {reason}"),
             Event::Invalid { channel, error, .. } => println!("invalid on {channel}: {error}"),
         }
