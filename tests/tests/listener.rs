@@ -468,3 +468,41 @@ async fn a_half_open_connection_is_noticed_within_ten_seconds() {
     let (_, message) = next_message(&mut listener).await;
     assert_eq!(broadcast_number(&message), 2);
 }
+
+#[tokio::test]
+async fn a_listener_is_a_stream_and_dropping_it_closes_its_connections() {
+    use futures_util::StreamExt;
+    let prefix = unique_prefix("rl_stream");
+    let app = format!("{prefix}_listener");
+    let listener = Listener::builder(format!("{}?application_name={app}", database_url()))
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let db = emitter(&prefix).await;
+    db.batch_execute(
+        "SELECT sio_emit(NULL::text, 'n', jsonb_build_array(i)) FROM generate_series(0, 2) i",
+    )
+    .await
+    .unwrap();
+    let numbers: Vec<i64> = listener
+        .take(3)
+        .map(|event| match event {
+            Event::Message { message, .. } => broadcast_number(&message),
+            other => panic!("expected a message, got {other:?}"),
+        })
+        .collect()
+        .await;
+    assert_eq!(numbers, [0, 1, 2]);
+    // `take` dropped the listener: both of its backends go away.
+    let count = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: i64 = db.query_one(count, &[&app]).await.unwrap().get(0);
+        if left == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{left} backends left after drop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
