@@ -1,0 +1,83 @@
+//! Encode and decode of typical messages; the baseline is parsing the same
+//! JSON into a `serde_json::Value`, the least any JSON listener does.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use pg_socketio_protocol::{
+    decode_attachment, decode_notification, encode, Encoded, Event, Flags, Operation, RawValue,
+    Settings, Target,
+};
+use std::hint::black_box;
+
+/// A room broadcast with an object argument, as `sio_emit` sends it.
+fn broadcast_json() -> String {
+    let arg = RawValue::from_string(r#"{"id":42,"text":"hello","tags":["a","b"]}"#.into()).unwrap();
+    let args: &[&RawValue] = &[&arg];
+    let op = Operation::Emit {
+        event: Event::new("message", args),
+        flags: Flags::default(),
+    };
+    let target = Target {
+        rooms: &["room1"],
+        ..Target::default()
+    };
+    match encode(&Settings::default(), target, op, 7).unwrap() {
+        Encoded::Inline { payload, .. } => payload,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn codec(c: &mut Criterion) {
+    let json = broadcast_json();
+    let arg = RawValue::from_string(r#"{"id":42,"text":"hello","tags":["a","b"]}"#.into()).unwrap();
+    let args: &[&RawValue] = &[&arg];
+    let binary: &[&[u8]] = &[&[7u8; 1024]];
+    let placeholder = RawValue::from_string(r#"{"_placeholder":true,"num":0}"#.into()).unwrap();
+    let with_binary: &[&RawValue] = &[&arg, &placeholder];
+    let attachment = match encode(
+        &Settings::default(),
+        Target::default(),
+        Operation::Emit {
+            event: Event {
+                name: "file",
+                args: with_binary,
+                binary,
+            },
+            flags: Flags::default(),
+        },
+        1,
+    )
+    .unwrap()
+    {
+        Encoded::Attachment { payload, .. } => payload,
+        other => panic!("{other:?}"),
+    };
+
+    let mut group = c.benchmark_group("codec");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode_inline", |b| {
+        b.iter(|| decode_notification(black_box(&json)).unwrap())
+    });
+    group.bench_function("baseline_serde_json_value", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&json)).unwrap())
+    });
+    group.bench_function("decode_attachment_1k_binary", |b| {
+        b.iter(|| decode_attachment(black_box(&attachment)).unwrap())
+    });
+    group.bench_function("encode_inline", |b| {
+        b.iter(|| {
+            let op = Operation::Emit {
+                event: Event::new("message", args),
+                flags: Flags::default(),
+            };
+            let target = Target {
+                rooms: &["room1"],
+                ..Target::default()
+            };
+            encode(&Settings::default(), black_box(target), op, 7).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);
