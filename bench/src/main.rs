@@ -1,0 +1,61 @@
+//! `pg_socketio_bench`: the benchmarks of `scripts/bench.sh`, against the
+//! local PostgreSQL with the release build of pg_socketio installed. Prints a
+//! Markdown table; every figure is compared with a baseline measured in the
+//! same run, with repeats (these machines are noisy).
+//!
+//! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
+//! listener benchmarks start as a child process.
+
+mod codec;
+mod listener;
+mod pgbench;
+mod receiver;
+mod report;
+mod sql;
+
+use tokio_postgres::NoTls;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, url, prefix] = args.as_slice() {
+        if cmd == "receive" {
+            return receiver::run(url, prefix).await;
+        }
+    }
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let (db, connection) = tokio_postgres::connect(&url, NoTls).await?;
+    tokio::spawn(connection);
+    db.batch_execute(&format!(
+        "CREATE EXTENSION IF NOT EXISTS pg_socketio; {}",
+        sql::NODE_TABLE
+    ))
+    .await?;
+    let pgbench = pgbench::Pgbench::new(&url);
+    let mut rows = Vec::new();
+
+    eprintln!("SQL emit throughput (pgbench)…");
+    sql::one_emit_per_transaction(&pgbench, &mut rows);
+    sql::batched(&pgbench, &mut rows);
+    eprintln!("attachment path…");
+    sql::attachments(&pgbench, &mut rows);
+    db.batch_execute("TRUNCATE bench_node_attachments; DELETE FROM socket_io_attachments")
+        .await?;
+
+    eprintln!("listeners: Rust and Node.js…");
+    let mut rust = listener::Receiver::rust(&url).await;
+    let mut node = listener::Receiver::node(&url).await;
+    rust.ready(&db).await;
+    node.ready(&db).await;
+    listener::throughput(&mut rust, &mut node, &db, &mut rows).await;
+    listener::latency(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
+    eprintln!("listener memory, 2 × 60 s…");
+    listener::memory(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
+    db.batch_execute("DELETE FROM socket_io_attachments")
+        .await?;
+
+    codec::rows(&mut rows);
+    report::print(&rows);
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! The table the benchmark prints.
+
+pub struct Row {
+    pub name: String,
+    pub ours: String,
+    pub baseline: String,
+    pub ratio: f64,
+    /// The target as the issue states it, and whether it is met.
+    pub target: Option<(&'static str, bool)>,
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+pub fn print(rows: &[Row]) {
+    println!("| benchmark | pg_socketio | baseline | ratio | target |");
+    println!("|---|---|---|---:|---|");
+    for row in rows {
+        let target = match row.target {
+            Some((text, true)) => format!("{text} ✔"),
+            Some((text, false)) => format!("{text} ✘"),
+            None => "—".into(),
+        };
+        println!(
+            "| {} | {} | {} | {:.2} | {} |",
+            row.name, row.ours, row.baseline, row.ratio, target
+        );
+    }
+}
+
+/// `12345.6` → `12,346`.
+pub fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,139 @@
+//! Emitting from SQL, measured with pgbench: `sio_emit` against what a user
+//! would write by hand for the same messages.
+
+use pg_socketio_client::protocol::{
+    encode, Encoded, Event, Flags, Operation, RawValue, Settings, Target,
+};
+
+use crate::pgbench::{Pgbench, Run};
+use crate::report::{median, thousands, Row};
+
+pub const PREFIX: &str = "bench";
+const OPTIONS: &str = "-c pg_socketio.channel_prefix=bench";
+const REPEATS: usize = 5;
+const SECONDS: u32 = 4;
+
+/// The payload `sio_emit('room1', 'ping', '{"n":1}')` sends, from the codec.
+fn emit_payload(seq: &str) -> String {
+    let arg = RawValue::from_string(r#"{"n":1}"#.into()).unwrap();
+    let args: &[&RawValue] = &[&arg];
+    let op = Operation::Emit {
+        event: Event::new("ping", args),
+        flags: Flags::default(),
+    };
+    let target = Target {
+        rooms: &["room1"],
+        ..Target::default()
+    };
+    let settings = Settings {
+        channel_prefix: PREFIX,
+        ..Settings::default()
+    };
+    match encode(&settings, target, op, 0).unwrap() {
+        Encoded::Inline { payload, .. } => payload.replace("\"seq\":0", &format!("\"seq\":{seq}")),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Runs `ours` and `theirs` alternately, `REPEATS` times each; returns the
+/// median tps of each and the median of the per-pair ratios.
+fn compare(pgbench: &Pgbench, ours: &Run, theirs: &Run) -> (f64, f64, f64) {
+    let (mut a, mut b, mut ratios) = (vec![], vec![], vec![]);
+    for _ in 0..REPEATS {
+        let x = pgbench.tps(ours);
+        let y = pgbench.tps(theirs);
+        a.push(x);
+        b.push(y);
+        ratios.push(x / y);
+    }
+    (median(a), median(b), median(ratios))
+}
+
+fn run<'a>(script: &'a str, clients: u32, protocol: &'a str) -> Run<'a> {
+    Run {
+        script,
+        clients,
+        seconds: SECONDS,
+        protocol,
+        rate: None,
+        options: OPTIONS,
+    }
+}
+
+pub fn one_emit_per_transaction(pgbench: &Pgbench, rows: &mut Vec<Row>) {
+    let ours = "SELECT sio_emit('room1', 'ping', '{\"n\":1}');\n".to_owned();
+    let theirs = format!("SELECT pg_notify('{PREFIX}#/', '{}');\n", emit_payload("1"));
+    // Prepared, as drivers and PL/pgSQL run it; the simple protocol (psql)
+    // re-plans every call, and so also expands sio_emit's default arguments.
+    for (protocol, clients) in [
+        ("prepared", 1),
+        ("prepared", 2),
+        ("prepared", 4),
+        ("simple", 1),
+    ] {
+        let (a, b, ratio) = compare(
+            pgbench,
+            &run(&ours, clients, protocol),
+            &run(&theirs, clients, protocol),
+        );
+        rows.push(Row {
+            name: format!("1 emit per transaction, {clients} client(s), {protocol} protocol"),
+            ours: format!("{} tps", thousands(a)),
+            baseline: format!("pg_notify, same JSON: {} tps", thousands(b)),
+            ratio,
+            target: Some(("≥ 0.95", ratio >= 0.95)),
+        });
+    }
+}
+
+pub fn batched(pgbench: &Pgbench, rows: &mut Vec<Row>) {
+    let ours = "SELECT count(sio_emit('room1', 'ping', '{\"n\":1}')) \
+                FROM generate_series(1, 1000) i;\n";
+    // The same JSON, numbered as sio_emit numbers it, so that PostgreSQL
+    // folds none of them; format() is the cheapest way to number them.
+    let payload = emit_payload("%s");
+    let theirs = format!(
+        "SELECT count(pg_notify('{PREFIX}#/', format('{payload}', i))) \
+         FROM generate_series(1, 1000) i;\n"
+    );
+    let (a, b, ratio) = compare(
+        pgbench,
+        &run(ours, 1, "prepared"),
+        &run(&theirs, 1, "prepared"),
+    );
+    rows.push(Row {
+        name: "1,000 emits in one transaction".into(),
+        ours: format!("{} emits/s", thousands(a * 1000.0)),
+        baseline: format!("pg_notify: {} /s", thousands(b * 1000.0)),
+        ratio,
+        target: Some(("≥ 0.8", ratio >= 0.8)),
+    });
+}
+
+/// The table the Node.js adapter creates (logged), as a user would make it.
+pub const NODE_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_node_attachments \
+    (id bigserial UNIQUE, created_at timestamptz DEFAULT now(), payload bytea)";
+
+pub fn attachments(pgbench: &Pgbench, rows: &mut Vec<Row>) {
+    let ours = "SELECT sio_emit('room1', 'big', to_jsonb(repeat('x', 10000)));\n";
+    // What the Node.js adapter does: INSERT, then NOTIFY, each committed.
+    let theirs = format!(
+        "INSERT INTO bench_node_attachments (payload) \
+         VALUES (convert_to(repeat('x', 10000), 'UTF8')) RETURNING id \\gset\n\
+         SELECT pg_notify('{PREFIX}#/', '{{\"uid\":\"emitter\",\"type\":3,\"attachmentId\":\"' || :id || '\"}}');\n"
+    );
+    for clients in [1, 4] {
+        let (a, b, ratio) = compare(
+            pgbench,
+            &run(ours, clients, "prepared"),
+            &run(&theirs, clients, "prepared"),
+        );
+        rows.push(Row {
+            name: format!("10 kB emit (attachment), {clients} client(s)"),
+            ours: format!("{} tps", thousands(a)),
+            baseline: format!("INSERT into a logged table + NOTIFY: {} tps", thousands(b)),
+            ratio,
+            target: Some(("≥ 20", ratio >= 20.0)),
+        });
+    }
+}
