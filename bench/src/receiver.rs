@@ -52,7 +52,6 @@ pub fn now_ms() -> f64 {
 pub async fn run(url: &str, prefix: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut listener = Listener::builder(url)
         .channel_prefix(prefix)
-        .capacity(4096)
         .connect()
         .await?;
     let mut ready = false;

@@ -5,14 +5,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{stream, Stream, StreamExt};
 use pg_socketio_protocol::{channel_name, Body, Message, DEFAULT_PREFIX};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use tokio_postgres::{Config, NoTls};
 
-use crate::session::{self, MakeTls, Plan, Session};
+use crate::session::{MakeTls, Plan, Receiving, Session};
 
 /// What a [`Listener`] yields.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +50,6 @@ pub struct ListenerBuilder {
     pub(crate) namespaces: Vec<String>,
     pub(crate) prefix: String,
     pub(crate) table: String,
-    pub(crate) capacity: usize,
     pub(crate) heartbeats: bool,
     pub(crate) responses: bool,
     pub(crate) ping_interval: Duration,
@@ -76,13 +73,6 @@ impl ListenerBuilder {
     /// The servers' `tableName` (default `socket_io_attachments`).
     pub fn attachment_table(mut self, table: impl Into<String>) -> Self {
         self.table = table.into();
-        self
-    }
-
-    /// How many decoded events may wait for [`Listener::recv`]; beyond that
-    /// the listener stops reading, and PostgreSQL holds the notifications.
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
         self
     }
 
@@ -133,7 +123,6 @@ impl ListenerBuilder {
             .parse()
             .map_err(|e| ListenerError::Options(format!("connection string: {e}")))?;
         self.tune(&mut config);
-        let (tx, rx) = mpsc::channel(self.capacity);
         let plan = Plan {
             config,
             tls,
@@ -143,8 +132,13 @@ impl ListenerBuilder {
         // The first connection is made here, so that bad credentials or an
         // absent server are the caller's error rather than a retry loop.
         let first = Session::open(&plan).await?;
-        let task = tokio::spawn(session::run(plan, first, tx));
-        Ok(Listener { rx, task })
+        let events = stream::unfold(Receiving::new(plan, first), |mut state| async move {
+            let event = state.next_event().await;
+            Some((event, state))
+        });
+        Ok(Listener {
+            events: Box::pin(events),
+        })
     }
 
     /// Defaults for what the connection string leaves unset: a connect
@@ -177,7 +171,10 @@ impl ListenerBuilder {
 }
 
 /// Receives decoded messages from PostgreSQL, in the order they were
-/// committed, attachments included; reconnects by itself.
+/// committed, attachments included; reconnects by itself. Its connections
+/// are read only while [`recv`](Self::recv) (or the `Stream`) is polled, so
+/// a slow application holds PostgreSQL back instead of filling memory; and
+/// dropping the listener closes them.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), pg_socketio_client::ListenerError> {
@@ -194,8 +191,7 @@ impl ListenerBuilder {
 /// # Ok(()) }
 /// ```
 pub struct Listener {
-    rx: mpsc::Receiver<Event>,
-    task: JoinHandle<()>,
+    events: Pin<Box<dyn Stream<Item = Event> + Send>>,
 }
 
 impl Listener {
@@ -207,7 +203,6 @@ impl Listener {
             namespaces: vec!["/".into()],
             prefix: DEFAULT_PREFIX.into(),
             table: "socket_io_attachments".into(),
-            capacity: 1024,
             heartbeats: false,
             responses: false,
             ping_interval: Duration::from_secs(5),
@@ -216,9 +211,11 @@ impl Listener {
         }
     }
 
-    /// The next event; `None` once the listener has stopped.
+    /// The next event. It never ends (`None` is never returned): losses
+    /// are reconnected and reported as [`Event::Gap`]. Cancel-safe: an
+    /// event being read when the future is dropped is returned next time.
     pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
+        self.events.next().await
     }
 }
 
@@ -226,12 +223,6 @@ impl Stream for Listener {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.events.as_mut().poll_next(cx)
     }
 }

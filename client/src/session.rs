@@ -1,12 +1,14 @@
 //! One connected period of a [`Listener`](crate::Listener): two connections
-//! (one LISTENs, one reads attachment rows), the loop that turns
-//! notifications into events, and the reconnect loop around it.
+//! (one LISTENs, one reads attachment rows), turning notifications into
+//! events; and [`Receiving`], which reconnects after a loss.
 //!
-//! Notifications are handled one at a time, in arrival order: an attachment
-//! is read before the next notification is looked at, so a small message
-//! never overtakes a large one sent before it. While the application does not
-//! take events, the LISTEN connection is not read; PostgreSQL then keeps the
-//! notifications in its queue, and this process holds at most `capacity`.
+//! Notifications are handled one at a time, in arrival order, when the
+//! application asks for the next event: an attachment is read before the next
+//! notification is looked at, so a small message never overtakes a large one
+//! sent before it. While the application does not ask, the LISTEN connection
+//! is not read; PostgreSQL keeps the notifications in its queue. The LISTEN
+//! connection is driven by the application's calls, not by a task of its own:
+//! no hand-over between threads per message.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -15,7 +17,6 @@ use std::time::Duration;
 
 use futures_util::future::poll_fn;
 use pg_socketio_protocol::{decode_attachment, decode_notification, Message, Notice};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
@@ -71,17 +72,12 @@ impl<T> Plan<T> {
     }
 }
 
-/// Why a session ended.
-enum End {
-    /// The [`Listener`](crate::Listener) was dropped.
-    Stopped,
-    /// The connection is gone; the reason goes into the [`Event::Gap`].
-    Lost(String),
-}
+/// The connection is gone; the reason goes into the [`Event::Gap`].
+struct Lost(String);
 
-impl From<tokio_postgres::Error> for End {
+impl From<tokio_postgres::Error> for Lost {
     fn from(e: tokio_postgres::Error) -> Self {
-        End::Lost(e.to_string())
+        Lost(e.to_string())
     }
 }
 
@@ -161,28 +157,20 @@ impl<T: MakeTls> Session<T> {
         }
     }
 
-    /// Delivers notifications until the connection is lost or the listener
-    /// is dropped.
-    async fn serve(&mut self, plan: &Plan<T>, tx: &mpsc::Sender<Event>) -> End {
-        loop {
-            let next = match self.early.pop_front() {
-                Some(n) => Ok(n),
-                None => self.next_notification(&plan.options).await,
-            };
-            let result = match next {
-                Ok(n) => self.deliver(n, plan, tx).await,
-                Err(end) => Err(end),
-            };
-            if let Err(end) = result {
-                return end;
-            }
-        }
+    /// The next event this session has for the application: `Ok(None)`
+    /// for a message the application did not ask for.
+    async fn next_event(&mut self, plan: &Plan<T>) -> Result<Option<Event>, Lost> {
+        let n = match self.early.pop_front() {
+            Some(n) => n,
+            None => self.next_notification(&plan.options).await?,
+        };
+        self.decode(n, plan).await
     }
 
     /// Waits for the next notification. An idle connection is checked every
     /// `ping_interval` with a query that must be answered within
     /// `ping_timeout`: this is what notices a half-open TCP connection.
-    async fn next_notification(&mut self, options: &ListenerBuilder) -> Result<Notification, End> {
+    async fn next_notification(&mut self, options: &ListenerBuilder) -> Result<Notification, Lost> {
         let Session {
             listen, connection, ..
         } = self;
@@ -196,6 +184,8 @@ impl<T: MakeTls> Session<T> {
                 }
             };
             tokio::select! {
+                // A waiting notification first: no timer is set while busy.
+                biased;
                 message = poll_fn(|cx| connection.poll_message(cx)) => match message {
                     Some(Ok(AsyncMessage::Notification(n))) => return Ok(n),
                     Some(Ok(AsyncMessage::Notice(notice))) => {
@@ -203,7 +193,7 @@ impl<T: MakeTls> Session<T> {
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e.into()),
-                    None => return Err(End::Lost("the server closed the connection".into())),
+                    None => return Err(Lost("the server closed the connection".into())),
                 },
                 answer = pinging => {
                     answer?;
@@ -212,7 +202,7 @@ impl<T: MakeTls> Session<T> {
                 }
                 () = sleep_until(deadline) => {
                     if ping.is_some() {
-                        return Err(End::Lost(format!(
+                        return Err(Lost(format!(
                             "no answer to a liveness check within {:?}",
                             options.ping_timeout
                         )));
@@ -224,39 +214,32 @@ impl<T: MakeTls> Session<T> {
         }
     }
 
-    /// Decodes one notification (reading its attachment if it has one) and
-    /// hands the event over, waiting while the application is behind.
-    async fn deliver(
-        &mut self,
-        n: Notification,
-        plan: &Plan<T>,
-        tx: &mpsc::Sender<Event>,
-    ) -> Result<(), End> {
+    /// Decodes one notification, reading its attachment if it has one.
+    async fn decode(&mut self, n: Notification, plan: &Plan<T>) -> Result<Option<Event>, Lost> {
         let decoded = match decode_notification(n.payload()) {
             Ok(Notice::Message(message)) => Ok(message),
             Ok(Notice::Attachment { id, .. }) => self.attachment(id, &plan.options.table).await?,
             Err(e) => Err(e.to_string()),
         };
-        let event = match (decoded, plan.namespace_of(n.channel())) {
+        Ok(match (decoded, plan.namespace_of(n.channel())) {
             (Ok(message), Some(namespace)) => {
-                if !plan.options.wants(&message) {
-                    return Ok(());
-                }
-                Event::Message {
+                plan.options.wants(&message).then(|| Event::Message {
                     namespace: namespace.to_owned(),
                     message,
-                }
+                })
             }
-            (Ok(_), None) => invalid(&n, "a channel this listener did not LISTEN on".into()),
-            (Err(error), _) => invalid(&n, error),
-        };
-        tx.send(event).await.map_err(|_| End::Stopped)
+            (Ok(_), None) => Some(invalid(
+                &n,
+                "a channel this listener did not LISTEN on".into(),
+            )),
+            (Err(error), _) => Some(invalid(&n, error)),
+        })
     }
 
     /// Reads and decodes attachment row `id`. `Ok(Err(..))` is a message that
     /// cannot be had (no such row, no such table, undecodable); `Err` means
     /// the connection is lost.
-    async fn attachment(&mut self, id: i64, table: &str) -> Result<Result<Message, String>, End> {
+    async fn attachment(&mut self, id: i64, table: &str) -> Result<Result<Message, String>, Lost> {
         let fetch = match self.fetch.take() {
             Some(fetch) => fetch,
             None => match self.prepare(table).await? {
@@ -287,7 +270,7 @@ impl<T: MakeTls> Session<T> {
         Ok(result)
     }
 
-    async fn prepare(&mut self, table: &str) -> Result<Result<Fetch, String>, End> {
+    async fn prepare(&mut self, table: &str) -> Result<Result<Fetch, String>, Lost> {
         // `tableName` is SQL text in the Node packages (it may carry a
         // schema); regclass resolves it as they do and quotes it for us.
         let found = self
@@ -336,31 +319,53 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The listener's task: serve, and after a loss reconnect with exponential
-/// backoff, then report the gap.
-pub(crate) async fn run<T: MakeTls>(plan: Plan<T>, first: Session<T>, tx: mpsc::Sender<Event>) {
-    const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-    let mut session = first;
-    loop {
-        let reason = match session.serve(&plan, &tx).await {
-            End::Stopped => return,
-            End::Lost(reason) => reason,
-        };
-        drop(session);
-        warn!(%reason, "pg_socketio: listener connection lost; reconnecting");
-        let mut backoff = FIRST_BACKOFF;
-        session = loop {
-            match Session::open(&plan).await {
-                Ok(session) => break session,
-                Err(e) => {
-                    debug!(error = %e, ?backoff, "pg_socketio: reconnect failed");
-                    sleep(backoff).await;
-                    backoff = (backoff * 2).min(plan.options.max_backoff);
+/// A listener's state between events: the session, or why there is none.
+pub(crate) struct Receiving<T: MakeTls> {
+    plan: Plan<T>,
+    session: Option<Session<T>>,
+    lost: String,
+}
+
+impl<T: MakeTls> Receiving<T> {
+    pub fn new(plan: Plan<T>, first: Session<T>) -> Self {
+        Receiving {
+            plan,
+            session: Some(first),
+            lost: String::new(),
+        }
+    }
+
+    /// The next event. After a loss, reconnects with exponential backoff and
+    /// reports the gap once listening again.
+    pub async fn next_event(&mut self) -> Event {
+        const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+        loop {
+            let Some(session) = &mut self.session else {
+                let mut backoff = FIRST_BACKOFF;
+                loop {
+                    match Session::open(&self.plan).await {
+                        Ok(session) => {
+                            self.session = Some(session);
+                            let reason = std::mem::take(&mut self.lost);
+                            return Event::Gap { reason };
+                        }
+                        Err(e) => {
+                            debug!(error = %e, ?backoff, "pg_socketio: reconnect failed");
+                            sleep(backoff).await;
+                            backoff = (backoff * 2).min(self.plan.options.max_backoff);
+                        }
+                    }
+                }
+            };
+            match session.next_event(&self.plan).await {
+                Ok(Some(event)) => return event,
+                Ok(None) => {}
+                Err(Lost(reason)) => {
+                    warn!(%reason, "pg_socketio: listener connection lost; reconnecting");
+                    self.session = None;
+                    self.lost = reason;
                 }
             }
-        };
-        if tx.send(Event::Gap { reason }).await.is_err() {
-            return;
         }
     }
 }

@@ -219,7 +219,7 @@ async fn a_small_message_never_overtakes_an_earlier_attachment() {
 #[tokio::test]
 async fn a_slow_consumer_holds_back_the_connection_and_loses_nothing() {
     let prefix = unique_prefix("rl_slow");
-    let mut listener = builder(&prefix).capacity(4).connect().await.unwrap();
+    let mut listener = builder(&prefix).connect().await.unwrap();
     let db = emitter(&prefix).await;
     db.batch_execute(
         "BEGIN; SELECT sio_emit(NULL::text, 'n', jsonb_build_array(i, repeat('y', 500)))
@@ -505,4 +505,36 @@ async fn a_listener_is_a_stream_and_dropping_it_closes_its_connections() {
         assert!(Instant::now() < deadline, "{left} backends left after drop");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn recv_is_cancel_safe() {
+    let prefix = unique_prefix("rl_cancel");
+    let mut listener = builder(&prefix).connect().await.unwrap();
+    let db = emitter(&prefix).await;
+    db.batch_execute(
+        "SELECT sio_emit(NULL::text, 'n', jsonb_build_array(i, repeat('z', CASE WHEN i % 2 = 0 THEN 20000 ELSE 1 END)))
+         FROM generate_series(0, 199) i",
+    )
+    .await
+    .unwrap();
+    // recv() futures dropped over and over, mid-attachment included.
+    let (mut next_n, mut cancelled) = (0, 0);
+    let deadline = Instant::now() + WAIT;
+    while next_n < 200 {
+        assert!(Instant::now() < deadline, "stuck at {next_n}");
+        match tokio::time::timeout(Duration::from_micros(200), listener.recv()).await {
+            Ok(Some(Event::Message { message, .. })) => {
+                assert_eq!(broadcast_number(&message), next_n);
+                next_n += 1;
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => cancelled += 1,
+        }
+    }
+    assert!(
+        cancelled > 0,
+        "no recv() was cancelled: the test proves nothing"
+    );
+    assert_quiet(&mut listener, Duration::from_millis(300)).await;
 }
