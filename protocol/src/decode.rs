@@ -2,12 +2,17 @@
 //! notification, or an attachment row's MessagePack — into a typed message.
 //!
 //! Anyone who may call `pg_notify` can write to the channel, so nothing here
-//! trusts its input: every field is looked up and checked, and a malformed
-//! message is an error, never a panic. Both encodings are parsed into
-//! `rmpv::Value` (which holds binary, unlike JSON values) and read by one
-//! code path.
+//! trusts its input: every field is checked, and a malformed message is an
+//! error, never a panic. Both encodings are read by one code path: serde into
+//! the typed envelope below (field names are matched, not allocated), with
+//! `rmpv::Value` (which holds binary, unlike JSON values) for event arguments
+//! and the fields whose shape depends on the message type.
+
+use std::fmt;
 
 use rmpv::Value;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use thiserror::Error;
 
 use crate::message::MessageType;
@@ -20,6 +25,9 @@ pub enum DecodeError {
     MessagePack(String),
     #[error("{0} is not a map")]
     NotAMap(&'static str),
+    /// A field of the wrong type, as serde reports it.
+    #[error("malformed message: {0}")]
+    Malformed(String),
     #[error("missing field {0}")]
     Missing(&'static str),
     #[error("field {field} is not {expected}")]
@@ -125,10 +133,11 @@ pub enum Body {
 
 /// Decodes a notification's payload.
 pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
-    let value: Value =
-        serde_json::from_str(payload).map_err(|e| DecodeError::Json(e.to_string()))?;
-    let top = Fields::of(&value, "message")?;
-    if let Some(id) = top.opt("attachmentId") {
+    let wire: Wire = serde_json::from_str(payload).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => DecodeError::Malformed(e.to_string()),
+        _ => DecodeError::Json(e.to_string()),
+    })?;
+    if let Some(id) = &wire.attachment_id {
         // A string in the Node packages, a number in some; both are accepted.
         let id = match id {
             Value::String(s) => s.as_str().and_then(|s| s.parse().ok()),
@@ -139,50 +148,149 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
             expected: "an integer",
         })?;
         return Ok(Notice::Attachment {
-            uid: top.string("uid")?,
-            kind: message_type(top.req("type")?)?,
+            uid: wire.uid.ok_or(DecodeError::Missing("uid"))?,
+            kind: message_type(wire.kind.as_ref().ok_or(DecodeError::Missing("type"))?)?,
             id,
         });
     }
-    message(&top).map(Notice::Message)
+    message(wire).map(Notice::Message)
 }
 
 /// Decodes an attachment row's payload (MessagePack of the whole message).
 pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
     let mut rest = bytes;
-    let value =
-        rmpv::decode::read_value(&mut rest).map_err(|e| DecodeError::MessagePack(e.to_string()))?;
+    let mut de = rmp_serde::Deserializer::new(&mut rest);
+    let wire = Wire::deserialize(&mut de).map_err(|e| match e {
+        rmp_serde::decode::Error::Syntax(_) | rmp_serde::decode::Error::TypeMismatch(_) => {
+            DecodeError::Malformed(e.to_string())
+        }
+        _ => DecodeError::MessagePack(e.to_string()),
+    })?;
     if !rest.is_empty() {
         let trailing = rest.len();
         return Err(DecodeError::MessagePack(format!(
             "{trailing} bytes after the message"
         )));
     }
-    message(&Fields::of(&value, "message")?)
+    message(wire)
 }
 
-fn message(top: &Fields) -> Result<Message, DecodeError> {
-    let kind = message_type(top.req("type")?)?;
-    let data = || Fields::of(top.req("data")?, "data");
+/// The envelope as sent: every field optional, so that a missing one is
+/// reported by name.
+struct Wire {
+    kind: Option<Value>,
+    uid: Option<String>,
+    nsp: Option<String>,
+    attachment_id: Option<Value>,
+    data: Option<Data>,
+}
+
+/// `data`, for every message type at once; fields whose shape depends on the
+/// type stay `Value`s.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Data {
+    packet: Option<Value>,
+    opts: Option<WireOpts>,
+    rooms: Option<Value>,
+    close: Option<Value>,
+    request_id: Option<Value>,
+    sockets: Option<Value>,
+    client_count: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireOpts {
+    rooms: Option<Vec<String>>,
+    except: Option<Vec<String>>,
+    flags: Option<WireFlags>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireFlags {
+    volatile: Option<Value>,
+    compress: Option<Value>,
+    timeout: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum WireField {
+    Type,
+    Uid,
+    Nsp,
+    AttachmentId,
+    Data,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Wire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(WireVisitor)
+    }
+}
+
+struct WireVisitor;
+
+impl<'de> Visitor<'de> for WireVisitor {
+    type Value = Wire;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message (a map)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire, A::Error> {
+        let mut wire = Wire {
+            kind: None,
+            uid: None,
+            nsp: None,
+            attachment_id: None,
+            data: None,
+        };
+        while let Some(field) = map.next_key::<WireField>()? {
+            match field {
+                WireField::Type => wire.kind = map.next_value()?,
+                WireField::Uid => wire.uid = map.next_value()?,
+                WireField::Nsp => wire.nsp = map.next_value()?,
+                WireField::AttachmentId => wire.attachment_id = map.next_value()?,
+                WireField::Data => wire.data = map.next_value()?,
+                WireField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(wire)
+    }
+}
+
+fn message(wire: Wire) -> Result<Message, DecodeError> {
+    let kind = message_type(wire.kind.as_ref().ok_or(DecodeError::Missing("type"))?)?;
+    let uid = wire.uid;
+    let mut data = wire.data;
+    let mut data = || data.take().ok_or(DecodeError::Missing("data"));
     let body = match kind {
         MessageType::InitialHeartbeat => Body::InitialHeartbeat,
         MessageType::Heartbeat => Body::Heartbeat,
         MessageType::AdapterClose => Body::AdapterClose,
         MessageType::Broadcast => {
             let data = data()?;
-            let packet = Fields::of(data.req("packet")?, "packet")?;
+            let packet = data.packet.ok_or(DecodeError::Missing("packet"))?;
+            let packet = Fields::of(&packet, "packet")?;
             let (event, args) = event_array(packet.req("data")?, "packet.data")?;
             Body::Broadcast {
                 event,
                 args,
-                opts: opts(data.req("opts")?)?,
-                request_id: data.opt_string("requestId")?,
+                opts: opts(data.opts)?,
+                request_id: opt_string(data.request_id, "requestId")?,
             }
         }
         MessageType::SocketsJoin | MessageType::SocketsLeave => {
             let data = data()?;
-            let opts = opts(data.req("opts")?)?;
-            let rooms = strings(data.req("rooms")?, "rooms")?;
+            let opts = opts(data.opts)?;
+            let rooms = strings(&data.rooms.ok_or(DecodeError::Missing("rooms"))?, "rooms")?;
             if kind == MessageType::SocketsJoin {
                 Body::SocketsJoin { opts, rooms }
             } else {
@@ -192,37 +300,43 @@ fn message(top: &Fields) -> Result<Message, DecodeError> {
         MessageType::DisconnectSockets => {
             let data = data()?;
             Body::DisconnectSockets {
-                opts: opts(data.req("opts")?)?,
-                close: data.opt("close").and_then(Value::as_bool).unwrap_or(false),
+                opts: opts(data.opts)?,
+                close: data
+                    .close
+                    .as_ref()
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             }
         }
         MessageType::FetchSockets => {
             let data = data()?;
             Body::FetchSockets {
-                opts: opts(data.req("opts")?)?,
-                request_id: data.string("requestId")?,
+                opts: opts(data.opts)?,
+                request_id: string(data.request_id, "requestId")?,
             }
         }
         MessageType::FetchSocketsResponse => {
             let data = data()?;
+            let sockets = data.sockets.ok_or(DecodeError::Missing("sockets"))?;
             Body::FetchSocketsResponse {
-                request_id: data.string("requestId")?,
-                sockets: array(data.req("sockets")?, "sockets")?.to_vec(),
+                request_id: string(data.request_id, "requestId")?,
+                sockets: array(&sockets, "sockets")?.to_vec(),
             }
         }
         MessageType::ServerSideEmit => {
             let data = data()?;
-            let (event, args) = event_array(data.req("packet")?, "packet")?;
+            let packet = data.packet.ok_or(DecodeError::Missing("packet"))?;
+            let (event, args) = event_array(&packet, "packet")?;
             Body::ServerSideEmit {
                 event,
                 args,
-                request_id: data.opt_string("requestId")?,
+                request_id: opt_string(data.request_id, "requestId")?,
             }
         }
         MessageType::ServerSideEmitResponse | MessageType::BroadcastAck => {
             let data = data()?;
-            let request_id = data.string("requestId")?;
-            let packet = data.opt("packet").cloned().unwrap_or(Value::Nil);
+            let request_id = string(data.request_id, "requestId")?;
+            let packet = data.packet.unwrap_or(Value::Nil);
             if kind == MessageType::BroadcastAck {
                 Body::BroadcastAck { request_id, packet }
             } else {
@@ -232,9 +346,10 @@ fn message(top: &Fields) -> Result<Message, DecodeError> {
         MessageType::BroadcastClientCount => {
             let data = data()?;
             Body::BroadcastClientCount {
-                request_id: data.string("requestId")?,
+                request_id: string(data.request_id, "requestId")?,
                 client_count: data
-                    .req("clientCount")?
+                    .client_count
+                    .ok_or(DecodeError::Missing("clientCount"))?
                     .as_u64()
                     .ok_or(DecodeError::WrongType {
                         field: "clientCount",
@@ -244,8 +359,8 @@ fn message(top: &Fields) -> Result<Message, DecodeError> {
         }
     };
     Ok(Message {
-        uid: top.string("uid")?,
-        nsp: top.opt_string("nsp")?,
+        uid: uid.ok_or(DecodeError::Missing("uid"))?,
+        nsp: wire.nsp,
         body,
     })
 }
@@ -284,31 +399,42 @@ fn event_array(value: &Value, field: &'static str) -> Result<(String, Vec<Value>
     Ok((event.to_owned(), args.to_vec()))
 }
 
-fn opts(value: &Value) -> Result<Opts, DecodeError> {
-    let opts = Fields::of(value, "opts")?;
-    let flags = match opts.opt("flags") {
-        Some(flags @ Value::Map(_)) => {
-            let flags = Fields::of(flags, "flags")?;
-            ReceivedFlags {
-                volatile: flags
-                    .opt("volatile")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                compress: flags.opt("compress").and_then(Value::as_bool),
-                timeout: flags.opt("timeout").and_then(Value::as_u64),
-            }
-        }
-        _ => ReceivedFlags::default(),
-    };
+/// `opts`: absent rooms, except and flags are Socket.IO's defaults.
+fn opts(opts: Option<WireOpts>) -> Result<Opts, DecodeError> {
+    let opts = opts.ok_or(DecodeError::Missing("opts"))?;
+    let flags = opts.flags.unwrap_or_default();
     Ok(Opts {
-        rooms: opts
-            .opt("rooms")
-            .map_or(Ok(Vec::new()), |r| strings(r, "rooms"))?,
-        except: opts
-            .opt("except")
-            .map_or(Ok(Vec::new()), |r| strings(r, "except"))?,
-        flags,
+        rooms: opts.rooms.unwrap_or_default(),
+        except: opts.except.unwrap_or_default(),
+        flags: ReceivedFlags {
+            volatile: flags
+                .volatile
+                .as_ref()
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            compress: flags.compress.as_ref().and_then(Value::as_bool),
+            timeout: flags.timeout.as_ref().and_then(Value::as_u64),
+        },
     })
+}
+
+fn string(value: Option<Value>, field: &'static str) -> Result<String, DecodeError> {
+    opt_string(value, field)?.ok_or(DecodeError::Missing(field))
+}
+
+fn opt_string(value: Option<Value>, field: &'static str) -> Result<Option<String>, DecodeError> {
+    value
+        .map(|v| match v {
+            Value::String(s) => s.into_str().ok_or(DecodeError::WrongType {
+                field,
+                expected: "a string",
+            }),
+            _ => Err(DecodeError::WrongType {
+                field,
+                expected: "a string",
+            }),
+        })
+        .transpose()
 }
 
 fn array<'v>(value: &'v Value, field: &'static str) -> Result<&'v [Value], DecodeError> {
@@ -355,20 +481,5 @@ impl<'v> Fields<'v> {
 
     fn req(&self, key: &'static str) -> Result<&'v Value, DecodeError> {
         self.opt(key).ok_or(DecodeError::Missing(key))
-    }
-
-    fn string(&self, key: &'static str) -> Result<String, DecodeError> {
-        self.opt_string(key)?.ok_or(DecodeError::Missing(key))
-    }
-
-    fn opt_string(&self, key: &'static str) -> Result<Option<String>, DecodeError> {
-        self.opt(key)
-            .map(|v| {
-                v.as_str().map(str::to_owned).ok_or(DecodeError::WrongType {
-                    field: key,
-                    expected: "a string",
-                })
-            })
-            .transpose()
     }
 }

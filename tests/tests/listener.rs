@@ -243,7 +243,7 @@ async fn malformed_notifications_are_reported_and_skipped() {
     let channel = format!("{prefix}#/");
     let garbage_id: i64 = db
         .query_one(
-            "INSERT INTO socket_io_attachments (payload) VALUES ('\\x93'::bytea) RETURNING id",
+            "INSERT INTO socket_io_attachments (payload) VALUES ('\\x81'::bytea) RETURNING id",
             &[],
         )
         .await
@@ -251,7 +251,7 @@ async fn malformed_notifications_are_reported_and_skipped() {
         .get(0);
     let bad: Vec<(String, &str)> = vec![
         ("not json".into(), "not JSON"),
-        ("[1,2]".into(), "message is not a map"),
+        ("[1,2]".into(), "malformed message: invalid type: sequence"),
         (r#"{"type":3,"uid":"x"}"#.into(), "missing field data"),
         (
             r#"{"type":99,"uid":"x","data":{}}"#.into(),
