@@ -6,7 +6,10 @@
 -- Created UNLOGGED: a row lives for seconds, NOTIFY itself does not survive a
 -- crash, and WAL for every attachment made this path many times slower. After
 -- a crash the table comes back empty, which loses nothing that NOTIFY kept.
--- The created_at index serves the cleanup's range delete.
+-- The created_at index serves the cleanup's range delete. Payloads are stored
+-- uncompressed (STORAGE EXTERNAL): a row is read once within milliseconds and
+-- deleted within seconds, so compressing it costs CPU on every emit for
+-- nothing (pglz took an eighth of a 10 kB emit's time).
 DO $$
 BEGIN
     IF to_regclass('socket_io_attachments') IS NULL THEN
@@ -15,6 +18,8 @@ BEGIN
             created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             payload    bytea
         );
+        ALTER TABLE @extschema@.socket_io_attachments
+            ALTER COLUMN payload SET STORAGE EXTERNAL;
         CREATE INDEX socket_io_attachments_created_at
             ON @extschema@.socket_io_attachments (created_at);
         REVOKE ALL ON @extschema@.socket_io_attachments FROM PUBLIC;

@@ -1,27 +1,51 @@
 //! The attachment table: insert in the caller's transaction, and cleanup.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use pg_socketio_protocol::{attachment_notification, MessageType};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{register_xact_callback, PgLogLevel, PgSqlErrorCode, PgXactCallbackEvent};
+use pgrx::spi::{OwnedPreparedStatement, SpiResult};
+use pgrx::{register_xact_callback, PgLogLevel, PgOid, PgSqlErrorCode, PgXactCallbackEvent};
 
 use crate::settings;
 
 extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
 
+thread_local! {
+    /// Plans kept for the backend's life (SPI_keepplan): parsing and planning
+    /// two statements per attachment cost more than running them. PostgreSQL
+    /// re-plans them itself when the table changes. A plan is taken out while
+    /// it runs, so that a nested call (a trigger on the table) prepares its own.
+    static LOOKUP: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
+    static INSERTS: RefCell<HashMap<String, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+}
+
 /// The table named by `pg_socketio.attachment_table`, quoted and qualified,
 /// or an ERROR that says how to get one.
 fn table(function: &'static str) -> String {
     let name = settings::attachment_table();
-    let quoted = Spi::get_one_with_args::<String>(
-        "SELECT format('%I.%I', n.nspname, c.relname)
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.oid = to_regclass($1)",
-        &[name.as_str().into()],
-    );
+    let quoted = Spi::connect(|client| -> SpiResult<Option<String>> {
+        let plan = match LOOKUP.take() {
+            Some(plan) => plan,
+            None => client
+                .prepare(
+                    "SELECT format('%I.%I', n.nspname, c.relname)
+                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.oid = to_regclass($1)",
+                    &[PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID)],
+                )?
+                .keep(),
+        };
+        let found = client
+            .select(&plan, Some(1), &[name.as_str().into()])?
+            .first()
+            .get_one::<String>();
+        LOOKUP.set(Some(plan));
+        found
+    });
     match quoted {
         Ok(Some(table)) => table,
         _ => {
@@ -44,14 +68,29 @@ fn table(function: &'static str) -> String {
 /// Stores `payload` and returns the notification that points at it.
 pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> String {
     let table = table(function);
-    // created_at from clock_timestamp(): now() is the transaction's start, and
-    // a row written late in a long transaction would look old at once.
-    let id = Spi::get_one_with_args::<i64>(
-        &format!(
-            "INSERT INTO {table} (created_at, payload) VALUES (clock_timestamp(), $1) RETURNING id"
-        ),
-        &[payload.into()],
-    )
+    let id = Spi::connect_mut(|client| -> SpiResult<Option<i64>> {
+        let plan = match INSERTS.with_borrow_mut(|plans| plans.remove(&table)) {
+            Some(plan) => plan,
+            // created_at from clock_timestamp(): now() is the transaction's
+            // start, and a row written late in a long transaction would look
+            // old at once.
+            None => client
+                .prepare_mut(
+                    &*format!(
+                        "INSERT INTO {table} (created_at, payload) \
+                         VALUES (clock_timestamp(), $1) RETURNING id"
+                    ),
+                    &[PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID)],
+                )?
+                .keep(),
+        };
+        let id = client
+            .update(&plan, Some(1), &[payload.into()])?
+            .first()
+            .get_one::<i64>();
+        INSERTS.with_borrow_mut(|plans| plans.insert(table.clone(), plan));
+        id
+    })
     .unwrap_or_else(|e| panic!("inserting into the attachment table {table}: {e}"))
     .expect("INSERT ... RETURNING id returns the id");
     remember(table, id);

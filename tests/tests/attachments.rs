@@ -166,3 +166,69 @@ async fn rows_of_a_long_transaction_are_not_cleaned_before_they_are_read() {
     let message = fetch(&db, n.payload()).await;
     assert_eq!(message["data"]["packet"]["data"][0], Value::from("late"));
 }
+
+/// The INSERT plan is kept per table for the session's life: it must follow
+/// `pg_socketio.attachment_table`, and a table dropped and made again.
+#[tokio::test]
+async fn kept_plans_follow_the_setting_and_a_recreated_table() {
+    let prefix = unique_prefix("att_plans");
+    let other = format!("{prefix}_other");
+    let db = emitter(&prefix).await;
+    let create = format!(
+        "CREATE TABLE {other} (id bigserial UNIQUE, created_at timestamptz DEFAULT now(), payload bytea)"
+    );
+    db.batch_execute(&create).await.unwrap();
+    let big = "SELECT sio_emit(NULL::text, 'big', to_jsonb(repeat('x', 9000)))";
+    let count = |table: &str| format!("SELECT count(*) FROM {table}");
+    let rows = |sql: String| {
+        let db = &db;
+        async move { db.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+
+    // Our own row, seen in our transaction: other tests clean the shared table.
+    let in_ours = || async {
+        let tx = "BEGIN; SELECT sio_emit(NULL::text, 'big', to_jsonb(repeat('x', 9000)))";
+        db.batch_execute(tx).await.unwrap();
+        let n = rows(
+            "SELECT count(*) FROM socket_io_attachments
+             WHERE id = currval(pg_get_serial_sequence('socket_io_attachments', 'id'))"
+                .into(),
+        )
+        .await;
+        db.batch_execute("COMMIT").await.unwrap();
+        n
+    };
+
+    assert_eq!(in_ours().await, 1);
+    db.batch_execute(&format!("SET pg_socketio.attachment_table = '{other}'"))
+        .await
+        .unwrap();
+    db.batch_execute(big).await.unwrap();
+    assert_eq!(rows(count(&other)).await, 1);
+    db.batch_execute(&format!("DROP TABLE {other}; {create}"))
+        .await
+        .unwrap();
+    db.batch_execute(big).await.unwrap();
+    assert_eq!(rows(count(&other)).await, 1, "the new table got the row");
+    db.batch_execute(&format!(
+        "RESET pg_socketio.attachment_table; DROP TABLE {other}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(in_ours().await, 1);
+}
+
+#[tokio::test]
+async fn payloads_are_stored_uncompressed() {
+    let db = emitter(&unique_prefix("att_storage")).await;
+    let storage: i8 = db
+        .query_one(
+            "SELECT attstorage::\"char\" FROM pg_attribute
+             WHERE attrelid = 'socket_io_attachments'::regclass AND attname = 'payload'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(storage as u8, b'e', "STORAGE EXTERNAL");
+}
