@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 
-scripts/setup.sh
-scripts/install.sh --release
+# Only the table goes to stdout.
+scripts/setup.sh >&2
+scripts/install.sh --release >&2
 psql "$DATABASE_URL" -qc "DROP EXTENSION IF EXISTS pg_socketio CASCADE; CREATE EXTENSION pg_socketio"
 cargo bench -p pg_socketio_protocol --bench codec -- --warm-up-time 2 --measurement-time 5 >&2
 cargo run --release -p pg_socketio_bench

@@ -125,7 +125,7 @@ impl Receiver {
     }
 }
 
-const BURST: u64 = 20_000;
+const BURST: u64 = 100_000;
 
 /// Events/s while draining `BURST` broadcasts committed at once.
 async fn drain_rate(receiver: &mut Receiver, db: &Client) -> f64 {
@@ -148,9 +148,15 @@ pub async fn throughput(
     rows: &mut Vec<Row>,
 ) {
     let (mut r, mut n, mut ratios) = (vec![], vec![], vec![]);
-    for _ in 0..3 {
-        let a = drain_rate(rust, db).await;
-        let b = drain_rate(node, db).await;
+    for i in 0..5 {
+        // Either may go first: no order effect favours one side.
+        let (a, b) = if i % 2 == 0 {
+            let a = drain_rate(rust, db).await;
+            (a, drain_rate(node, db).await)
+        } else {
+            let b = drain_rate(node, db).await;
+            (drain_rate(rust, db).await, b)
+        };
         r.push(a);
         n.push(b);
         ratios.push(a / b);

@@ -3,6 +3,7 @@
 //! Markdown table; every figure is compared with a baseline measured in the
 //! same run, with repeats (these machines are noisy).
 //!
+//! `pg_socketio_bench sql` or `pg_socketio_bench listener` runs one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
 //! listener benchmarks start as a child process.
 
@@ -23,6 +24,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return receiver::run(url, prefix).await;
         }
     }
+    let only = args.first().map(String::as_str);
+    let part = |name: &str| only.is_none_or(|o| o == name);
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let (db, connection) = tokio_postgres::connect(&url, NoTls).await?;
@@ -35,27 +38,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pgbench = pgbench::Pgbench::new(&url);
     let mut rows = Vec::new();
 
-    eprintln!("SQL emit throughput (pgbench)…");
-    sql::one_emit_per_transaction(&pgbench, &mut rows);
-    sql::batched(&pgbench, &mut rows);
-    eprintln!("attachment path…");
-    sql::attachments(&pgbench, &mut rows);
-    db.batch_execute("TRUNCATE bench_node_attachments; DELETE FROM socket_io_attachments")
-        .await?;
-
-    eprintln!("listeners: Rust and Node.js…");
-    let mut rust = listener::Receiver::rust(&url).await;
-    let mut node = listener::Receiver::node(&url).await;
-    rust.ready(&db).await;
-    node.ready(&db).await;
-    listener::throughput(&mut rust, &mut node, &db, &mut rows).await;
-    listener::latency(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
-    eprintln!("listener memory, 2 × 60 s…");
-    listener::memory(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
-    db.batch_execute("DELETE FROM socket_io_attachments")
-        .await?;
-
-    codec::rows(&mut rows);
+    if part("sql") {
+        eprintln!("SQL emit throughput (pgbench)…");
+        sql::one_emit_per_transaction(&pgbench, &mut rows);
+        sql::batched(&pgbench, &mut rows);
+        eprintln!("attachment path…");
+        sql::attachments(&pgbench, &mut rows);
+        db.batch_execute("TRUNCATE bench_node_attachments; DELETE FROM socket_io_attachments")
+            .await?;
+    }
+    if part("listener") {
+        eprintln!("listeners: Rust and Node.js…");
+        let mut rust = listener::Receiver::rust(&url).await;
+        let mut node = listener::Receiver::node(&url).await;
+        rust.ready(&db).await;
+        node.ready(&db).await;
+        listener::throughput(&mut rust, &mut node, &db, &mut rows).await;
+        listener::latency(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
+        eprintln!("listener memory, 2 × 60 s…");
+        listener::memory(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
+        db.batch_execute("DELETE FROM socket_io_attachments")
+            .await?;
+    }
+    if only.is_none() {
+        codec::rows(&mut rows);
+    }
     report::print(&rows);
     Ok(())
 }

@@ -10,8 +10,10 @@ use crate::report::{median, thousands, Row};
 
 pub const PREFIX: &str = "bench";
 const OPTIONS: &str = "-c pg_socketio.channel_prefix=bench";
-const REPEATS: usize = 5;
-const SECONDS: u32 = 4;
+// Short runs, many alternations: this machine's speed drifts by tens of
+// percent within minutes, so pairs measured close together compare best.
+const REPEATS: usize = 9;
+const SECONDS: u32 = 2;
 
 /// The payload `sio_emit('room1', 'ping', '{"n":1}')` sends, from the codec.
 fn emit_payload(seq: &str) -> String {
@@ -35,13 +37,19 @@ fn emit_payload(seq: &str) -> String {
     }
 }
 
-/// Runs `ours` and `theirs` alternately, `REPEATS` times each; returns the
+/// Runs `ours` and `theirs` in turn, `REPEATS` times each; returns the
 /// median tps of each and the median of the per-pair ratios.
 fn compare(pgbench: &Pgbench, ours: &Run, theirs: &Run) -> (f64, f64, f64) {
     let (mut a, mut b, mut ratios) = (vec![], vec![], vec![]);
-    for _ in 0..REPEATS {
-        let x = pgbench.tps(ours);
-        let y = pgbench.tps(theirs);
+    for i in 0..REPEATS {
+        // Either may run first: no order effect favours one side.
+        let (x, y) = if i % 2 == 0 {
+            let x = pgbench.tps(ours);
+            (x, pgbench.tps(theirs))
+        } else {
+            let y = pgbench.tps(theirs);
+            (pgbench.tps(ours), y)
+        };
         a.push(x);
         b.push(y);
         ratios.push(x / y);
