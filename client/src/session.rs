@@ -218,7 +218,11 @@ impl<T: MakeTls> Session<T> {
     async fn decode(&mut self, n: Notification, plan: &Plan<T>) -> Result<Option<Event>, Lost> {
         let decoded = match decode_notification(n.payload()) {
             Ok(Notice::Message(message)) => Ok(message),
-            Ok(Notice::Attachment { id, .. }) => self.attachment(id, &plan.options.table).await?,
+            // Boxed: the query's large state would otherwise be part of, and
+            // be moved with, the future of every event.
+            Ok(Notice::Attachment { id, .. }) => {
+                Box::pin(self.attachment(id, &plan.options.table)).await?
+            }
             Err(e) => Err(e.to_string()),
         };
         Ok(match (decoded, plan.namespace_of(n.channel())) {
@@ -343,7 +347,7 @@ impl<T: MakeTls> Receiving<T> {
             let Some(session) = &mut self.session else {
                 let mut backoff = FIRST_BACKOFF;
                 loop {
-                    match Session::open(&self.plan).await {
+                    match Box::pin(Session::open(&self.plan)).await {
                         Ok(session) => {
                             self.session = Some(session);
                             let reason = std::mem::take(&mut self.lost);
