@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use crate::pgbench::{Pgbench, Run};
-use crate::report::{median, thousands, Row};
+use crate::report::{thousands, Pairs, Row};
 
 pub struct Receiver {
     pub name: &'static str,
@@ -147,28 +147,25 @@ pub async fn throughput(
     db: &Client,
     rows: &mut Vec<Row>,
 ) {
-    let (mut r, mut n, mut ratios) = (vec![], vec![], vec![]);
+    let mut pairs = Pairs::default();
     for i in 0..5 {
-        // Either may go first: no order effect favours one side.
-        let (a, b) = if i % 2 == 0 {
+        let (a, b) = if Pairs::ours_first(i) {
             let a = drain_rate(rust, db).await;
             (a, drain_rate(node, db).await)
         } else {
             let b = drain_rate(node, db).await;
             (drain_rate(rust, db).await, b)
         };
-        r.push(a);
-        n.push(b);
-        ratios.push(a / b);
+        pairs.push(a, b);
     }
-    let ratio = median(ratios);
+    let (rust_rate, node_rate, ratio) = pairs.medians();
     rows.push(Row {
         name: format!(
             "listener: {} broadcasts committed at once, events/s",
             thousands(BURST as f64)
         ),
-        ours: format!("{}/s", thousands(median(r))),
-        baseline: format!("Node.js adapter: {}/s", thousands(median(n))),
+        ours: format!("{}/s", thousands(rust_rate)),
+        baseline: format!("Node.js adapter: {}/s", thousands(node_rate)),
         ratio,
         target: Some(("≥ 1.5", ratio >= 1.5)),
     });

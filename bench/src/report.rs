@@ -9,7 +9,34 @@ pub struct Row {
     pub target: Option<(&'static str, bool)>,
 }
 
-pub fn median(mut values: Vec<f64>) -> f64 {
+/// Pairs of measurements, ours and the baseline's, taken close together.
+#[derive(Default)]
+pub struct Pairs {
+    ours: Vec<f64>,
+    theirs: Vec<f64>,
+    ratios: Vec<f64>,
+}
+
+impl Pairs {
+    /// Whether pair `i` measures ours first: alternating, so that no order
+    /// effect favours one side.
+    pub fn ours_first(i: usize) -> bool {
+        i.is_multiple_of(2)
+    }
+
+    pub fn push(&mut self, ours: f64, theirs: f64) {
+        self.ours.push(ours);
+        self.theirs.push(theirs);
+        self.ratios.push(ours / theirs);
+    }
+
+    /// The median of each side and of the per-pair ratios.
+    pub fn medians(self) -> (f64, f64, f64) {
+        (median(self.ours), median(self.theirs), median(self.ratios))
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }

@@ -6,7 +6,7 @@ use pg_socketio_client::protocol::{
 };
 
 use crate::pgbench::{Pgbench, Run};
-use crate::report::{median, thousands, Row};
+use crate::report::{thousands, Pairs, Row};
 
 pub const PREFIX: &str = "bench";
 const OPTIONS: &str = "-c pg_socketio.channel_prefix=bench";
@@ -40,21 +40,18 @@ fn emit_payload(seq: &str) -> String {
 /// Runs `ours` and `theirs` in turn, `REPEATS` times each; returns the
 /// median tps of each and the median of the per-pair ratios.
 fn compare(pgbench: &Pgbench, ours: &Run, theirs: &Run) -> (f64, f64, f64) {
-    let (mut a, mut b, mut ratios) = (vec![], vec![], vec![]);
+    let mut pairs = Pairs::default();
     for i in 0..REPEATS {
-        // Either may run first: no order effect favours one side.
-        let (x, y) = if i % 2 == 0 {
+        let (x, y) = if Pairs::ours_first(i) {
             let x = pgbench.tps(ours);
             (x, pgbench.tps(theirs))
         } else {
             let y = pgbench.tps(theirs);
             (pgbench.tps(ours), y)
         };
-        a.push(x);
-        b.push(y);
-        ratios.push(x / y);
+        pairs.push(x, y);
     }
-    (median(a), median(b), median(ratios))
+    pairs.medians()
 }
 
 fn run<'a>(script: &'a str, clients: u32, protocol: &'a str) -> Run<'a> {

@@ -323,19 +323,24 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A listener's state between events: the session, or why there is none.
+/// A listener's state between events.
 pub(crate) struct Receiving<T: MakeTls> {
     plan: Plan<T>,
-    session: Option<Session<T>>,
-    lost: String,
+    state: State<T>,
+}
+
+enum State<T: MakeTls> {
+    /// Boxed: a session is large, and a lost one leaves nothing behind.
+    Connected(Box<Session<T>>),
+    /// The connection was lost for this reason, to be told in the gap.
+    Lost(String),
 }
 
 impl<T: MakeTls> Receiving<T> {
     pub fn new(plan: Plan<T>, first: Session<T>) -> Self {
         Receiving {
             plan,
-            session: Some(first),
-            lost: String::new(),
+            state: State::Connected(Box::new(first)),
         }
     }
 
@@ -344,19 +349,22 @@ impl<T: MakeTls> Receiving<T> {
     pub async fn next_event(&mut self) -> Event {
         const FIRST_BACKOFF: Duration = Duration::from_millis(100);
         loop {
-            let Some(session) = &mut self.session else {
-                let mut backoff = FIRST_BACKOFF;
-                loop {
-                    match Box::pin(Session::open(&self.plan)).await {
-                        Ok(session) => {
-                            self.session = Some(session);
-                            let reason = std::mem::take(&mut self.lost);
-                            return Event::Gap { reason };
-                        }
-                        Err(e) => {
-                            debug!(error = %e, ?backoff, "pg_socketio: reconnect failed");
-                            sleep(backoff).await;
-                            backoff = (backoff * 2).min(self.plan.options.max_backoff);
+            let session = match &mut self.state {
+                State::Connected(session) => session,
+                State::Lost(reason) => {
+                    let reason = std::mem::take(reason);
+                    let mut backoff = FIRST_BACKOFF;
+                    loop {
+                        match Box::pin(Session::open(&self.plan)).await {
+                            Ok(session) => {
+                                self.state = State::Connected(Box::new(session));
+                                return Event::Gap { reason };
+                            }
+                            Err(e) => {
+                                debug!(error = %e, ?backoff, "pg_socketio: reconnect failed");
+                                sleep(backoff).await;
+                                backoff = (backoff * 2).min(self.plan.options.max_backoff);
+                            }
                         }
                     }
                 }
@@ -366,8 +374,7 @@ impl<T: MakeTls> Receiving<T> {
                 Ok(None) => {}
                 Err(Lost(reason)) => {
                     warn!(%reason, "pg_socketio: listener connection lost; reconnecting");
-                    self.session = None;
-                    self.lost = reason;
+                    self.state = State::Lost(reason);
                 }
             }
         }

@@ -80,7 +80,7 @@ pub fn register() {
 pub fn current(prefix: &mut String) -> Settings<'_> {
     *prefix = CHANNEL_PREFIX
         .get()
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(into_string)
         .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
     Settings {
         channel_prefix: prefix,
@@ -90,19 +90,24 @@ pub fn current(prefix: &mut String) -> Settings<'_> {
 }
 
 pub fn attachment_table() -> String {
-    ATTACHMENT_TABLE
-        .get()
-        .map(|t| t.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    ATTACHMENT_TABLE.get().map(into_string).unwrap_or_default()
 }
 
 pub fn cleanup_database() -> String {
     CLEANUP_DATABASE
         .get()
-        .map(|d| d.to_string_lossy().into_owned())
+        .map(into_string)
         .unwrap_or_else(|| "postgres".to_owned())
 }
 
 pub fn cleanup_interval() -> std::time::Duration {
     std::time::Duration::from_secs(CLEANUP_INTERVAL.get().max(1) as u64)
+}
+
+/// A setting's value as text. `GucSetting::get` already copies it, so the
+/// copy is reused; only invalid UTF-8 (then made lossy) is copied again.
+fn into_string(value: CString) -> String {
+    value
+        .into_string()
+        .unwrap_or_else(|e| e.into_cstring().to_string_lossy().into_owned())
 }
