@@ -160,7 +160,12 @@ fn sio_cleanup(older_than: default!(Interval, "'30 seconds'")) -> i64 {
         .set_detail("A negative age would delete attachments that listeners are about to read.")
         .report(PgLogLevel::ERROR);
     }
-    let table = table("sio_cleanup");
+    delete_older_than(older_than, "sio_cleanup")
+}
+
+/// The DELETE of `sio_cleanup`, with the rights of the current role.
+pub fn delete_older_than(older_than: Interval, function: &'static str) -> i64 {
+    let table = table(function);
     Spi::get_one_with_args::<i64>(
         &format!(
             "WITH gone AS (DELETE FROM {table} WHERE created_at < clock_timestamp() - $1 RETURNING 1)

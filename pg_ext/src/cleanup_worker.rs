@@ -7,7 +7,7 @@ use std::time::Duration;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
-use crate::settings;
+use crate::{attachments, settings};
 
 const NAME: &str = "pg_socketio cleanup";
 
@@ -47,14 +47,19 @@ fn cleanup_once() {
     let Ok(Some(schema)) = schema else {
         return;
     };
-    // The extension's own table is found through its schema.
+    // The extension's own table is found through its schema. The worker is a
+    // superuser; it deletes as the table's owner, so that triggers or rules
+    // someone put on the table never run with more rights than theirs.
     Spi::run(&format!("SET LOCAL search_path = {schema}, public")).unwrap();
-    let seconds = settings::cleanup_interval().as_secs_f64();
-    let deleted = Spi::get_one_with_args::<i64>(
-        &format!("SELECT {schema}.sio_cleanup(make_interval(secs => $1))"),
-        &[seconds.into()],
+    let owner = Spi::get_one::<String>(
+        "SELECT quote_ident(pg_get_userbyid(relowner)) FROM pg_class
+          WHERE oid = to_regclass(current_setting('pg_socketio.attachment_table'))",
     );
-    if let Ok(Some(n)) = deleted {
-        debug1!("{NAME}: deleted {n} attachments");
+    if let Ok(Some(owner)) = owner {
+        Spi::run(&format!("SET LOCAL ROLE {owner}")).unwrap();
     }
+    let interval = settings::cleanup_interval();
+    let older_than = Interval::new(0, 0, interval.as_micros() as i64).unwrap();
+    let deleted = attachments::delete_older_than(older_than, NAME);
+    debug1!("{NAME}: deleted {deleted} attachments");
 }

@@ -17,6 +17,9 @@ mod settings;
 
 ::pgrx::pg_module_magic!(name, version);
 
+// Roles and grants, once every function and the table exist.
+extension_sql_file!("../../sql/privileges.sql", name = "privileges", finalize);
+
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();

@@ -87,8 +87,9 @@ fn raise(code: PgSqlErrorCode, message: String, template: &str) -> ! {
     unreachable!("ERROR does not return")
 }
 
-// PL/pgSQL resolves the functions it calls at run time; last is simplest.
-extension_sql_file!("../../sql/trigger.sql", name = "sio_trigger", finalize);
+// PL/pgSQL resolves the functions it calls at run time, so its place in the
+// script does not matter.
+extension_sql_file!("../../sql/trigger.sql", name = "sio_trigger");
 
 #[cfg(test)]
 mod tests {

@@ -298,3 +298,50 @@ async fn forward(
         }
     }
 }
+
+/// A LOGIN role of the shared server that is a member of `roles` and has no
+/// other rights; dropped by [`TestRole::drop_role`].
+pub struct TestRole {
+    pub name: String,
+}
+
+impl TestRole {
+    pub async fn create(admin: &Client, name: &str, roles: &[&str]) -> TestRole {
+        let name = format!("{name}_{}", std::process::id());
+        let member_of = if roles.is_empty() {
+            String::new()
+        } else {
+            format!(" IN ROLE {}", roles.join(", "))
+        };
+        admin
+            .batch_execute(&format!(
+                "DROP ROLE IF EXISTS {name}; CREATE ROLE {name} LOGIN{member_of}"
+            ))
+            .await
+            .unwrap();
+        TestRole { name }
+    }
+
+    /// `DATABASE_URL` with this role as the user.
+    pub fn url(&self) -> String {
+        let url = database_url();
+        let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("{scheme}://{}@{host}", self.name)
+    }
+
+    pub async fn connect(&self) -> Client {
+        let (client, connection) = tokio_postgres::connect(&self.url(), NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connecting as {}: {e}", self.name));
+        tokio::spawn(connection);
+        client
+    }
+
+    pub async fn drop_role(self, admin: &Client) {
+        admin
+            .batch_execute(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name))
+            .await
+            .unwrap();
+    }
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use pg_socketio_tests::PrivateCluster;
 
 #[tokio::test]
-async fn worker_deletes_old_attachments_and_keeps_fresh_ones() {
+async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones() {
     let cluster = PrivateCluster::start(&[
         "shared_preload_libraries=pg_socketio",
         "pg_socketio.cleanup_interval=1",
@@ -47,4 +47,35 @@ async fn worker_deletes_old_attachments_and_keeps_fresh_ones() {
         1,
         "still running"
     );
+
+    // The worker, a superuser, deletes as the table's owner: a trigger the
+    // owner put on the table runs with the owner's rights, not the worker's.
+    db.batch_execute(
+        "CREATE ROLE attachments_owner;
+         ALTER TABLE socket_io_attachments OWNER TO attachments_owner;
+         CREATE TABLE deleted_by (who text);
+         GRANT INSERT ON deleted_by TO attachments_owner;
+         CREATE FUNCTION record_deleter() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN INSERT INTO deleted_by VALUES (current_user); RETURN OLD; END $$;
+         CREATE TRIGGER record AFTER DELETE ON socket_io_attachments
+             FOR EACH ROW EXECUTE FUNCTION record_deleter();
+         INSERT INTO socket_io_attachments (created_at, payload)
+             VALUES (clock_timestamp() - interval '1 hour', 'old');",
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let who: Option<String> = db
+            .query_one("SELECT string_agg(who, ',') FROM deleted_by", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if let Some(who) = who {
+            assert_eq!(who, "attachments_owner");
+            break;
+        }
+        assert!(Instant::now() < deadline, "old row not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -44,6 +44,18 @@ async fn a_node_table_is_used_and_survives_drop_extension() {
         !db.query_one(MEMBER, &[]).await.unwrap().get::<_, bool>(0),
         "not a member"
     );
+    // The roles get their rights on it all the same.
+    let rights: String = db
+        .query_one(
+            "SELECT format('%s %s %s', has_table_privilege('socketio_server', 'socket_io_attachments', 'SELECT, INSERT, DELETE'),
+                           has_column_privilege('socketio_emitter', 'socket_io_attachments', 'payload', 'INSERT'),
+                           has_column_privilege('socketio_emitter', 'socket_io_attachments', 'payload', 'SELECT'))",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rights, "t t f");
     db.execute(
         r#"SELECT sio_emit_args(NULL, 'b', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#,
         &[],

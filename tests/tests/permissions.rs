@@ -1,0 +1,334 @@
+//! Who may emit and read, proved with roles that have nothing but what the
+//! test gives them: PUBLIC may do nothing, `socketio_emitter` may emit but
+//! not read, `socketio_server` may read and clean the attachment table.
+
+use std::time::Duration;
+
+use pg_socketio_client::protocol::{Body, Message, Opts, Value};
+use pg_socketio_client::{Emitter, Event, Listener};
+use pg_socketio_tests::{connect, database_url, unique_prefix, TestRole};
+use tokio_postgres::Client;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The SQLSTATE and message of a statement that must fail.
+async fn refused(db: &Client, sql: &str) -> String {
+    let err = db
+        .batch_execute(sql)
+        .await
+        .expect_err(&format!("must be refused: {sql}"));
+    let err = err.as_db_error().expect("a server error");
+    format!("{}: {}", err.code().code(), err.message())
+}
+
+async fn next_message(listener: &mut Listener) -> Message {
+    match tokio::time::timeout(WAIT, listener.recv()).await {
+        Ok(Some(Event::Message { message, .. })) => message,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+async fn assert_quiet(listener: &mut Listener) {
+    if let Ok(event) = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await {
+        panic!("unexpected event: {event:?}");
+    }
+}
+
+/// `emit(event, ...args)` to everyone in `/`, as `uid` sends it.
+fn broadcast(uid: &str, event: &str, args: Vec<Value>) -> Message {
+    Message {
+        uid: uid.into(),
+        nsp: Some("/".into()),
+        body: Body::Broadcast {
+            event: event.into(),
+            args,
+            opts: Opts::default(),
+            request_id: None,
+        },
+    }
+}
+
+#[tokio::test]
+async fn public_has_no_grant_on_any_function_or_the_table() {
+    let admin = connect().await;
+    let granted_to_public = admin
+        .query(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p
+               JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+               JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_socketio'
+              WHERE EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                             WHERE a.grantee = 0)
+             UNION ALL
+             SELECT c.oid::regclass::text FROM pg_class c
+              WHERE c.oid IN ('socket_io_attachments'::regclass,
+                              pg_get_serial_sequence('socket_io_attachments', 'id')::regclass)
+                AND EXISTS (SELECT FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+                             WHERE a.grantee = 0)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = granted_to_public.iter().map(|r| r.get(0)).collect();
+    assert_eq!(names, Vec::<String>::new());
+
+    // Nor is any of them SECURITY DEFINER (which would have to pin
+    // search_path); sio_trigger, PL/pgSQL, pins it all the same.
+    let definers: i64 = admin
+        .query_one(
+            "SELECT count(*) FILTER (WHERE p.prosecdef) FROM pg_proc p
+               JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+               JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_socketio'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(definers, 0);
+    let trigger_config: Vec<String> = admin
+        .query_one(
+            "SELECT proconfig FROM pg_proc WHERE oid = 'sio_trigger()'::regprocedure",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(trigger_config, ["search_path=pg_catalog, pg_temp"]);
+}
+
+#[tokio::test]
+async fn a_role_without_grants_can_neither_emit_nor_touch_attachments() {
+    let admin = connect().await;
+    let prefix = unique_prefix("perm_public");
+    let mut listener = Listener::builder(database_url())
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let nobody = TestRole::create(&admin, "sio_it_nobody", &[]).await;
+    let db = nobody.connect().await;
+    db.batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
+        .await
+        .unwrap();
+
+    let attempts = [
+        ("SELECT sio_emit('r', 'e', '1')", "function sio_emit"),
+        ("SELECT sio_emit(ARRAY['r'], 'e', '1')", "function sio_emit"),
+        (
+            r"SELECT sio_emit_args('r', 'e', '[]', ARRAY['\x01'::bytea])",
+            "function sio_emit_args",
+        ),
+        (
+            "SELECT sio_sockets_join(NULL, ARRAY['a'])",
+            "function sio_sockets_join",
+        ),
+        (
+            "SELECT sio_sockets_leave(NULL, ARRAY['a'])",
+            "function sio_sockets_leave",
+        ),
+        (
+            "SELECT sio_disconnect_sockets(NULL, true)",
+            "function sio_disconnect_sockets",
+        ),
+        (
+            "SELECT sio_server_side_emit('e', '[]')",
+            "function sio_server_side_emit",
+        ),
+        ("SELECT sio_room('{id}', '{\"id\":1}')", "function sio_room"),
+        ("SELECT sio_cleanup()", "function sio_cleanup"),
+        (
+            "SELECT payload FROM socket_io_attachments",
+            "table socket_io_attachments",
+        ),
+        (
+            "INSERT INTO socket_io_attachments (payload) VALUES ('x')",
+            "table socket_io_attachments",
+        ),
+        (
+            "DELETE FROM socket_io_attachments",
+            "table socket_io_attachments",
+        ),
+    ];
+    for (sql, object) in attempts {
+        assert_eq!(
+            refused(&db, sql).await,
+            format!("42501: permission denied for {object}"),
+            "{sql}"
+        );
+    }
+    // Nothing was sent (the refused INSERTs stored nothing either: the
+    // privilege check comes before any row is written).
+    assert_quiet(&mut listener).await;
+    nobody.drop_role(&admin).await;
+}
+
+#[tokio::test]
+async fn an_emitter_emits_inline_and_attached_but_cannot_read_or_delete() {
+    let admin = connect().await;
+    let prefix = unique_prefix("perm_emitter");
+    let mut listener = Listener::builder(database_url())
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let role = TestRole::create(&admin, "sio_it_emitter", &["socketio_emitter"]).await;
+    let db = role.connect().await;
+    db.batch_execute(&format!(
+        r#"SET pg_socketio.channel_prefix = '{prefix}';
+           SELECT sio_emit(NULL::text, 'inline', '{{"n":1}}');
+           SELECT sio_emit_args(NULL::text, 'bin', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x0102'::bytea]);
+           -- A late COMMIT refreshes created_at: UPDATE on that column only.
+           BEGIN;
+           SELECT sio_emit_args(NULL::text, 'late', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x03'::bytea]);
+           SELECT pg_sleep(1.1);
+           COMMIT;"#
+    ))
+    .await
+    .unwrap();
+    let json = |v: serde_json::Value| rmpv::ext::to_value(v).unwrap();
+    assert_eq!(
+        next_message(&mut listener).await,
+        broadcast("emitter", "inline", vec![json(serde_json::json!({"n": 1}))])
+    );
+    assert_eq!(
+        next_message(&mut listener).await,
+        broadcast("emitter", "bin", vec![Value::Binary(vec![1, 2])])
+    );
+    assert_eq!(
+        next_message(&mut listener).await,
+        broadcast("emitter", "late", vec![Value::Binary(vec![3])])
+    );
+
+    for (sql, object) in [
+        (
+            "SELECT payload FROM socket_io_attachments",
+            "table socket_io_attachments",
+        ),
+        (
+            "SELECT * FROM socket_io_attachments",
+            "table socket_io_attachments",
+        ),
+        (
+            "DELETE FROM socket_io_attachments",
+            "table socket_io_attachments",
+        ),
+        (
+            "UPDATE socket_io_attachments SET payload = NULL",
+            "table socket_io_attachments",
+        ),
+        ("SELECT sio_cleanup()", "function sio_cleanup"),
+    ] {
+        assert_eq!(
+            refused(&db, sql).await,
+            format!("42501: permission denied for {object}"),
+            "{sql}"
+        );
+    }
+    role.drop_role(&admin).await;
+}
+
+#[tokio::test]
+async fn a_server_role_runs_the_rust_listener_and_emitter_and_cleans_up() {
+    let admin = connect().await;
+    let prefix = unique_prefix("perm_server");
+    let role = TestRole::create(&admin, "sio_it_server", &["socketio_server"]).await;
+    let mut listener = Listener::builder(role.url())
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let db = role.connect().await;
+    // Reads what SQL stored in the attachment table.
+    admin
+        .batch_execute(&format!(
+            r#"SET pg_socketio.channel_prefix = '{prefix}';
+               SELECT sio_emit_args(NULL::text, 'from_sql', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x0a'::bytea]);"#
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut listener).await,
+        broadcast("emitter", "from_sql", vec![Value::Binary(vec![10])])
+    );
+    // Emits with the Rust emitter, through the table as well.
+    Emitter::new()
+        .channel_prefix(&prefix)
+        .broadcast()
+        .emit_binary(
+            &db,
+            "from_rust",
+            &[pg_socketio_client::placeholder(0)],
+            &[b"\x0b"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut listener).await,
+        broadcast("emitter", "from_rust", vec![Value::Binary(vec![11])])
+    );
+    // Cleans up, as the Node.js adapter does; but may not emit from SQL.
+    db.batch_execute("SELECT sio_cleanup(); DELETE FROM socket_io_attachments WHERE false")
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(&db, "SELECT sio_emit('r', 'e', '1')").await,
+        "42501: permission denied for function sio_emit"
+    );
+    drop(listener);
+    role.drop_role(&admin).await;
+}
+
+#[tokio::test]
+async fn writers_to_a_table_with_sio_trigger_need_the_emitter_role() {
+    let admin = connect().await;
+    let prefix = unique_prefix("perm_trigger");
+    let table = format!("perm_trigger_{}", std::process::id());
+    let mut listener = Listener::builder(database_url())
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let writer = TestRole::create(&admin, "sio_it_writer", &[]).await;
+    admin
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {table};
+             CREATE TABLE {table} (id int, room text);
+             CREATE TRIGGER emit AFTER INSERT ON {table}
+                 FOR EACH ROW EXECUTE FUNCTION sio_trigger('{{room}}', 'row');
+             GRANT INSERT ON {table} TO {writer};",
+            writer = writer.name
+        ))
+        .await
+        .unwrap();
+    let db = writer.connect().await;
+    db.batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(&db, &format!("INSERT INTO {table} VALUES (1, 'a')")).await,
+        "42501: permission denied for function sio_room"
+    );
+    admin
+        .batch_execute(&format!("GRANT socketio_emitter TO {}", writer.name))
+        .await
+        .unwrap();
+    db.batch_execute(&format!("INSERT INTO {table} VALUES (2, 'b')"))
+        .await
+        .unwrap();
+    let message = next_message(&mut listener).await;
+    match &message.body {
+        Body::Broadcast {
+            event, args, opts, ..
+        } => {
+            assert_eq!(event, "row");
+            assert_eq!(opts.rooms, ["b"]);
+            assert_eq!(args[0]["new"]["id"], Value::from(2));
+        }
+        other => panic!("not a broadcast: {other:?}"),
+    }
+    assert_quiet(&mut listener).await;
+    admin
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .await
+        .unwrap();
+    writer.drop_role(&admin).await;
+}
