@@ -112,6 +112,11 @@ impl Receiver {
         ))
         .await
         .unwrap();
+        self.next_summary().await
+    }
+
+    /// The summary of a round whose `end` someone else sent.
+    pub async fn next_summary(&mut self) -> Summary {
         let line = self.line(Duration::from_secs(120)).await;
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         let f = |k: &str| v[k].as_f64().unwrap();
@@ -222,7 +227,7 @@ pub async fn latency(
     });
 }
 
-fn rss_kb(pid: u32) -> u64 {
+pub fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

@@ -5,13 +5,15 @@
 //!
 //! `pg_socketio_bench sql` or `pg_socketio_bench listener` runs one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
-//! listener benchmarks start as a child process.
+//! listener benchmarks start as a child process. `pg_socketio_bench soak
+//! [minutes]` is the soak run of `scripts/soak.sh`.
 
 mod codec;
 mod listener;
 mod pgbench;
 mod receiver;
 mod report;
+mod soak;
 mod sql;
 
 use tokio_postgres::NoTls;
@@ -23,6 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if cmd == "receive" {
             return receiver::run(url, prefix).await;
         }
+    }
+    if let Some("soak") = args.first().map(String::as_str) {
+        let minutes = args.get(1).map_or(Ok(30), |m| m.parse())?;
+        return soak::run(minutes).await;
     }
     let only = args.first().map(String::as_str);
     let part = |name: &str| only.is_none_or(|o| o == name);
