@@ -193,6 +193,14 @@ impl PrivateCluster {
         client
     }
 
+    /// A fast restart (`pg_ctl restart -m fast`): every connection is closed.
+    pub fn restart(&self) {
+        self.pg(
+            "pg_ctl",
+            &["-D", ".", "-l", "log", "-w", "-m", "fast", "restart"],
+        );
+    }
+
     fn is_root() -> bool {
         std::process::Command::new("id")
             .arg("-u")

@@ -1,5 +1,6 @@
 //! The Rust listener against the real PostgreSQL: every operation pg_socketio
 //! sends, attachments, wire order, reconnects, malformed input, backpressure.
+//! Terminations and restarts many times over: `faults.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -384,56 +385,6 @@ async fn bad_options_and_unreachable_servers_are_the_callers_error() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("error connecting"), "{err}");
-}
-
-/// Terminates every backend of `application_name` and returns how many.
-async fn terminate(application_name: &str) -> i64 {
-    connect()
-        .await
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-             WHERE application_name = $1",
-            &[&application_name],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-#[tokio::test]
-async fn a_terminated_backend_is_a_gap_and_the_listener_comes_back() {
-    let prefix = unique_prefix("rl_term");
-    let app = format!("{prefix}_listener");
-    let mut listener = Listener::builder(format!("{}?application_name={app}", database_url()))
-        .channel_prefix(&prefix)
-        .connect()
-        .await
-        .unwrap();
-    let db = emitter(&prefix).await;
-    for round in 0..5 {
-        assert_eq!(
-            terminate(&app).await,
-            2,
-            "the LISTEN and attachment connections"
-        );
-        let started = Instant::now();
-        match next(&mut listener).await {
-            Event::Gap { reason } => assert!(!reason.is_empty()),
-            other => panic!("expected a gap, got {other:?}"),
-        }
-        assert!(started.elapsed() < Duration::from_secs(10));
-        // Back and listening: inline and attachment messages arrive again.
-        db.batch_execute(&format!(
-            "SELECT sio_emit(NULL::text, 'n', jsonb_build_array({round}));
-             SELECT sio_emit(NULL::text, 'n', jsonb_build_array({round}, repeat('z', 9000)));"
-        ))
-        .await
-        .unwrap();
-        for _ in 0..2 {
-            let (_, message) = next_message(&mut listener).await;
-            assert_eq!(broadcast_number(&message), round);
-        }
-    }
 }
 
 #[tokio::test]
