@@ -10,7 +10,8 @@ use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiResult};
 use pgrx::{register_xact_callback, PgLogLevel, PgOid, PgSqlErrorCode, PgXactCallbackEvent};
 
-use crate::settings;
+use crate::error_context::on_error_say;
+use crate::{settings, table_lock};
 
 extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
 
@@ -23,30 +24,33 @@ thread_local! {
     static INSERTS: RefCell<HashMap<String, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
 }
 
-/// The table named by `pg_socketio.attachment_table`, quoted and qualified,
-/// or an ERROR that says how to get one.
-fn table(function: &'static str) -> String {
+/// The table named by `pg_socketio.attachment_table`: its oid and its name,
+/// quoted and qualified; or an ERROR that says how to get one.
+fn table(function: &'static str) -> (pg_sys::Oid, String) {
     let name = settings::attachment_table();
-    let quoted = Spi::connect(|client| -> SpiResult<Option<String>> {
+    let found = Spi::connect(|client| -> SpiResult<Option<(pg_sys::Oid, String)>> {
         let plan = match LOOKUP.take() {
             Some(plan) => plan,
             None => client
                 .prepare(
-                    "SELECT format('%I.%I', n.nspname, c.relname)
+                    "SELECT c.oid, format('%I.%I', n.nspname, c.relname)
                        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                       WHERE c.oid = to_regclass($1)",
                     &[PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID)],
                 )?
                 .keep(),
         };
-        let found = client
+        let row = client
             .select(&plan, Some(1), &[name.as_str().into()])?
             .first()
-            .get_one::<String>();
+            .get_two::<pg_sys::Oid, String>();
         LOOKUP.set(Some(plan));
-        found
+        Ok(match row? {
+            (Some(oid), Some(table)) => Some((oid, table)),
+            _ => None,
+        })
     });
-    match quoted {
+    match found {
         Ok(Some(table)) => table,
         _ => {
             ErrorReport::new(
@@ -67,9 +71,20 @@ fn table(function: &'static str) -> String {
 
 /// Stores `payload` and returns the notification that points at it.
 pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> String {
-    let table = table(function);
-    let id = Spi::connect_mut(|client| -> SpiResult<Option<i64>> {
-        let plan = match INSERTS.with_borrow_mut(|plans| plans.remove(&table)) {
+    let (oid, table) = table(function);
+    table_lock::row_exclusive(oid, &table, function);
+    let doing = format!(
+        "pg_socketio was storing a message of {} bytes in the attachment table {table}.",
+        payload.len()
+    );
+    let id = on_error_say(&doing, function, || insert(&table, payload));
+    remember(table, id);
+    attachment_notification(kind, id)
+}
+
+fn insert(table: &str, payload: &[u8]) -> i64 {
+    Spi::connect_mut(|client| -> SpiResult<Option<i64>> {
+        let plan = match INSERTS.with_borrow_mut(|plans| plans.remove(table)) {
             Some(plan) => plan,
             // created_at from clock_timestamp(): now() is the transaction's
             // start, and a row written late in a long transaction would look
@@ -88,13 +103,11 @@ pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> Strin
             .update(&plan, Some(1), &[payload.into()])?
             .first()
             .get_one::<i64>();
-        INSERTS.with_borrow_mut(|plans| plans.insert(table.clone(), plan));
+        INSERTS.with_borrow_mut(|plans| plans.insert(table.to_owned(), plan));
         id
     })
     .unwrap_or_else(|e| panic!("inserting into the attachment table {table}: {e}"))
-    .expect("INSERT ... RETURNING id returns the id");
-    remember(table, id);
-    attachment_notification(kind, id)
+    .expect("INSERT ... RETURNING id returns the id")
 }
 
 /// Rows are readable from COMMIT on, but cleanup (ours, or every Node.js
@@ -165,7 +178,8 @@ fn sio_cleanup(older_than: default!(Interval, "'30 seconds'")) -> i64 {
 
 /// The DELETE of `sio_cleanup`, with the rights of the current role.
 pub fn delete_older_than(older_than: Interval, function: &'static str) -> i64 {
-    let table = table(function);
+    let (oid, table) = table(function);
+    table_lock::row_exclusive(oid, &table, function);
     Spi::get_one_with_args::<i64>(
         &format!(
             "WITH gone AS (DELETE FROM {table} WHERE created_at < clock_timestamp() - $1 RETURNING 1)

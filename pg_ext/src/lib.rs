@@ -8,12 +8,14 @@ mod args;
 mod attachments;
 mod cleanup_worker;
 mod emit;
+mod error_context;
 mod jsonb_text;
 mod operations;
 mod raise;
 mod room_template;
 mod send;
 mod settings;
+mod table_lock;
 
 ::pgrx::pg_module_magic!(name, version);
 

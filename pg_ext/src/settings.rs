@@ -13,6 +13,7 @@ static CLUSTER_SOURCE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static CLEANUP_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static CLEANUP_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(30);
+static LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 static ATTACHMENT_TABLE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"socket_io_attachments"));
 
@@ -47,6 +48,16 @@ pub fn register() {
         &ATTACHMENT_TABLE,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_socketio.lock_timeout",
+        c"How long an emit waits for a lock on the attachment table before it fails.",
+        c"Only DDL, LOCK TABLE or VACUUM FULL conflict with adding rows. 0 waits as long as lock_timeout allows.",
+        &LOCK_TIMEOUT,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
     );
     GucRegistry::define_string_guc(
         c"pg_socketio.channel_prefix",
@@ -91,6 +102,14 @@ pub fn current(prefix: &mut String) -> Settings<'_> {
 
 pub fn attachment_table() -> String {
     ATTACHMENT_TABLE.get().map(into_string).unwrap_or_default()
+}
+
+/// `None`: wait as PostgreSQL's own `lock_timeout` allows.
+pub fn lock_timeout() -> Option<std::time::Duration> {
+    match LOCK_TIMEOUT.get() {
+        0 => None,
+        ms => Some(std::time::Duration::from_millis(ms as u64)),
+    }
 }
 
 pub fn cleanup_database() -> String {
