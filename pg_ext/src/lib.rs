@@ -11,6 +11,7 @@ mod emit;
 mod error_context;
 mod jsonb_text;
 mod operations;
+mod queue_check;
 mod raise;
 mod room_template;
 mod send;

@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 use pgrx::{direct_function_call_as_datum, IntoDatum};
 
 use crate::raise::OrRaise;
-use crate::{attachments, settings};
+use crate::{attachments, queue_check, settings};
 
 /// PostgreSQL delivers identical notifications of one transaction once; a
 /// per-backend counter makes every message of a transaction distinct.
@@ -18,6 +18,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
     let mut prefix = String::new();
     let settings = settings::current(&mut prefix);
+    queue_check::warn_if_filling(function);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     match encode(&settings, target, op, seq).or_raise(function) {
         Encoded::Inline { channel, payload } => notify(&channel, &payload),

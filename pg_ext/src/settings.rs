@@ -14,6 +14,7 @@ static CLEANUP_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static CLEANUP_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(30);
 static LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5_000);
+static QUEUE_WARNING: GucSetting<f64> = GucSetting::<f64>::new(0.1);
 static ATTACHMENT_TABLE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"socket_io_attachments"));
 
@@ -59,6 +60,16 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_float_guc(
+        c"pg_socketio.queue_warning",
+        c"Emits warn when the NOTIFY queue is at least this full (0 to 1).",
+        c"pg_notification_queue_usage(); 1 turns the warning off. PostgreSQL fails NOTIFYs at COMMIT when the queue is full.",
+        &QUEUE_WARNING,
+        0.0,
+        1.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"pg_socketio.channel_prefix",
         c"Channel prefix of the Socket.IO servers (their adapter's channelPrefix).",
@@ -102,6 +113,11 @@ pub fn current(prefix: &mut String) -> Settings<'_> {
 
 pub fn attachment_table() -> String {
     ATTACHMENT_TABLE.get().map(into_string).unwrap_or_default()
+}
+
+/// `None`: no warning.
+pub fn queue_warning() -> Option<f64> {
+    Some(QUEUE_WARNING.get()).filter(|&t| t < 1.0)
 }
 
 /// `None`: wait as PostgreSQL's own `lock_timeout` allows.
