@@ -41,6 +41,26 @@ async fn connect_with(notifications: Option<mpsc::UnboundedSender<Notification>>
     client
 }
 
+/// A fresh, empty database of the local server (dropped first if a
+/// previous run left it), connected to.
+pub async fn scratch_database(name: &str) -> Client {
+    let admin = connect_with(None).await;
+    // Two statements: neither may run inside a transaction block.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    let base = database_url();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let (client, connection) = tokio_postgres::connect(&format!("{server}/{name}"), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
 static EXTENSION: OnceCell<()> = OnceCell::const_new();
 
 /// A connection where the freshly installed pg_socketio is created anew

@@ -1,29 +1,7 @@
 //! CREATE / DROP EXTENSION with and without a Node.js deployment's own
 //! attachment table, in a scratch database of the local server.
 
-use pg_socketio_tests::database_url;
-use tokio_postgres::{Client, NoTls};
-
-async fn open(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client
-}
-
-/// A fresh database; its URL.
-async fn scratch(name: &str) -> String {
-    let admin = open(&database_url()).await;
-    // Two statements: neither may run inside a transaction block.
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        admin.batch_execute(&sql).await.unwrap();
-    }
-    let base = database_url();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{name}")
-}
+use pg_socketio_tests::scratch_database;
 
 const MEMBER: &str = "SELECT EXISTS (SELECT FROM pg_depend
     WHERE classid = 'pg_class'::regclass AND objid = 'socket_io_attachments'::regclass
@@ -31,7 +9,7 @@ const MEMBER: &str = "SELECT EXISTS (SELECT FROM pg_depend
 
 #[tokio::test]
 async fn a_node_table_is_used_and_survives_drop_extension() {
-    let db = open(&scratch("pg_socketio_it_node_table").await).await;
+    let db = scratch_database("pg_socketio_it_node_table").await;
     // As the Node.js adapter's documentation creates it.
     db.batch_execute(
         "CREATE TABLE socket_io_attachments (id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea);
@@ -79,7 +57,7 @@ async fn a_node_table_is_used_and_survives_drop_extension() {
 
 #[tokio::test]
 async fn without_a_table_the_extension_creates_its_own_and_drops_it() {
-    let db = open(&scratch("pg_socketio_it_own_table").await).await;
+    let db = scratch_database("pg_socketio_it_own_table").await;
     db.batch_execute("CREATE EXTENSION pg_socketio")
         .await
         .unwrap();

@@ -1,0 +1,71 @@
+-- pg_socketio 0.1.0 → 0.2.0: by default only the extension's owner may emit;
+-- roles socketio_emitter and socketio_server get what their job needs.
+-- This is sql/privileges.sql as 0.2.0 released it, and is frozen: a later
+-- change to sql/privileges.sql belongs in the next version's update script.
+--
+-- Who may do what. By default only the extension's owner (a superuser) may
+-- emit or touch the attachment table; everyone else needs one of two roles,
+-- created here if the cluster does not have them yet (roles belong to the
+-- cluster: DROP EXTENSION leaves them, for the other databases that use them).
+--
+--   socketio_emitter  may call the emit functions (sio_emit, sio_emit_args,
+--                     sio_sockets_join/leave, sio_disconnect_sockets,
+--                     sio_server_side_emit), sio_room and sio_trigger. On the
+--                     attachment table it may only add rows and see their ids:
+--                     it cannot read what others emitted.
+--   socketio_server   what a Socket.IO server does to the attachment table
+--                     (the Node.js adapter, the Rust listener and emitter):
+--                     read, add and delete rows; and sio_cleanup().
+--
+-- No function is SECURITY DEFINER: an emit runs with the caller's rights, so
+-- a role that writes to a table with an sio_trigger needs socketio_emitter.
+DO $$
+BEGIN
+    IF to_regrole('socketio_emitter') IS NULL THEN
+        CREATE ROLE socketio_emitter NOLOGIN;
+    END IF;
+    IF to_regrole('socketio_server') IS NULL THEN
+        CREATE ROLE socketio_server NOLOGIN;
+    END IF;
+END
+$$;
+
+-- Every function of the extension, with whatever arguments it has now or
+-- later: EXECUTE is PUBLIC's by default in PostgreSQL, and is taken back.
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT d.objid::regprocedure AS signature, p.proname
+          FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+         WHERE d.classid = 'pg_proc'::regclass
+           AND d.refclassid = 'pg_extension'::regclass
+           AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_socketio')
+           AND d.deptype = 'e'
+    LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.signature,
+                       CASE f.proname WHEN 'sio_cleanup' THEN 'socketio_server'
+                                      ELSE 'socketio_emitter' END);
+    END LOOP;
+END
+$$;
+
+-- The attachment table, ours or one a Node.js deployment created before:
+-- both roles get what they need on it. Column privileges keep an emitter
+-- from reading payloads: INSERT ... RETURNING id needs SELECT on id only, and
+-- the refresh of created_at before a late COMMIT needs UPDATE on created_at.
+DO $$
+DECLARE
+    attachments regclass := to_regclass('socket_io_attachments');
+    ids text := pg_get_serial_sequence('socket_io_attachments', 'id');
+BEGIN
+    EXECUTE format('GRANT INSERT (created_at, payload), SELECT (id), UPDATE (created_at)
+                    ON %s TO socketio_emitter', attachments);
+    EXECUTE format('GRANT SELECT, INSERT, DELETE ON %s TO socketio_server', attachments);
+    IF ids IS NOT NULL THEN
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO socketio_emitter, socketio_server', ids);
+    END IF;
+END
+$$;
