@@ -117,46 +117,73 @@ fn insert(table: &str, payload: &[u8]) -> i64 {
 /// before COMMIT get `created_at` refreshed just before it.
 const REFRESH_AFTER: Duration = Duration::from_secs(1);
 
+/// An attachment row this transaction stored.
+struct Stored {
+    /// The role that stored it (the owner of a SECURITY DEFINER function
+    /// that emitted, say): the refresh at COMMIT runs as that role, not as
+    /// the session's, which may have no right on the table.
+    user: pg_sys::Oid,
+    table: String,
+    id: i64,
+    at: Instant,
+}
+
 thread_local! {
-    /// The attachment rows this transaction stored: (table, id, when).
-    static STORED: RefCell<Vec<(String, i64, Instant)>> = const { RefCell::new(Vec::new()) };
+    static STORED: RefCell<Vec<Stored>> = const { RefCell::new(Vec::new()) };
 }
 
 fn remember(table: String, id: i64) {
+    let user = unsafe { pg_sys::GetUserId() };
     STORED.with_borrow_mut(|stored| {
         if stored.is_empty() {
             register_xact_callback(PgXactCallbackEvent::PreCommit, refresh_before_commit);
             register_xact_callback(PgXactCallbackEvent::Abort, || STORED.take().clear());
         }
-        stored.push((table, id, Instant::now()));
+        stored.push(Stored {
+            user,
+            table,
+            id,
+            at: Instant::now(),
+        });
     });
 }
 
 fn refresh_before_commit() {
-    let stored = STORED.take();
-    let mut old: Vec<(&str, i64)> = stored
-        .iter()
-        .filter(|(_, _, at)| at.elapsed() >= REFRESH_AFTER)
-        .map(|(table, id, _)| (table.as_str(), *id))
-        .collect();
+    let mut old: Vec<Stored> = STORED.take();
+    old.retain(|row| row.at.elapsed() >= REFRESH_AFTER);
     if old.is_empty() {
         return;
     }
-    old.sort_unstable();
-    // COMMIT runs this with no snapshot of its own; SPI needs one.
-    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
-    for group in old.chunk_by(|a, b| a.0 == b.0) {
-        let ids: Vec<i64> = group.iter().map(|(_, id)| *id).collect();
+    old.sort_unstable_by(|a, b| {
+        (a.user.to_u32(), &a.table, a.id).cmp(&(b.user.to_u32(), &b.table, b.id))
+    });
+    let (mut session_user, mut context) = (pg_sys::Oid::INVALID, 0);
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut session_user, &mut context);
+        // COMMIT runs this with no snapshot of its own; SPI needs one.
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    for group in old.chunk_by(|a, b| (a.user, &a.table) == (b.user, &b.table)) {
+        let (user, table) = (group[0].user, &group[0].table);
+        let ids: Vec<i64> = group.iter().map(|row| row.id).collect();
+        // As SECURITY DEFINER functions do; an error here aborts the
+        // transaction, which restores the user.
+        unsafe {
+            pg_sys::SetUserIdAndSecContext(
+                user,
+                context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            )
+        };
         Spi::run_with_args(
-            &format!(
-                "UPDATE {} SET created_at = clock_timestamp() WHERE id = ANY($1)",
-                group[0].0
-            ),
+            &format!("UPDATE {table} SET created_at = clock_timestamp() WHERE id = ANY($1)"),
             &[ids.into()],
         )
-        .unwrap_or_else(|e| panic!("refreshing attachments of {}: {e}", group[0].0));
+        .unwrap_or_else(|e| panic!("refreshing attachments of {table}: {e}"));
     }
-    unsafe { pg_sys::PopActiveSnapshot() };
+    unsafe {
+        pg_sys::SetUserIdAndSecContext(session_user, context);
+        pg_sys::PopActiveSnapshot();
+    }
 }
 
 /// Deletes attachments older than `older_than` and returns how many it

@@ -332,3 +332,105 @@ async fn writers_to_a_table_with_sio_trigger_need_the_emitter_role() {
         .unwrap();
     writer.drop_role(&admin).await;
 }
+
+#[tokio::test]
+async fn a_security_definer_wrapper_lets_a_role_emit_one_event_only() {
+    // The README's recipe for narrow rights: a function owned by an emitter,
+    // callable by a role that may not emit itself.
+    let admin = connect().await;
+    let prefix = unique_prefix("perm_definer");
+    let mut listener = Listener::builder(database_url())
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let owner = TestRole::create(&admin, "sio_it_wrapper_owner", &["socketio_emitter"]).await;
+    let caller = TestRole::create(&admin, "sio_it_wrapper_caller", &[]).await;
+    let function = format!("order_shipped_{}", std::process::id());
+    admin
+        .batch_execute(&format!("GRANT CREATE ON SCHEMA public TO {}", owner.name))
+        .await
+        .unwrap();
+    owner
+        .connect()
+        .await
+        .batch_execute(&format!(
+            "CREATE FUNCTION public.{function}(id int) RETURNS void
+             LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+             AS $$ SELECT sio_emit_args('orders', 'shipped',
+                                        jsonb_build_array(id, '{{\"_placeholder\":true,\"num\":0}}'::jsonb),
+                                        ARRAY['\\x0102'::bytea]) $$;
+             REVOKE ALL ON FUNCTION public.{function}(int) FROM PUBLIC;
+             GRANT EXECUTE ON FUNCTION public.{function}(int) TO {};",
+            caller.name
+        ))
+        .await
+        .unwrap();
+    let db = caller.connect().await;
+    // A long transaction: the attachment's created_at is refreshed at
+    // COMMIT as the role that stored it, the caller having no right on it.
+    db.batch_execute(&format!(
+        "SET pg_socketio.channel_prefix = '{prefix}';
+         BEGIN;
+         SELECT {function}(7);
+         SELECT pg_sleep(1.1);
+         COMMIT;"
+    ))
+    .await
+    .unwrap();
+    let message = next_message(&mut listener).await;
+    match &message.body {
+        Body::Broadcast {
+            event, args, opts, ..
+        } => {
+            assert_eq!(event, "shipped");
+            assert_eq!(opts.rooms, ["orders"]);
+            assert_eq!(args, &[Value::from(7), Value::Binary(vec![1, 2])]);
+        }
+        other => panic!("not a broadcast: {other:?}"),
+    }
+    assert_eq!(
+        refused(&db, "SELECT sio_emit('orders', 'forged', '1')").await,
+        "42501: permission denied for function sio_emit"
+    );
+    admin
+        .batch_execute(&format!("DROP FUNCTION public.{function}(int)"))
+        .await
+        .unwrap();
+    caller.drop_role(&admin).await;
+    owner.drop_role(&admin).await;
+}
+
+#[tokio::test]
+async fn the_rust_emitter_works_with_the_emitter_role() {
+    let admin = connect().await;
+    let prefix = unique_prefix("perm_rust_emitter");
+    let mut listener = Listener::builder(database_url())
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    let role = TestRole::create(&admin, "sio_it_rust_emitter", &["socketio_emitter"]).await;
+    let db = role.connect().await;
+    let emitter = Emitter::new().channel_prefix(&prefix);
+    emitter.broadcast().emit(&db, "inline", &[1]).await.unwrap();
+    emitter
+        .broadcast()
+        .emit_binary(
+            &db,
+            "bin",
+            &[pg_socketio_client::placeholder(0)],
+            &[b"\x05"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut listener).await,
+        broadcast("emitter", "inline", vec![Value::from(1)])
+    );
+    assert_eq!(
+        next_message(&mut listener).await,
+        broadcast("emitter", "bin", vec![Value::Binary(vec![5])])
+    );
+    role.drop_role(&admin).await;
+}
