@@ -11,6 +11,18 @@ use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A superuser session, the test's channel prefix, and a Rust listener on it.
+async fn setup(test: &str) -> (Client, String, Listener) {
+    let admin = connect().await;
+    let prefix = unique_prefix(test);
+    let listener = Listener::builder(database_url())
+        .channel_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap();
+    (admin, prefix, listener)
+}
+
 /// The SQLSTATE and message of a statement that must fail.
 async fn refused(db: &Client, sql: &str) -> String {
     let err = db
@@ -97,13 +109,7 @@ async fn public_has_no_grant_on_any_function_or_the_table() {
 
 #[tokio::test]
 async fn a_role_without_grants_can_neither_emit_nor_touch_attachments() {
-    let admin = connect().await;
-    let prefix = unique_prefix("perm_public");
-    let mut listener = Listener::builder(database_url())
-        .channel_prefix(&prefix)
-        .connect()
-        .await
-        .unwrap();
+    let (admin, prefix, mut listener) = setup("perm_public").await;
     let nobody = TestRole::create(&admin, "sio_it_nobody", &[]).await;
     let db = nobody.connect().await;
     db.batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
@@ -163,13 +169,7 @@ async fn a_role_without_grants_can_neither_emit_nor_touch_attachments() {
 
 #[tokio::test]
 async fn an_emitter_emits_inline_and_attached_but_cannot_read_or_delete() {
-    let admin = connect().await;
-    let prefix = unique_prefix("perm_emitter");
-    let mut listener = Listener::builder(database_url())
-        .channel_prefix(&prefix)
-        .connect()
-        .await
-        .unwrap();
+    let (admin, prefix, mut listener) = setup("perm_emitter").await;
     let role = TestRole::create(&admin, "sio_it_emitter", &["socketio_emitter"]).await;
     let db = role.connect().await;
     db.batch_execute(&format!(
@@ -337,13 +337,7 @@ async fn writers_to_a_table_with_sio_trigger_need_the_emitter_role() {
 async fn a_security_definer_wrapper_lets_a_role_emit_one_event_only() {
     // The README's recipe for narrow rights: a function owned by an emitter,
     // callable by a role that may not emit itself.
-    let admin = connect().await;
-    let prefix = unique_prefix("perm_definer");
-    let mut listener = Listener::builder(database_url())
-        .channel_prefix(&prefix)
-        .connect()
-        .await
-        .unwrap();
+    let (admin, prefix, mut listener) = setup("perm_definer").await;
     let owner = TestRole::create(&admin, "sio_it_wrapper_owner", &["socketio_emitter"]).await;
     let caller = TestRole::create(&admin, "sio_it_wrapper_caller", &[]).await;
     let function = format!("order_shipped_{}", std::process::id());
@@ -403,13 +397,7 @@ async fn a_security_definer_wrapper_lets_a_role_emit_one_event_only() {
 
 #[tokio::test]
 async fn the_rust_emitter_works_with_the_emitter_role() {
-    let admin = connect().await;
-    let prefix = unique_prefix("perm_rust_emitter");
-    let mut listener = Listener::builder(database_url())
-        .channel_prefix(&prefix)
-        .connect()
-        .await
-        .unwrap();
+    let (admin, prefix, mut listener) = setup("perm_rust_emitter").await;
     let role = TestRole::create(&admin, "sio_it_rust_emitter", &["socketio_emitter"]).await;
     let db = role.connect().await;
     let emitter = Emitter::new().channel_prefix(&prefix);
