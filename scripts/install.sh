@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds pg_socketio and installs it into the local PostgreSQL.
-# Usage: scripts/install.sh [--release]
+# Usage: [PG_MAJOR=15] scripts/install.sh [--release]
 #
 # Files are replaced by rename, never rewritten in place: a running backend
 # keeps the pg_socketio.so it has mapped until it reconnects, while new
@@ -10,12 +10,14 @@
 # installed beside it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_config}
+PG_MAJOR=${PG_MAJOR:-15}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 profile=--debug
 if [[ "${1:-}" == --release ]]; then profile=; fi
 out=target/pgrx-install
 rm -rf "$out"
-cargo pgrx package -p pg_socketio --pg-config "$PG_CONFIG" $profile --out-dir "$out"
+cargo pgrx package -p pg_socketio --pg-config "$PG_CONFIG" $profile --out-dir "$out" \
+    --no-default-features --features "pg$PG_MAJOR"
 # The package holds the files at their installed paths, below $out.
 (cd "$out" && find . -type f) | while read -r file; do
     dest=/${file#./}
