@@ -3,7 +3,8 @@
 //! 1 in 10 through the attachment table, half of those binary and half
 //! 9 kB of JSON), each in its own transaction, to the Rust listener in a
 //! child process. Once a minute: what was sent and received (any loss fails
-//! the run), the attachment table's rows and size, the listener's RSS.
+//! the run), the latency, the attachment table's rows and size, the
+//! listener's RSS.
 
 use std::time::{Duration, Instant};
 
@@ -19,15 +20,10 @@ const PER_SECOND: u64 = 1_000;
 const TICK: Duration = Duration::from_millis(10);
 const PER_TICK: u64 = PER_SECOND * TICK.as_millis() as u64 / 1_000;
 
-/// What the emitting task sent in one minute.
-struct Minute {
-    /// Every emit, latency probes included.
-    total: u64,
-    /// The broadcasts the receiver counts.
-    counted: u64,
-    attachments: u64,
-    seconds: f64,
-}
+const TICKS_PER_MINUTE: u64 = 60_000 / TICK.as_millis() as u64;
+/// Each tick sends one latency probe (timed, not counted), one attachment
+/// and `PER_TICK - 2` small broadcasts; the receiver counts all but the probe.
+const COUNTED_PER_MINUTE: u64 = TICKS_PER_MINUTE * (PER_TICK - 1);
 
 pub async fn run(minutes: u32) -> Result<(), Box<dyn std::error::Error>> {
     let cluster = PrivateCluster::start(&[
@@ -43,13 +39,15 @@ pub async fn run(minutes: u32) -> Result<(), Box<dyn std::error::Error>> {
 
     let (tx, mut sent) = mpsc::unbounded_channel();
     let emitter = tokio::spawn(emit(cluster.connect().await, minutes, tx));
-    println!("| minute | emits/s | attachments | received | lost | table rows | table size | dead rows | listener RSS | queue usage |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| minute | emits/s | attachments | received | lost | p99 latency | table rows | table size | dead rows | listener RSS | queue usage |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut rss = Vec::new();
     let mut sizes = Vec::new();
     let mut lost_total = 0;
     for minute in 1..=minutes {
-        let Some(m) = sent.recv().await else { break };
+        let Some(seconds) = sent.recv().await else {
+            break;
+        };
         let got = receiver.next_summary().await;
         let row = db
             .query_one(
@@ -63,16 +61,16 @@ pub async fn run(minutes: u32) -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         let (rows, size, dead, queue): (i64, i64, i64, f64) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
-        let lost = m.counted as i64 - got.count as i64;
+        let lost = COUNTED_PER_MINUTE as i64 - got.count as i64;
         lost_total += lost.unsigned_abs();
-        let kb = rss_kb(receiver.pid());
+        let kb = rss_kb(receiver.pid()) as i64;
         rss.push(kb);
         sizes.push(size);
         println!(
-            "| {minute} | {:.0} | {} | {} | {lost} | {rows} | {} kB | {dead} | {kb} kB | {queue:.6} |",
-            m.total as f64 / m.seconds,
-            m.attachments,
+            "| {minute} | {:.0} | {TICKS_PER_MINUTE} | {} | {lost} | {:.2} ms | {rows} | {} kB | {dead} | {kb} kB | {queue:.6} |",
+            (TICKS_PER_MINUTE * PER_TICK) as f64 / seconds,
             got.count,
+            got.p99_ms,
             size / 1024,
         );
     }
@@ -84,7 +82,6 @@ pub async fn run(minutes: u32) -> Result<(), Box<dyn std::error::Error>> {
         let peak = |s: &[i64]| s.iter().copied().max().unwrap_or(0);
         (peak(&v[n..2 * n]), peak(&v[2 * n..]))
     };
-    let rss: Vec<i64> = rss.into_iter().map(|kb| kb as i64).collect();
     let (rss_mid, rss_end) = third(&rss);
     let (size_mid, size_end) = third(&sizes);
     println!();
@@ -101,11 +98,12 @@ pub async fn run(minutes: u32) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Emits at `PER_SECOND` for `minutes`, closing each minute with `end` so
-/// that the receiver's count covers exactly that minute's broadcasts.
+/// that the receiver's count covers exactly that minute's broadcasts, and
+/// sends how many seconds each minute's emits took.
 async fn emit(
     db: Client,
     minutes: u32,
-    sent: mpsc::UnboundedSender<Minute>,
+    sent: mpsc::UnboundedSender<f64>,
 ) -> Result<(), tokio_postgres::Error> {
     db.batch_execute("SET pg_socketio.channel_prefix = 'bench_rust'")
         .await?;
@@ -113,7 +111,7 @@ async fn emit(
         .prepare("SELECT sio_emit(NULL::text, 'b', $1::text::jsonb)")
         .await?;
     let latency = db
-        .prepare("SELECT sio_emit(NULL::text, 'l', jsonb_build_array($1::float8))")
+        .prepare("SELECT sio_emit(NULL::text, 'l', to_jsonb($1::float8))")
         .await?;
     let binary = db
         .prepare(
@@ -126,37 +124,20 @@ async fn emit(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
     for _ in 0..minutes {
         let start = Instant::now();
-        let mut minute = Minute {
-            total: 0,
-            counted: 0,
-            attachments: 0,
-            seconds: 0.0,
-        };
-        for tick in 0..(60_000 / TICK.as_millis() as u64) {
+        for tick in 0..TICKS_PER_MINUTE {
             ticks.tick().await;
             for i in 0..PER_TICK {
                 match (i, tick % 2) {
-                    // One latency probe per tick: not counted, only timed.
                     (0, _) => db.execute(&latency, &[&now_ms()]).await?,
                     (1, 0) => db.execute(&binary, &[&blob]).await?,
                     (1, _) => db.execute(&inline, &[&large]).await?,
                     _ => db.execute(&inline, &[&r#"{"n":1}"#]).await?,
                 };
-                minute.total += 1;
-                match i {
-                    0 => {}
-                    1 => {
-                        minute.attachments += 1;
-                        minute.counted += 1;
-                    }
-                    _ => minute.counted += 1,
-                }
             }
         }
         db.execute("SELECT sio_emit(NULL::text, 'end', '[]')", &[])
             .await?;
-        minute.seconds = start.elapsed().as_secs_f64();
-        if sent.send(minute).is_err() {
+        if sent.send(start.elapsed().as_secs_f64()).is_err() {
             break;
         }
     }

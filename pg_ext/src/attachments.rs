@@ -10,7 +10,7 @@ use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiResult};
 use pgrx::{register_xact_callback, PgLogLevel, PgOid, PgSqlErrorCode, PgXactCallbackEvent};
 
-use crate::error_context::on_error_say;
+use crate::error_detail::on_error_say;
 use crate::{settings, table_lock};
 
 extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
@@ -73,13 +73,29 @@ fn table(function: &'static str) -> (pg_sys::Oid, String) {
 pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> String {
     let (oid, table) = table(function);
     table_lock::row_exclusive(oid, &table, function);
-    let doing = format!(
-        "pg_socketio was storing a message of {} bytes in the attachment table {table}.",
-        payload.len()
-    );
-    let id = on_error_say(&doing, function, || insert(&table, payload));
+    let doing = Storing {
+        bytes: payload.len(),
+        table: &table,
+    };
+    let id = on_error_say(doing, function, || insert(&table, payload));
     remember(table, id);
     attachment_notification(kind, id)
+}
+
+/// What an error while storing was about, for its detail.
+struct Storing<'a> {
+    bytes: usize,
+    table: &'a str,
+}
+
+impl std::fmt::Display for Storing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pg_socketio was storing a message of {} bytes in the attachment table {}.",
+            self.bytes, self.table
+        )
+    }
 }
 
 fn insert(table: &str, payload: &[u8]) -> i64 {
@@ -154,9 +170,8 @@ fn refresh_before_commit() {
     if old.is_empty() {
         return;
     }
-    old.sort_unstable_by(|a, b| {
-        (a.user.to_u32(), &a.table, a.id).cmp(&(b.user.to_u32(), &b.table, b.id))
-    });
+    // One UPDATE per (role, table).
+    old.sort_unstable_by(|a, b| (a.user.to_u32(), &a.table).cmp(&(b.user.to_u32(), &b.table)));
     let (mut session_user, mut context) = (pg_sys::Oid::INVALID, 0);
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut session_user, &mut context);

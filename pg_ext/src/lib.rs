@@ -8,7 +8,7 @@ mod args;
 mod attachments;
 mod cleanup_worker;
 mod emit;
-mod error_context;
+mod error_detail;
 mod jsonb_text;
 mod operations;
 mod queue_check;

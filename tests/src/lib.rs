@@ -14,14 +14,12 @@ pub fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
 }
 
-/// Connects, failing with a clear message instead of hanging when no server
-/// answers. Notifications on this connection are passed to `notifications`.
-async fn connect_with(notifications: Option<mpsc::UnboundedSender<Notification>>) -> Client {
-    let url = database_url();
-    let attempt = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_postgres::connect(&url, NoTls),
-    );
+/// Connects to `url`, failing with a clear message instead of hanging when
+/// no server answers. What the server sends unasked (notifications, notices)
+/// is passed to the receiver, which may be dropped.
+pub async fn open(url: &str) -> (Client, mpsc::UnboundedReceiver<AsyncMessage>) {
+    let attempt =
+        tokio::time::timeout(Duration::from_secs(10), tokio_postgres::connect(url, NoTls));
     let (client, mut connection) = match attempt.await {
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) => panic!("no PostgreSQL answers at {url}: {e} (start it, or set DATABASE_URL)"),
@@ -29,22 +27,21 @@ async fn connect_with(notifications: Option<mpsc::UnboundedSender<Notification>>
             panic!("no PostgreSQL answered at {url} within 10 s (start it, or set DATABASE_URL)")
         }
     };
-    // Notifications arrive only when the connection is polled for messages.
+    let (tx, rx) = mpsc::unbounded_channel();
+    // These messages arrive only when the connection is polled for them.
     tokio::spawn(async move {
         let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(Ok(message)) = messages.next().await {
-            if let (AsyncMessage::Notification(n), Some(tx)) = (message, &notifications) {
-                let _ = tx.send(n);
-            }
+            let _ = tx.send(message);
         }
     });
-    client
+    (client, rx)
 }
 
 /// A fresh, empty database of the local server (dropped first if a
 /// previous run left it), connected to.
 pub async fn scratch_database(name: &str) -> Client {
-    let admin = connect_with(None).await;
+    let (admin, _) = open(&database_url()).await;
     // Two statements: neither may run inside a transaction block.
     for sql in [
         format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -54,11 +51,7 @@ pub async fn scratch_database(name: &str) -> Client {
     }
     let base = database_url();
     let (server, _) = base.rsplit_once('/').unwrap();
-    let (client, connection) = tokio_postgres::connect(&format!("{server}/{name}"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
+    open(&format!("{server}/{name}")).await.0
 }
 
 static EXTENSION: OnceCell<()> = OnceCell::const_new();
@@ -68,7 +61,7 @@ static EXTENSION: OnceCell<()> = OnceCell::const_new();
 pub async fn connect() -> Client {
     EXTENSION
         .get_or_init(|| async {
-            let client = connect_with(None).await;
+            let (client, _) = open(&database_url()).await;
             client
                 .batch_execute(
                     "SELECT pg_advisory_lock(7226);
@@ -80,7 +73,7 @@ pub async fn connect() -> Client {
                 .expect("CREATE EXTENSION pg_socketio (is it installed? run scripts/test.sh)");
         })
         .await;
-    connect_with(None).await
+    open(&database_url()).await.0
 }
 
 /// A session that emits with its own channel prefix.
@@ -96,13 +89,12 @@ pub async fn emitter(prefix: &str) -> Client {
 /// A connection that LISTENs on `channels`.
 pub struct Listener {
     _client: Client,
-    rx: mpsc::UnboundedReceiver<Notification>,
+    messages: mpsc::UnboundedReceiver<AsyncMessage>,
 }
 
 impl Listener {
     pub async fn new(channels: &[&str]) -> Listener {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let client = connect_with(Some(tx)).await;
+        let (client, messages) = open(&database_url()).await;
         for channel in channels {
             let quoted = channel.replace('"', "\"\"");
             client
@@ -112,13 +104,21 @@ impl Listener {
         }
         Listener {
             _client: client,
-            rx,
+            messages,
         }
     }
 
     /// The next notification, or `None` after `wait`.
     pub async fn next(&mut self, wait: Duration) -> Option<Notification> {
-        tokio::time::timeout(wait, self.rx.recv())
+        let notification = async {
+            loop {
+                match self.messages.recv().await? {
+                    AsyncMessage::Notification(n) => return Some(n),
+                    _ => continue,
+                }
+            }
+        };
+        tokio::time::timeout(wait, notification)
             .await
             .ok()
             .flatten()
@@ -208,9 +208,7 @@ impl PrivateCluster {
     }
 
     pub async fn connect(&self) -> Client {
-        let (client, connection) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
-        tokio::spawn(connection);
-        client
+        open(&self.url()).await.0
     }
 
     /// A fast restart (`pg_ctl restart -m fast`): every connection is closed.
@@ -359,11 +357,7 @@ impl TestRole {
     }
 
     pub async fn connect(&self) -> Client {
-        let (client, connection) = tokio_postgres::connect(&self.url(), NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("connecting as {}: {e}", self.name));
-        tokio::spawn(connection);
-        client
+        open(&self.url()).await.0
     }
 
     pub async fn drop_role(self, admin: &Client) {
@@ -371,5 +365,58 @@ impl TestRole {
             .batch_execute(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name))
             .await
             .unwrap();
+    }
+}
+
+/// A broadcast `e` with a one-byte binary argument: an attachment.
+pub const BINARY_EMIT: &str = r#"SELECT sio_emit_args(NULL::text, 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#;
+
+pub async fn attachment_rows(db: &Client) -> i64 {
+    db.query_one("SELECT count(*) FROM socket_io_attachments", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The server's error for a statement that must fail.
+pub async fn refused(db: &Client, sql: &str) -> tokio_postgres::error::DbError {
+    db.batch_execute(sql)
+        .await
+        .expect_err(&format!("must be refused: {sql}"))
+        .as_db_error()
+        .expect("a server error")
+        .clone()
+}
+
+/// The Rust listener's next event, which must come within `wait`.
+pub async fn next_event(
+    listener: &mut pg_socketio_client::Listener,
+    wait: Duration,
+) -> pg_socketio_client::Event {
+    tokio::time::timeout(wait, listener.recv())
+        .await
+        .unwrap_or_else(|_| panic!("an event within {wait:?}"))
+        .expect("the listener is running")
+}
+
+/// The Rust listener's next event, which must be a message: its namespace
+/// and the message.
+pub async fn next_message(
+    listener: &mut pg_socketio_client::Listener,
+    wait: Duration,
+) -> (String, pg_socketio_client::protocol::Message) {
+    match next_event(listener, wait).await {
+        pg_socketio_client::Event::Message { namespace, message } => (namespace, message),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// The `n` of a broadcast `("n", [n, ...])`, as the tests number them.
+pub fn broadcast_number(message: &pg_socketio_client::protocol::Message) -> i64 {
+    match &message.body {
+        pg_socketio_client::protocol::Body::Broadcast { args, .. } => {
+            args[0][0].as_i64().expect("a number")
+        }
+        other => panic!("not a broadcast: {other:?}"),
     }
 }

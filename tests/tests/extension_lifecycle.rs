@@ -1,7 +1,7 @@
 //! CREATE / DROP EXTENSION with and without a Node.js deployment's own
 //! attachment table, in a scratch database of the local server.
 
-use pg_socketio_tests::scratch_database;
+use pg_socketio_tests::{attachment_rows, scratch_database, BINARY_EMIT};
 
 const MEMBER: &str = "SELECT EXISTS (SELECT FROM pg_depend
     WHERE classid = 'pg_class'::regclass AND objid = 'socket_io_attachments'::regclass
@@ -34,21 +34,15 @@ async fn a_node_table_is_used_and_survives_drop_extension() {
         .unwrap()
         .get(0);
     assert_eq!(rights, "t t f");
-    db.execute(
-        r#"SELECT sio_emit_args(NULL, 'b', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#,
-        &[],
-    )
-    .await
-    .unwrap();
+    db.batch_execute(BINARY_EMIT).await.unwrap();
     db.batch_execute("DROP EXTENSION pg_socketio")
         .await
         .unwrap();
-    let rows: i64 = db
-        .query_one("SELECT count(*) FROM socket_io_attachments", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 2, "the Node row and ours, table untouched");
+    assert_eq!(
+        attachment_rows(&db).await,
+        2,
+        "the Node row and ours, table untouched"
+    );
     // And again: CREATE EXTENSION works a second time.
     db.batch_execute("CREATE EXTENSION pg_socketio")
         .await

@@ -6,35 +6,21 @@
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_client::protocol::Body;
 use pg_socketio_client::{Event, Listener};
-use pg_socketio_tests::PrivateCluster;
+use pg_socketio_tests::{broadcast_number, next_event, next_message, PrivateCluster};
 use tokio_postgres::Client;
 
 const ROUNDS: i64 = 100;
 const APP: &str = "faults_listener";
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn next(listener: &mut Listener) -> Event {
-    tokio::time::timeout(WAIT, listener.recv())
-        .await
-        .expect("an event within 15 s")
-        .expect("the listener is running")
-}
-
-/// The number in a broadcast `("n", [n, ...])`.
+/// The number in the next message, a broadcast `("n", [n, ...])`.
 async fn next_number(listener: &mut Listener) -> i64 {
-    match next(listener).await {
-        Event::Message { message, .. } => match message.body {
-            Body::Broadcast { args, .. } => args[0][0].as_i64().expect("a number"),
-            other => panic!("not a broadcast: {other:?}"),
-        },
-        other => panic!("expected a message, got {other:?}"),
-    }
+    broadcast_number(&next_message(listener, WAIT).await.1)
 }
 
 async fn expect_gap(listener: &mut Listener, round: i64) -> String {
-    match next(listener).await {
+    match next_event(listener, WAIT).await {
         Event::Gap { reason } => reason,
         other => panic!("round {round}: expected a gap, got {other:?}"),
     }

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use pg_socketio_client::protocol::{Body, Message, Opts, ReceivedFlags, Value};
 use pg_socketio_client::{Event, Listener, ListenerBuilder};
-use pg_socketio_tests::{connect, database_url, emitter, unique_prefix, FreezingProxy};
+use pg_socketio_tests::{
+    broadcast_number, connect, database_url, emitter, next_event, next_message, unique_prefix,
+    FreezingProxy,
+};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -15,24 +18,10 @@ fn builder(prefix: &str) -> ListenerBuilder {
     Listener::builder(database_url()).channel_prefix(prefix)
 }
 
-async fn next(listener: &mut Listener) -> Event {
-    tokio::time::timeout(WAIT, listener.recv())
-        .await
-        .expect("an event within 10 s")
-        .expect("the listener is running")
-}
-
 /// Nothing more arrives within `quiet`.
 async fn assert_quiet(listener: &mut Listener, quiet: Duration) {
     if let Ok(event) = tokio::time::timeout(quiet, listener.recv()).await {
         panic!("unexpected event: {event:?}");
-    }
-}
-
-async fn next_message(listener: &mut Listener) -> (String, Message) {
-    match next(listener).await {
-        Event::Message { namespace, message } => (namespace, message),
-        other => panic!("expected a message, got {other:?}"),
     }
 }
 
@@ -49,14 +38,6 @@ fn from_emitter(nsp: &str, body: Body) -> Message {
         uid: "emitter".into(),
         nsp: Some(nsp.into()),
         body,
-    }
-}
-
-/// The `n` of a broadcast `("n", [n, ...])`, as the tests' `sio_emit` send it.
-fn broadcast_number(message: &Message) -> i64 {
-    match &message.body {
-        Body::Broadcast { args, .. } => args[0][0].as_i64().expect("a number"),
-        other => panic!("not a broadcast: {other:?}"),
     }
 }
 
@@ -187,7 +168,7 @@ async fn every_sql_operation_arrives_decoded_in_order() {
     ];
     for (namespace, message) in expected {
         assert_eq!(
-            next_message(&mut listener).await,
+            next_message(&mut listener, WAIT).await,
             (namespace.into(), message)
         );
     }
@@ -212,7 +193,7 @@ async fn a_small_message_never_overtakes_an_earlier_attachment() {
     db.batch_execute(&sql).await.unwrap();
 
     for n in 0..300 {
-        let (_, message) = next_message(&mut listener).await;
+        let (_, message) = next_message(&mut listener, WAIT).await;
         assert_eq!(broadcast_number(&message), n);
     }
 }
@@ -231,7 +212,7 @@ async fn a_slow_consumer_holds_back_the_connection_and_loses_nothing() {
     // The consumer is away while 2.5 MB of notifications are sent.
     tokio::time::sleep(Duration::from_secs(1)).await;
     for n in 0..5000 {
-        let (_, message) = next_message(&mut listener).await;
+        let (_, message) = next_message(&mut listener, WAIT).await;
         assert_eq!(broadcast_number(&message), n);
     }
 }
@@ -281,7 +262,7 @@ async fn malformed_notifications_are_reported_and_skipped() {
         .unwrap();
 
     for (payload, error) in &bad {
-        match next(&mut listener).await {
+        match next_event(&mut listener, WAIT).await {
             Event::Invalid {
                 channel: c,
                 payload: p,
@@ -293,7 +274,7 @@ async fn malformed_notifications_are_reported_and_skipped() {
             other => panic!("expected Invalid for {payload}, got {other:?}"),
         }
     }
-    let (_, message) = next_message(&mut listener).await;
+    let (_, message) = next_message(&mut listener, WAIT).await;
     assert_eq!(broadcast_number(&message), 1);
     db.execute(
         "DELETE FROM socket_io_attachments WHERE id = $1",
@@ -352,9 +333,15 @@ async fn heartbeats_and_responses_only_when_asked_and_namespace_from_the_channel
         },
     };
     for message in [heartbeat, count, join.clone()] {
-        assert_eq!(next_message(&mut all).await, ("/admin".into(), message));
+        assert_eq!(
+            next_message(&mut all, WAIT).await,
+            ("/admin".into(), message)
+        );
     }
-    assert_eq!(next_message(&mut quiet).await, ("/admin".into(), join));
+    assert_eq!(
+        next_message(&mut quiet, WAIT).await,
+        ("/admin".into(), join)
+    );
 }
 
 #[tokio::test]
@@ -404,7 +391,7 @@ async fn a_half_open_connection_is_noticed_within_ten_seconds() {
     db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[1]')")
         .await
         .unwrap();
-    match next(&mut listener).await {
+    match next_event(&mut listener, WAIT).await {
         Event::Gap { reason } => assert!(reason.contains("liveness"), "{reason}"),
         other => panic!("expected a gap, got {other:?}"),
     }
@@ -416,7 +403,7 @@ async fn a_half_open_connection_is_noticed_within_ten_seconds() {
     db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[2]')")
         .await
         .unwrap();
-    let (_, message) = next_message(&mut listener).await;
+    let (_, message) = next_message(&mut listener, WAIT).await;
     assert_eq!(broadcast_number(&message), 2);
 }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Message, Opts, Value};
-use pg_socketio_client::{Emitter, Event, Listener};
-use pg_socketio_tests::{connect, database_url, unique_prefix, TestRole};
+use pg_socketio_client::{placeholder, Emitter, Listener};
+use pg_socketio_tests::{connect, database_url, next_message, refused, unique_prefix, TestRole};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -24,20 +24,9 @@ async fn setup(test: &str) -> (Client, String, Listener) {
 }
 
 /// The SQLSTATE and message of a statement that must fail.
-async fn refused(db: &Client, sql: &str) -> String {
-    let err = db
-        .batch_execute(sql)
-        .await
-        .expect_err(&format!("must be refused: {sql}"));
-    let err = err.as_db_error().expect("a server error");
+async fn refusal(db: &Client, sql: &str) -> String {
+    let err = refused(db, sql).await;
     format!("{}: {}", err.code().code(), err.message())
-}
-
-async fn next_message(listener: &mut Listener) -> Message {
-    match tokio::time::timeout(WAIT, listener.recv()).await {
-        Ok(Some(Event::Message { message, .. })) => message,
-        other => panic!("expected a message, got {other:?}"),
-    }
 }
 
 async fn assert_quiet(listener: &mut Listener) {
@@ -58,6 +47,21 @@ fn broadcast(uid: &str, event: &str, args: Vec<Value>) -> Message {
             request_id: None,
         },
     }
+}
+
+/// The Rust emitter, connected as the role under test, sends `bin` with the
+/// one binary argument `[byte]` (an attachment), and the listener gets it.
+async fn rust_binary_emit_arrives(db: &Client, prefix: &str, listener: &mut Listener, byte: u8) {
+    Emitter::new()
+        .channel_prefix(prefix)
+        .broadcast()
+        .emit_binary(db, "bin", &[placeholder(0)], &[&[byte]])
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(listener, WAIT).await.1,
+        broadcast("emitter", "bin", vec![Value::Binary(vec![byte])])
+    );
 }
 
 #[tokio::test]
@@ -156,7 +160,7 @@ async fn a_role_without_grants_can_neither_emit_nor_touch_attachments() {
     ];
     for (sql, object) in attempts {
         assert_eq!(
-            refused(&db, sql).await,
+            refusal(&db, sql).await,
             format!("42501: permission denied for {object}"),
             "{sql}"
         );
@@ -186,15 +190,15 @@ async fn an_emitter_emits_inline_and_attached_but_cannot_read_or_delete() {
     .unwrap();
     let json = |v: serde_json::Value| rmpv::ext::to_value(v).unwrap();
     assert_eq!(
-        next_message(&mut listener).await,
+        next_message(&mut listener, WAIT).await.1,
         broadcast("emitter", "inline", vec![json(serde_json::json!({"n": 1}))])
     );
     assert_eq!(
-        next_message(&mut listener).await,
+        next_message(&mut listener, WAIT).await.1,
         broadcast("emitter", "bin", vec![Value::Binary(vec![1, 2])])
     );
     assert_eq!(
-        next_message(&mut listener).await,
+        next_message(&mut listener, WAIT).await.1,
         broadcast("emitter", "late", vec![Value::Binary(vec![3])])
     );
 
@@ -218,7 +222,7 @@ async fn an_emitter_emits_inline_and_attached_but_cannot_read_or_delete() {
         ("SELECT sio_cleanup()", "function sio_cleanup"),
     ] {
         assert_eq!(
-            refused(&db, sql).await,
+            refusal(&db, sql).await,
             format!("42501: permission denied for {object}"),
             "{sql}"
         );
@@ -246,31 +250,17 @@ async fn a_server_role_runs_the_rust_listener_and_emitter_and_cleans_up() {
         .await
         .unwrap();
     assert_eq!(
-        next_message(&mut listener).await,
+        next_message(&mut listener, WAIT).await.1,
         broadcast("emitter", "from_sql", vec![Value::Binary(vec![10])])
     );
     // Emits with the Rust emitter, through the table as well.
-    Emitter::new()
-        .channel_prefix(&prefix)
-        .broadcast()
-        .emit_binary(
-            &db,
-            "from_rust",
-            &[pg_socketio_client::placeholder(0)],
-            &[b"\x0b"],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        next_message(&mut listener).await,
-        broadcast("emitter", "from_rust", vec![Value::Binary(vec![11])])
-    );
+    rust_binary_emit_arrives(&db, &prefix, &mut listener, 11).await;
     // Cleans up, as the Node.js adapter does; but may not emit from SQL.
     db.batch_execute("SELECT sio_cleanup(); DELETE FROM socket_io_attachments WHERE false")
         .await
         .unwrap();
     assert_eq!(
-        refused(&db, "SELECT sio_emit('r', 'e', '1')").await,
+        refusal(&db, "SELECT sio_emit('r', 'e', '1')").await,
         "42501: permission denied for function sio_emit"
     );
     drop(listener);
@@ -304,7 +294,7 @@ async fn writers_to_a_table_with_sio_trigger_need_the_emitter_role() {
         .await
         .unwrap();
     assert_eq!(
-        refused(&db, &format!("INSERT INTO {table} VALUES (1, 'a')")).await,
+        refusal(&db, &format!("INSERT INTO {table} VALUES (1, 'a')")).await,
         "42501: permission denied for function sio_room"
     );
     admin
@@ -314,7 +304,7 @@ async fn writers_to_a_table_with_sio_trigger_need_the_emitter_role() {
     db.batch_execute(&format!("INSERT INTO {table} VALUES (2, 'b')"))
         .await
         .unwrap();
-    let message = next_message(&mut listener).await;
+    let message = next_message(&mut listener, WAIT).await.1;
     match &message.body {
         Body::Broadcast {
             event, args, opts, ..
@@ -372,7 +362,7 @@ async fn a_security_definer_wrapper_lets_a_role_emit_one_event_only() {
     ))
     .await
     .unwrap();
-    let message = next_message(&mut listener).await;
+    let message = next_message(&mut listener, WAIT).await.1;
     match &message.body {
         Body::Broadcast {
             event, args, opts, ..
@@ -384,7 +374,7 @@ async fn a_security_definer_wrapper_lets_a_role_emit_one_event_only() {
         other => panic!("not a broadcast: {other:?}"),
     }
     assert_eq!(
-        refused(&db, "SELECT sio_emit('orders', 'forged', '1')").await,
+        refusal(&db, "SELECT sio_emit('orders', 'forged', '1')").await,
         "42501: permission denied for function sio_emit"
     );
     admin
@@ -400,25 +390,16 @@ async fn the_rust_emitter_works_with_the_emitter_role() {
     let (admin, prefix, mut listener) = setup("perm_rust_emitter").await;
     let role = TestRole::create(&admin, "sio_it_rust_emitter", &["socketio_emitter"]).await;
     let db = role.connect().await;
-    let emitter = Emitter::new().channel_prefix(&prefix);
-    emitter.broadcast().emit(&db, "inline", &[1]).await.unwrap();
-    emitter
+    Emitter::new()
+        .channel_prefix(&prefix)
         .broadcast()
-        .emit_binary(
-            &db,
-            "bin",
-            &[pg_socketio_client::placeholder(0)],
-            &[b"\x05"],
-        )
+        .emit(&db, "inline", &[1])
         .await
         .unwrap();
     assert_eq!(
-        next_message(&mut listener).await,
+        next_message(&mut listener, WAIT).await.1,
         broadcast("emitter", "inline", vec![Value::from(1)])
     );
-    assert_eq!(
-        next_message(&mut listener).await,
-        broadcast("emitter", "bin", vec![Value::Binary(vec![5])])
-    );
+    rust_binary_emit_arrives(&db, &prefix, &mut listener, 5).await;
     role.drop_role(&admin).await;
 }

@@ -5,21 +5,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pg_socketio_tests::{connect, unique_prefix, Listener, PrivateCluster};
-use tokio_postgres::error::DbError;
-use tokio_postgres::Client;
+use pg_socketio_tests::{connect, refused, unique_prefix, Listener, PrivateCluster, BINARY_EMIT};
 
 const QUIET: Duration = Duration::from_millis(500);
-const BINARY_EMIT: &str = r#"SELECT sio_emit_args(NULL::text, 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#;
-
-async fn refused(db: &Client, sql: &str) -> DbError {
-    db.batch_execute(sql)
-        .await
-        .expect_err("must be refused")
-        .as_db_error()
-        .expect("a server error")
-        .clone()
-}
 
 #[tokio::test]
 async fn a_locked_table_fails_the_emit_after_lock_timeout() {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pg_socketio_tests::scratch_database;
+use pg_socketio_tests::{attachment_rows, scratch_database, BINARY_EMIT};
 use tokio_postgres::Client;
 
 const RELEASED: &[&str] = &["0.1.0"];
@@ -90,16 +90,11 @@ async fn every_released_version_updates_to_what_a_fresh_install_is() {
         assert_eq!(version(&db).await, CURRENT);
         assert_eq!(catalog(&db).await, expected, "updated from {old}");
         // Rows survive, and emits work on the updated extension.
-        db.batch_execute(
-            r#"SELECT sio_emit_args(NULL::text, 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#,
-        )
-        .await
-        .unwrap();
-        let rows: i64 = db
-            .query_one("SELECT count(*) FROM socket_io_attachments", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(rows, 2, "the row from {old} and the new one");
+        db.batch_execute(BINARY_EMIT).await.unwrap();
+        assert_eq!(
+            attachment_rows(&db).await,
+            2,
+            "the row from {old} and the new one"
+        );
     }
 }

@@ -2,22 +2,28 @@
 //! behalf: "No space left on device" alone does not tell the caller that
 //! the disk filled up while their emit stored an attachment.
 
-use std::panic::AssertUnwindSafe;
+use std::fmt::Display;
+use std::panic::{AssertUnwindSafe, RefUnwindSafe};
 
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::{PgLogLevel, PgTryBuilder};
 
 /// Runs `f`. An error PostgreSQL raises in it is raised again, SQLSTATE,
-/// message and hint unchanged, with `doing` added to its detail. (pgrx keeps
-/// no CONTEXT of errors it catches, hence the detail.) Errors pg_socketio
+/// message and hint unchanged, with `doing` added to its detail (formatted
+/// only then: this wraps every attachment INSERT). pgrx keeps
+/// no CONTEXT of errors it catches, hence the detail. Errors pg_socketio
 /// raises itself already say what they are about and pass unchanged.
-pub fn on_error_say<T>(doing: &str, function: &'static str, f: impl FnOnce() -> T) -> T {
+pub fn on_error_say<T>(
+    doing: impl Display + RefUnwindSafe,
+    function: &'static str,
+    f: impl FnOnce() -> T,
+) -> T {
     PgTryBuilder::new(AssertUnwindSafe(f))
         .catch_others(|caught| match caught {
             CaughtError::PostgresError(report) => {
                 let detail = match report.detail() {
                     Some(theirs) => format!("{theirs}\n{doing}"),
-                    None => doing.to_owned(),
+                    None => doing.to_string(),
                 };
                 let mut again = ErrorReport::new(
                     report.sql_error_code(),
