@@ -57,6 +57,10 @@ test("binary arguments arrive as Buffers, large messages whole", async () => {
     await send({ op: "emit", to: ["r2"], event: "bin", args: [{ file: { _placeholder: true, num: 0 } }, 3], binary: [[0, 1, 255]] }),
     "ok",
   );
+  // Both go through the attachment table, and the Node.js adapter fetches
+  // each row asynchronously: two in a row may be delivered in either order
+  // (docs/protocol.md, "Listening"). One at a time keeps the order exact.
+  await settle();
   assert.equal(await send({ op: "emit", to: ["r2"], event: "big", args: [big] }), "ok");
   await settle();
   assert.deepEqual(clients.b.received, [["bin", { file: Buffer.from([0, 1, 255]) }, 3], ["big", big]]);
