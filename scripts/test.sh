@@ -23,7 +23,7 @@ say "2/4 in-database tests (#[pg_test])"
 cargo pgrx test pg15 -p pg_socketio
 
 say "3/4 integration tests against $DATABASE_URL"
-scripts/install.sh
+scripts/install.sh --release
 cargo test -p pg_socketio_tests
 
 say "4/4 interop tests against the real Node.js packages"

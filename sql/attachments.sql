@@ -1,7 +1,8 @@
 -- The attachment table of @socket.io/postgres-adapter: messages with binary
 -- arguments or of 8000 bytes or more travel here, and the NOTIFY carries the
--- row id. A Node.js deployment may have created it already: then it is used as
--- it is, and it is not a member of this extension (DROP EXTENSION leaves it).
+-- row id. A Node.js deployment may have created it already (in the schema the
+-- extension goes to): then it is used as it is, and it is not a member of
+-- this extension (DROP EXTENSION leaves it).
 --
 -- Created UNLOGGED: a row lives for seconds, NOTIFY itself does not survive a
 -- crash, and WAL for every attachment made this path many times slower. After
@@ -12,7 +13,7 @@
 -- nothing (pglz took an eighth of a 10 kB emit's time).
 DO $$
 BEGIN
-    IF to_regclass('socket_io_attachments') IS NULL THEN
+    IF to_regclass('@extschema@.socket_io_attachments') IS NULL THEN
         CREATE UNLOGGED TABLE @extschema@.socket_io_attachments (
             id         bigserial UNIQUE,
             created_at timestamptz NOT NULL DEFAULT clock_timestamp(),

@@ -6,14 +6,17 @@
 --   socketio_emitter  may call the emit functions (sio_emit, sio_emit_args,
 --                     sio_sockets_join/leave, sio_disconnect_sockets,
 --                     sio_server_side_emit), sio_room and sio_trigger. On the
---                     attachment table it may only add rows and see their ids:
---                     it cannot read what others emitted.
+--                     attachment table it may only add rows (their payload;
+--                     created_at is the table's default) and see their ids:
+--                     it cannot read, change, lock or delete any row.
 --   socketio_server   what a Socket.IO server does to the attachment table
 --                     (the Node.js adapter, the Rust listener and emitter):
 --                     read, add and delete rows; and sio_cleanup().
 --
 -- No function is SECURITY DEFINER: an emit runs with the caller's rights, so
 -- a role that writes to a table with an sio_trigger needs socketio_emitter.
+-- The extension's own statements on the attachment table run as the table's
+-- owner once the caller's right has been checked (pg_ext/src/as_owner.rs).
 DO $$
 BEGIN
     IF to_regrole('socketio_emitter') IS NULL THEN
@@ -49,15 +52,15 @@ $$;
 
 -- The attachment table, ours or one a Node.js deployment created before:
 -- both roles get what they need on it. Column privileges keep an emitter
--- from reading payloads: INSERT ... RETURNING id needs SELECT on id only, and
--- the refresh of created_at before a late COMMIT needs UPDATE on created_at.
+-- from reading payloads or choosing created_at (a row that never ages would
+-- fill the disk): INSERT ... RETURNING id, as the Rust emitter and the
+-- Node.js packages write it, needs SELECT on id only.
 DO $$
 DECLARE
-    attachments regclass := to_regclass('socket_io_attachments');
-    ids text := pg_get_serial_sequence('socket_io_attachments', 'id');
+    attachments regclass := to_regclass('@extschema@.socket_io_attachments');
+    ids text := pg_get_serial_sequence(attachments::text, 'id');
 BEGIN
-    EXECUTE format('GRANT INSERT (created_at, payload), SELECT (id), UPDATE (created_at)
-                    ON %s TO socketio_emitter', attachments);
+    EXECUTE format('GRANT INSERT (payload), SELECT (id) ON %s TO socketio_emitter', attachments);
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON %s TO socketio_server', attachments);
     IF ids IS NOT NULL THEN
         EXECUTE format('GRANT USAGE ON SEQUENCE %s TO socketio_emitter, socketio_server', ids);

@@ -91,7 +91,7 @@ impl Receiver {
         .await
         .unwrap();
         for _ in 0..100 {
-            db.batch_execute("SELECT sio_emit(NULL::text, 'probe', '[]')")
+            db.batch_execute("SELECT sio_emit(ARRAY[]::text[], 'probe', '[]')")
                 .await
                 .unwrap();
             if let Ok(Some(line)) =
@@ -107,7 +107,7 @@ impl Receiver {
     /// Ends a round and returns what the receiver saw.
     pub async fn summary(&mut self, db: &Client) -> Summary {
         db.batch_execute(&format!(
-            "SET pg_socketio.channel_prefix = '{}'; SELECT sio_emit(NULL::text, 'end', '[]')",
+            "SET pg_socketio.channel_prefix = '{}'; SELECT sio_emit(ARRAY[]::text[], 'end', '[]')",
             self.prefix
         ))
         .await
@@ -136,7 +136,7 @@ const BURST: u64 = 100_000;
 async fn drain_rate(receiver: &mut Receiver, db: &Client) -> f64 {
     db.batch_execute(&format!(
         "SET pg_socketio.channel_prefix = '{}';
-         SELECT count(sio_emit(NULL::text, 'b', jsonb_build_array(i))) FROM generate_series(1, {BURST}) i",
+         SELECT count(sio_emit(ARRAY[]::text[], 'b', jsonb_build_array(i))) FROM generate_series(1, {BURST}) i",
         receiver.prefix
     ))
     .await
@@ -185,7 +185,7 @@ pub async fn latency(
     rows: &mut Vec<Row>,
 ) {
     // One argument: the time the emit ran, in ms since the epoch.
-    let script = "SELECT sio_emit(NULL::text, 'l', \
+    let script = "SELECT sio_emit(ARRAY[]::text[], 'l', \
                   to_jsonb(extract(epoch from clock_timestamp()) * 1000));\n";
     let mut results = vec![];
     for receiver in [&mut *rust, &mut *node] {
@@ -247,7 +247,7 @@ async fn sustained_rss(receiver: &Receiver, pgbench: &Pgbench, seconds: u32) -> 
     let load = tokio::task::spawn_blocking(move || {
         // Nine small emits for one 10 kB attachment.
         let script = "\\set r random(1, 10)\n\
-                      SELECT sio_emit(NULL::text, 'm', CASE WHEN :r = 1 \
+                      SELECT sio_emit(ARRAY[]::text[], 'm', CASE WHEN :r = 1 \
                       THEN to_jsonb(repeat('x', 10000)) ELSE '{\"n\":1}'::jsonb END);\n";
         pgbench.tps(&Run {
             script,

@@ -108,14 +108,14 @@ async fn emit(
     db.batch_execute("SET pg_socketio.channel_prefix = 'bench_rust'")
         .await?;
     let inline = db
-        .prepare("SELECT sio_emit(NULL::text, 'b', $1::text::jsonb)")
+        .prepare("SELECT sio_emit(ARRAY[]::text[], 'b', $1::text::jsonb)")
         .await?;
     let latency = db
-        .prepare("SELECT sio_emit(NULL::text, 'l', to_jsonb($1::float8))")
+        .prepare("SELECT sio_emit(ARRAY[]::text[], 'l', to_jsonb($1::float8))")
         .await?;
     let binary = db
         .prepare(
-            r#"SELECT sio_emit_args(NULL::text, 'b', '[{"_placeholder":true,"num":0}]', ARRAY[$1::bytea])"#,
+            r#"SELECT sio_emit_args(ARRAY[]::text[], 'b', '[{"_placeholder":true,"num":0}]', ARRAY[$1::bytea])"#,
         )
         .await?;
     let large = format!(r#""{}""#, "x".repeat(9_000));
@@ -135,7 +135,7 @@ async fn emit(
                 };
             }
         }
-        db.execute("SELECT sio_emit(NULL::text, 'end', '[]')", &[])
+        db.execute("SELECT sio_emit(ARRAY[]::text[], 'end', '[]')", &[])
             .await?;
         if sent.send(start.elapsed().as_secs_f64()).is_err() {
             break;

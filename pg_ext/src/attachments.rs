@@ -8,76 +8,36 @@ use pg_socketio_protocol::{attachment_notification, MessageType};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiResult};
-use pgrx::{register_xact_callback, PgLogLevel, PgOid, PgSqlErrorCode, PgXactCallbackEvent};
+use pgrx::{register_xact_callback, PgOid, PgSqlErrorCode, PgXactCallbackEvent};
 
+use crate::as_owner::as_owner;
+use crate::attachment_table::{self, AttachmentTable, Right};
 use crate::error_detail::on_error_say;
-use crate::{settings, table_lock};
+use crate::raise::fail;
+use crate::table_lock;
 
 extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
 
 thread_local! {
-    /// Plans kept for the backend's life (SPI_keepplan): parsing and planning
-    /// two statements per attachment cost more than running them. PostgreSQL
-    /// re-plans them itself when the table changes. A plan is taken out while
-    /// it runs, so that a nested call (a trigger on the table) prepares its own.
-    static LOOKUP: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
+    /// INSERT plans kept for the backend's life (SPI_keepplan), by table:
+    /// parsing and planning per attachment cost more than running it.
+    /// PostgreSQL re-plans them itself when the table changes. A plan is taken
+    /// out while it runs, so that a nested call (a trigger on the table)
+    /// prepares its own.
     static INSERTS: RefCell<HashMap<String, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
-}
-
-/// The table named by `pg_socketio.attachment_table`: its oid and its name,
-/// quoted and qualified; or an ERROR that says how to get one.
-fn table(function: &'static str) -> (pg_sys::Oid, String) {
-    let name = settings::attachment_table();
-    let found = Spi::connect(|client| -> SpiResult<Option<(pg_sys::Oid, String)>> {
-        let plan = match LOOKUP.take() {
-            Some(plan) => plan,
-            None => client
-                .prepare(
-                    "SELECT c.oid, format('%I.%I', n.nspname, c.relname)
-                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                      WHERE c.oid = to_regclass($1)",
-                    &[PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID)],
-                )?
-                .keep(),
-        };
-        let row = client
-            .select(&plan, Some(1), &[name.as_str().into()])?
-            .first()
-            .get_two::<pg_sys::Oid, String>();
-        LOOKUP.set(Some(plan));
-        Ok(match row? {
-            (Some(oid), Some(table)) => Some((oid, table)),
-            _ => None,
-        })
-    });
-    match found {
-        Ok(Some(table)) => table,
-        _ => {
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                format!("attachment table \"{name}\" does not exist"),
-                function,
-            )
-            .set_detail("Messages with binary arguments or of 8000 bytes or more are stored there.")
-            .set_hint(
-                "CREATE EXTENSION pg_socketio creates socket_io_attachments; \
-                 pg_socketio.attachment_table names another table.",
-            )
-            .report(PgLogLevel::ERROR);
-            unreachable!("ERROR does not return")
-        }
-    }
 }
 
 /// Stores `payload` and returns the notification that points at it.
 pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> String {
-    let (oid, table) = table(function);
-    table_lock::row_exclusive(oid, &table, function);
+    let table = attachment_table::resolve(Right::AddMessages, function);
+    table_lock::row_exclusive(table.oid, &table.name, function);
     let doing = Storing {
         bytes: payload.len(),
-        table: &table,
+        table: &table.name,
     };
-    let id = on_error_say(doing, function, || insert(&table, payload));
+    let id = on_error_say(doing, function, || {
+        as_owner(table.owner, || insert(&table.name, payload))
+    });
     remember(table, id);
     attachment_notification(kind, id)
 }
@@ -109,7 +69,7 @@ fn insert(table: &str, payload: &[u8]) -> i64 {
                 .prepare_mut(
                     &*format!(
                         "INSERT INTO {table} (created_at, payload) \
-                         VALUES (clock_timestamp(), $1) RETURNING id"
+                         VALUES (pg_catalog.clock_timestamp(), $1) RETURNING id"
                     ),
                     &[PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID)],
                 )?
@@ -135,10 +95,8 @@ const REFRESH_AFTER: Duration = Duration::from_secs(1);
 
 /// An attachment row this transaction stored.
 struct Stored {
-    /// The role that stored it (the owner of a SECURITY DEFINER function
-    /// that emitted, say): the refresh at COMMIT runs as that role, not as
-    /// the session's, which may have no right on the table.
-    user: pg_sys::Oid,
+    /// The table's owner, as whom the refresh runs (see `as_owner`).
+    owner: pg_sys::Oid,
     table: String,
     id: i64,
     at: Instant,
@@ -148,16 +106,15 @@ thread_local! {
     static STORED: RefCell<Vec<Stored>> = const { RefCell::new(Vec::new()) };
 }
 
-fn remember(table: String, id: i64) {
-    let user = unsafe { pg_sys::GetUserId() };
+fn remember(table: AttachmentTable, id: i64) {
     STORED.with_borrow_mut(|stored| {
         if stored.is_empty() {
             register_xact_callback(PgXactCallbackEvent::PreCommit, refresh_before_commit);
             register_xact_callback(PgXactCallbackEvent::Abort, || STORED.take().clear());
         }
         stored.push(Stored {
-            user,
-            table,
+            owner: table.owner,
+            table: table.name,
             id,
             at: Instant::now(),
         });
@@ -170,35 +127,25 @@ fn refresh_before_commit() {
     if old.is_empty() {
         return;
     }
-    // One UPDATE per (role, table).
-    old.sort_unstable_by(|a, b| (a.user.to_u32(), &a.table).cmp(&(b.user.to_u32(), &b.table)));
-    let (mut session_user, mut context) = (pg_sys::Oid::INVALID, 0);
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut session_user, &mut context);
-        // COMMIT runs this with no snapshot of its own; SPI needs one.
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-    }
-    for group in old.chunk_by(|a, b| (a.user, &a.table) == (b.user, &b.table)) {
-        let (user, table) = (group[0].user, &group[0].table);
+    // One UPDATE per table.
+    old.sort_unstable_by(|a, b| (&a.table, a.owner.to_u32()).cmp(&(&b.table, b.owner.to_u32())));
+    // COMMIT runs this with no snapshot of its own; SPI needs one.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    for group in old.chunk_by(|a, b| (a.owner, &a.table) == (b.owner, &b.table)) {
+        let (owner, table) = (group[0].owner, &group[0].table);
         let ids: Vec<i64> = group.iter().map(|row| row.id).collect();
-        // As SECURITY DEFINER functions do; an error here aborts the
-        // transaction, which restores the user.
-        unsafe {
-            pg_sys::SetUserIdAndSecContext(
-                user,
-                context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        as_owner(owner, || {
+            Spi::run_with_args(
+                &format!(
+                    "UPDATE {table} SET created_at = pg_catalog.clock_timestamp() \
+                      WHERE id = ANY($1)"
+                ),
+                &[ids.into()],
             )
-        };
-        Spi::run_with_args(
-            &format!("UPDATE {table} SET created_at = clock_timestamp() WHERE id = ANY($1)"),
-            &[ids.into()],
-        )
+        })
         .unwrap_or_else(|e| panic!("refreshing attachments of {table}: {e}"));
     }
-    unsafe {
-        pg_sys::SetUserIdAndSecContext(session_user, context);
-        pg_sys::PopActiveSnapshot();
-    }
+    unsafe { pg_sys::PopActiveSnapshot() };
 }
 
 /// Deletes attachments older than `older_than` and returns how many it
@@ -206,29 +153,47 @@ fn refresh_before_commit() {
 /// default, 30 s, is the Node.js adapter's own.
 #[pg_extern]
 fn sio_cleanup(older_than: default!(Interval, "'30 seconds'")) -> i64 {
-    if older_than.months() < 0 || older_than.days() < 0 || older_than.micros() < 0 {
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("older_than must not be negative: {older_than}"),
-            "sio_cleanup",
-        )
-        .set_detail("A negative age would delete attachments that listeners are about to read.")
-        .report(PgLogLevel::ERROR);
+    // Compared as PostgreSQL compares intervals (a month is 30 days), so
+    // '1 day -1 hour' is 23 hours, not negative.
+    let span = (i128::from(older_than.months()) * 30 + i128::from(older_than.days()))
+        * 86_400_000_000
+        + i128::from(older_than.micros());
+    if span < 0 {
+        fail(
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("older_than must not be negative: {older_than}"),
+                "sio_cleanup",
+            )
+            .set_detail(
+                "A negative age would delete attachments that listeners are about to read.",
+            ),
+        );
     }
     delete_older_than(older_than, "sio_cleanup")
 }
 
-/// The DELETE of `sio_cleanup`, with the rights of the current role.
+/// The DELETE of `sio_cleanup`, for a caller with the right to delete.
 pub fn delete_older_than(older_than: Interval, function: &'static str) -> i64 {
-    let (oid, table) = table(function);
-    table_lock::row_exclusive(oid, &table, function);
-    Spi::get_one_with_args::<i64>(
-        &format!(
-            "WITH gone AS (DELETE FROM {table} WHERE created_at < clock_timestamp() - $1 RETURNING 1)
-             SELECT count(*) FROM gone"
-        ),
-        &[older_than.into()],
-    )
-    .unwrap_or_else(|e| panic!("cleaning the attachment table {table}: {e}"))
+    let table = attachment_table::resolve(Right::Delete, function);
+    table_lock::row_exclusive(table.oid, &table.name, function);
+    // An age beyond the timestamp range (now - 6000 years is before 4713 BC
+    // in a few thousand years) has nothing older than it: no cutoff, rather
+    // than an out-of-range error.
+    let name = &table.name;
+    as_owner(table.owner, || {
+        Spi::get_one_with_args::<i64>(
+            &format!(
+                "WITH gone AS (
+                   DELETE FROM {name}
+                    WHERE created_at < (SELECT CASE WHEN $1 < interval '6000 years'
+                                                    THEN pg_catalog.clock_timestamp() - $1 END)
+                   RETURNING 1)
+                 SELECT pg_catalog.count(*) FROM gone"
+            ),
+            &[older_than.into()],
+        )
+    })
+    .unwrap_or_else(|e| panic!("cleaning the attachment table {name}: {e}"))
     .unwrap_or(0)
 }

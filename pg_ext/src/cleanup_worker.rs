@@ -7,7 +7,7 @@ use std::time::Duration;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
-use crate::{attachments, settings};
+use crate::{attachment_table, attachments, settings};
 
 const NAME: &str = "pg_socketio cleanup";
 
@@ -38,25 +38,11 @@ pub extern "C-unwind" fn pg_socketio_cleanup_main(_arg: pg_sys::Datum) {
 }
 
 /// One pass, in its own transaction; nothing to do where the extension is
-/// not installed.
+/// not installed. The DELETE runs as the table's owner, like every
+/// statement on the table (`as_owner`).
 fn cleanup_once() {
-    let schema = Spi::get_one::<String>(
-        "SELECT quote_ident(n.nspname) FROM pg_extension e
-           JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_socketio'",
-    );
-    let Ok(Some(schema)) = schema else {
+    if !attachment_table::extension_installed() {
         return;
-    };
-    // The extension's own table is found through its schema. The worker is a
-    // superuser; it deletes as the table's owner, so that triggers or rules
-    // someone put on the table never run with more rights than theirs.
-    Spi::run(&format!("SET LOCAL search_path = {schema}, public")).unwrap();
-    let owner = Spi::get_one::<String>(
-        "SELECT quote_ident(pg_get_userbyid(relowner)) FROM pg_class
-          WHERE oid = to_regclass(current_setting('pg_socketio.attachment_table'))",
-    );
-    if let Ok(Some(owner)) = owner {
-        Spi::run(&format!("SET LOCAL ROLE {owner}")).unwrap();
     }
     let interval = settings::cleanup_interval();
     let older_than = Interval::new(0, 0, interval.as_micros() as i64).unwrap();

@@ -3,7 +3,7 @@
 use pg_socketio_protocol::{Event, Flags, Operation, RawValue, Target};
 use pgrx::prelude::*;
 
-use crate::args::{binary_args, json_args, required, room_list};
+use crate::args::{binary_args, json_args, required, room_list, target_room, target_rooms};
 use crate::jsonb_text::JsonbText;
 use crate::send::publish;
 
@@ -11,7 +11,7 @@ const SIO_EMIT: &str = "sio_emit";
 const SIO_EMIT_ARGS: &str = "sio_emit_args";
 
 /// Emits `event` with `payload` as its one argument (none when NULL) to the
-/// clients in any of `rooms` (all clients when NULL or empty).
+/// clients in any of `rooms` (all clients when empty; NULL is refused).
 #[pg_extern(name = "sio_emit")]
 fn sio_emit_rooms(
     rooms: Option<Array<'_, &str>>,
@@ -22,7 +22,7 @@ fn sio_emit_rooms(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms = room_list(&rooms, "rooms", SIO_EMIT);
+    let rooms = target_rooms(&rooms, SIO_EMIT);
     let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
     let call = Emit {
         event,
@@ -47,7 +47,7 @@ fn sio_emit_room(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms: Vec<&str> = room.into_iter().collect();
+    let rooms = target_room(room, SIO_EMIT);
     let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
     let call = Emit {
         event,
@@ -75,7 +75,7 @@ fn sio_emit_args_rooms(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms = room_list(&rooms, "rooms", SIO_EMIT_ARGS);
+    let rooms = target_rooms(&rooms, SIO_EMIT_ARGS);
     let json = json_args(&args, SIO_EMIT_ARGS);
     let binary = self::binary_args(&binary_args, SIO_EMIT_ARGS);
     let call = Emit {
@@ -102,7 +102,7 @@ fn sio_emit_args_room(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms: Vec<&str> = room.into_iter().collect();
+    let rooms = target_room(room, SIO_EMIT_ARGS);
     let json = json_args(&args, SIO_EMIT_ARGS);
     let binary = self::binary_args(&binary_args, SIO_EMIT_ARGS);
     let call = Emit {

@@ -5,6 +5,8 @@
 use pgrx::prelude::*;
 
 mod args;
+mod as_owner;
+mod attachment_table;
 mod attachments;
 mod cleanup_worker;
 mod emit;
@@ -20,11 +22,37 @@ mod table_lock;
 
 ::pgrx::pg_module_magic!(name, version);
 
+// Socket.IO speaks JSON, which is UTF-8: text of another encoding could not
+// be passed on unchanged, so such databases are refused at CREATE EXTENSION
+// rather than at the first emit with a non-ASCII argument.
+extension_sql!(
+    r#"
+DO $$
+BEGIN
+    IF pg_catalog.getdatabaseencoding() <> 'UTF8' THEN
+        RAISE EXCEPTION 'pg_socketio needs a UTF8 database; this one is %',
+            pg_catalog.getdatabaseencoding()
+            USING ERRCODE = '22021',
+                  HINT = 'CREATE DATABASE ... ENCODING ''UTF8'' TEMPLATE template0';
+    END IF;
+END
+$$;
+"#,
+    name = "utf8_only",
+    bootstrap
+);
+
 // Roles and grants, once every function and the table exist.
 extension_sql_file!("../../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // pgrx adds a Rust backtrace to an ERROR's DETAIL when the server's
+    // environment enables them (RUST_BACKTRACE): internals that clients must
+    // not see. This turns capturing off for this process before any error.
+    // SAFETY: a backend runs one thread, and nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     settings::register();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         settings::register_cleanup();

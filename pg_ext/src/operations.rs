@@ -4,24 +4,23 @@
 use pg_socketio_protocol::{Event, Operation, Target};
 use pgrx::prelude::*;
 
-use crate::args::{binary_args, json_args, required, room_list};
+use crate::args::{binary_args, json_args, required, room_list, target_rooms};
 use crate::jsonb_text::JsonbText;
 use crate::send::publish;
 
-/// Sends `op` to the sockets in `rooms` (all when NULL or empty) but not in
+/// Sends `op` to the sockets in `rooms` (all when empty) but not in
 /// `except_rooms`, of namespace `nsp`.
 fn to_sockets(
-    rooms: &Option<Array<'_, &str>>,
+    rooms: &[&str],
     nsp: Option<&str>,
     except_rooms: &Option<Array<'_, &str>>,
     op: Operation<&pg_socketio_protocol::RawValue>,
     function: &'static str,
 ) {
-    let rooms = room_list(rooms, "rooms", function);
     let except = room_list(except_rooms, "except_rooms", function);
     let target = Target {
         nsp: required(nsp, "nsp", function),
-        rooms: &rooms,
+        rooms,
         except: &except,
     };
     publish(target, op, function);
@@ -39,7 +38,7 @@ fn sio_sockets_join(
     let join_rooms = Some(required(join_rooms, "join_rooms", F));
     let join = room_list(&join_rooms, "join_rooms", F);
     to_sockets(
-        &rooms,
+        &target_rooms(&rooms, F),
         nsp,
         &except_rooms,
         Operation::SocketsJoin { rooms: &join },
@@ -59,7 +58,7 @@ fn sio_sockets_leave(
     let leave_rooms = Some(required(leave_rooms, "leave_rooms", F));
     let leave = room_list(&leave_rooms, "leave_rooms", F);
     to_sockets(
-        &rooms,
+        &target_rooms(&rooms, F),
         nsp,
         &except_rooms,
         Operation::SocketsLeave { rooms: &leave },
@@ -80,7 +79,7 @@ fn sio_disconnect_sockets(
     const F: &str = "sio_disconnect_sockets";
     let close = required(close, "close", F);
     to_sockets(
-        &rooms,
+        &target_rooms(&rooms, F),
         nsp,
         &except_rooms,
         Operation::DisconnectSockets { close },
@@ -105,5 +104,5 @@ fn sio_server_side_emit(
         args: &json,
         binary: &binary,
     };
-    to_sockets(&None, nsp, &None, Operation::ServerSideEmit { event }, F);
+    to_sockets(&[], nsp, &None, Operation::ServerSideEmit { event }, F);
 }

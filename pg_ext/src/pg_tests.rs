@@ -26,16 +26,16 @@ mod tests {
         for sql in [
             r#"SELECT sio_emit('room1', 'ping', '{"n":1}')"#,
             r#"SELECT sio_emit(ARRAY['a','b'], 'ping', '[1,2]')"#,
-            "SELECT sio_emit(NULL, 'tick')",
-            "SELECT sio_emit(ARRAY[]::text[], 'tick', 'null')",
+            "SELECT sio_emit(ARRAY[]::text[], 'tick')",
+            "SELECT sio_emit('{}', 'tick', 'null')",
             r#"SELECT sio_emit('r', 'e', '"x"', nsp => '/admin', except_rooms => ARRAY['s'], volatile => true, compress => false)"#,
             r#"SELECT sio_emit_args('r', 'e', '[1, {"a": 2}, "three"]')"#,
         "SELECT sio_emit_args(ARRAY['r'], 'e')",
         "SELECT sio_sockets_join(ARRAY['a'], ARRAY['b', 'c'])",
-        "SELECT sio_sockets_join(NULL, ARRAY[]::text[], nsp => '/admin', except_rooms => ARRAY['x'])",
+        "SELECT sio_sockets_join(ARRAY[]::text[], ARRAY[]::text[], nsp => '/admin', except_rooms => ARRAY['x'])",
         "SELECT sio_sockets_leave(ARRAY['a'], ARRAY['b'])",
         "SELECT sio_disconnect_sockets(ARRAY['a'])",
-        "SELECT sio_disconnect_sockets(NULL, close => true, nsp => '/admin')",
+        "SELECT sio_disconnect_sockets(ARRAY[]::text[], close => true, nsp => '/admin')",
         r#"SELECT sio_server_side_emit('hello', '[1]')"#,
         "SELECT sio_server_side_emit('connect_ok')",
         "SELECT sio_cleanup()",
@@ -109,13 +109,35 @@ mod tests {
             (format!("SELECT sio_emit_args('r', 'connect', {file}, ARRAY['\\x01'::bytea])"), "22023: \"connect\" is a reserved event name"),
             ("SELECT sio_sockets_join(ARRAY['a'], NULL)".into(), "22004: join_rooms must not be NULL"),
             ("SELECT sio_sockets_leave(ARRAY['a'], ARRAY[NULL::text])".into(), "22004: leave_rooms must not be NULL"),
-            ("SELECT sio_disconnect_sockets(NULL, close => NULL)".into(), "22004: close must not be NULL"),
+            ("SELECT sio_disconnect_sockets(ARRAY[]::text[], close => NULL)".into(), "22004: close must not be NULL"),
             ("SELECT sio_server_side_emit('connection')".into(), "22023: \"connection\" is a reserved event name"),
             ("SELECT sio_server_side_emit('new_namespace')".into(), "22023: \"new_namespace\" is a reserved event name"),
             ("SELECT sio_server_side_emit(NULL)".into(), "22004: event must not be NULL"),
             ("SELECT sio_cleanup('-1 second')".into(), "22023: older_than must not be negative"),
+            ("SELECT sio_cleanup('1 month -31 days')".into(), "22023: older_than must not be negative"),
+            // NULL is never "every socket" (the empty array is).
+            ("SELECT sio_emit(NULL, 'e')".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            ("SELECT sio_emit(NULL::text[], 'e', '1')".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            ("SELECT sio_emit((SELECT 'r' WHERE false), 'private', '1')".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            ("SELECT sio_emit((SELECT array_agg(x) FROM generate_series(1, 0) x)::text[], 'private', '1')".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            (format!("SELECT sio_emit_args(NULL::text, 'e', {file}, ARRAY['\\x01'::bytea])"), "22004: rooms must not be NULL: NULL is not a room"),
+            ("SELECT sio_emit_args(NULL::text[], 'e')".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            ("SELECT sio_sockets_join(NULL, ARRAY['a'])".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            ("SELECT sio_sockets_leave(NULL, ARRAY['a'])".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            ("SELECT sio_disconnect_sockets(NULL)".into(), "22004: rooms must not be NULL: NULL is not a room"),
+            // Emits are writes, inline or not.
+            ("SET LOCAL transaction_read_only = on; SELECT sio_emit('r', 'e')".into(), "25006: cannot execute sio_emit in a read-only transaction"),
+            (format!("SET LOCAL transaction_read_only = on; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "25006: cannot execute sio_emit_args in a read-only transaction"),
+            ("SET LOCAL transaction_read_only = on; SELECT sio_sockets_join(ARRAY['a'], ARRAY['b'])".into(), "25006: cannot execute sio_sockets_join in a read-only transaction"),
+            // The attachment table: never found through search_path, never
+            // a temporary table, always a name.
             (format!("SET LOCAL pg_socketio.attachment_table = 'nope'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42P01: attachment table \"nope\" does not exist"),
-            (format!("CREATE TEMP TABLE bad_att (id int); SET LOCAL pg_socketio.attachment_table = 'bad_att'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42703: column \"created_at\" of relation \"bad_att\" does not exist"),
+            (format!("SET LOCAL pg_socketio.attachment_table = 'pg_temp.socket_io_attachments'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42P01: attachment table \"pg_temp.socket_io_attachments\" does not exist"),
+            (format!("CREATE TEMP TABLE tmp_att (id bigserial, created_at timestamptz, payload bytea); \
+                      SELECT set_config('pg_socketio.attachment_table', pg_my_temp_schema()::regnamespace || '.tmp_att', true); \
+                      SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "22023: attachment table \"pg_temp_"),
+            (format!("SET LOCAL pg_socketio.attachment_table = 'a.b.c'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "22023: attachment table name \"a.b.c\" is not an SQL name"),
+            (format!("CREATE TABLE bad_att (id int); SET LOCAL pg_socketio.attachment_table = 'bad_att'; SELECT sio_emit_args('r', 'e', {file}, ARRAY['\\x01'::bytea])"), "42703: attachment table public.bad_att has no column \"payload\""),
             ("SELECT sio_room('c:{nope}', '{\"id\":1}')".into(), "42703: room template names column \"nope\""),
             ("SELECT sio_room('c:{id', '{\"id\":1}')".into(), "22023: room template has an unbalanced brace"),
             ("SELECT sio_room('', '{\"id\":1}')".into(), "22023: room template must not be empty"),
@@ -148,7 +170,7 @@ mod tests {
         Spi::run("SELECT sio_emit('r', 'large', to_jsonb(repeat('é', 4000)))").unwrap();
         assert_eq!(attachment_rows(), rows + 2);
         // Every message, when the threshold is 0.
-        Spi::run("SET LOCAL pg_socketio.payload_threshold = 0; SELECT sio_sockets_join(NULL, ARRAY['x'])").unwrap();
+        Spi::run("SET LOCAL pg_socketio.payload_threshold = 0; SELECT sio_sockets_join(ARRAY[]::text[], ARRAY['x'])").unwrap();
         assert_eq!(attachment_rows(), rows + 3);
         // MessagePack maps (fixmap 0x8N or map16 0xde) with created_at fresh.
         let first = Spi::get_one::<i32>(
@@ -183,7 +205,38 @@ mod tests {
             Spi::get_one::<i64>("SELECT sio_cleanup()").unwrap(),
             Some(0)
         );
-        assert_eq!(attachment_rows(), 1);
+        // Compared as PostgreSQL compares intervals: 23 hours is not
+        // negative; an age beyond the timestamp range has nothing older.
+        for (age, deleted) in [("1 day -1 hour", 0), ("290000 years", 0), ("0", 1)] {
+            assert_eq!(
+                Spi::get_one_with_args::<i64>("SELECT sio_cleanup($1::interval)", &[age.into()])
+                    .unwrap(),
+                Some(deleted),
+                "{age}"
+            );
+        }
+        assert_eq!(attachment_rows(), 0);
+    }
+
+    /// A table of the caller's in pg_temp, named like the attachment table,
+    /// is never used: the name is looked up in the extension's schema.
+    #[pg_test]
+    fn a_temporary_table_never_stands_in_for_the_attachment_table() {
+        let rows = attachment_rows();
+        Spi::run(
+            r#"CREATE TEMP TABLE socket_io_attachments (id bigserial, created_at timestamptz, payload bytea);
+               SET LOCAL pg_socketio.payload_threshold = 0;
+               SELECT sio_emit('r', 'e', '1');"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM pg_temp.socket_io_attachments").unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM public.socket_io_attachments").unwrap(),
+            Some(rows + 1)
+        );
     }
 
     #[pg_test]

@@ -1,19 +1,24 @@
-//! Protocol errors as PostgreSQL errors with a SQLSTATE.
+//! Raising errors: the one way this crate ends a call with an ERROR.
 
 use pg_socketio_protocol::{Error, ErrorKind};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
-/// Raises `err` as an ERROR, which aborts the statement and so the
+/// Raises `report` as an ERROR, which aborts the statement and so the
 /// transaction: nothing this call queued is ever delivered.
+pub fn fail(report: ErrorReport) -> ! {
+    report.report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// Raises a protocol error with the SQLSTATE of its class.
 pub fn raise(err: Error, function: &'static str) -> ! {
     let code = match err.kind() {
         ErrorKind::Null => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
         ErrorKind::InvalidValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         ErrorKind::LimitExceeded => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
     };
-    ErrorReport::new(code, err.to_string(), function).report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
+    fail(ErrorReport::new(code, err.to_string(), function))
 }
 
 /// Unwraps `result` or raises its error.

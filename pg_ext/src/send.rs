@@ -4,10 +4,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pg_socketio_protocol::{encode, Encoded, Operation, RawValue, Target};
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call_as_datum, IntoDatum};
+use pgrx::{direct_function_call_as_datum, IntoDatum, PgSqlErrorCode};
 
-use crate::raise::OrRaise;
+use crate::raise::{fail, OrRaise};
 use crate::{attachments, queue_check, settings};
 
 /// PostgreSQL delivers identical notifications of one transaction once; a
@@ -16,6 +17,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Encodes `op` with the session's settings and sends it.
 pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
+    refuse_if_read_only(function);
     let mut prefix = String::new();
     let settings = settings::current(&mut prefix);
     queue_check::warn_if_filling(function);
@@ -27,6 +29,26 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
             kind,
             payload,
         } => notify(&channel, &attachments::store(kind, &payload, function)),
+    }
+}
+
+/// One rule for every message, whatever its size: an emit writes (an
+/// attachment row when large), so none runs in a read-only transaction or
+/// on a standby. Otherwise a small emit would pass and the same emit with a
+/// larger payload fail.
+fn refuse_if_read_only(function: &'static str) {
+    if unsafe { pg_sys::XactReadOnly } {
+        fail(
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+                format!("cannot execute {function} in a read-only transaction"),
+                function,
+            )
+            .set_detail(
+                "An emit may store its message in the attachment table, so emits are writes \
+                 whatever their size.",
+            ),
+        );
     }
 }
 

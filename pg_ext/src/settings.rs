@@ -45,9 +45,9 @@ pub fn register() {
     GucRegistry::define_string_guc(
         c"pg_socketio.attachment_table",
         c"Table for messages with binary arguments or of 8000 bytes or more.",
-        c"The adapters' tableName; may be schema-qualified. CREATE EXTENSION creates socket_io_attachments.",
+        c"The adapters' tableName, as table or schema.table; an unqualified name is looked up in the extension's schema. Superusers only (or GRANT SET ON PARAMETER): a caller must not steer another role's emit to its table.",
         &ATTACHMENT_TABLE,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

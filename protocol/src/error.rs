@@ -45,6 +45,12 @@ pub enum Error {
     #[error("args must be a JSON array (one element per argument), not {found}")]
     ArgsNotArray { found: &'static str },
 
+    #[error(
+        "attachment table name {name:?} is not an SQL name: write table or schema.table, \
+         double-quoting a part to keep its case or other characters"
+    )]
+    BadTableName { name: String },
+
     #[error("the message is {len} bytes long: the attachment table holds at most {max} bytes")]
     TooLarge { len: usize, max: usize },
 }
@@ -72,7 +78,8 @@ impl Error {
             | Error::Json(_)
             | Error::BadPlaceholder { .. }
             | Error::UnusedBinary { .. }
-            | Error::ArgsNotArray { .. } => ErrorKind::InvalidValue,
+            | Error::ArgsNotArray { .. }
+            | Error::BadTableName { .. } => ErrorKind::InvalidValue,
         }
     }
 }

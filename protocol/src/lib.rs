@@ -11,6 +11,7 @@ mod decode;
 mod encode;
 mod error;
 mod message;
+mod table_name;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
 pub use decode::{
@@ -27,3 +28,4 @@ pub use message::{
 };
 pub use rmpv::Value;
 pub use serde_json::value::RawValue;
+pub use table_name::{TableName, DEFAULT_ATTACHMENT_TABLE};

@@ -93,7 +93,7 @@ describe("Node-cluster workers (setupPrimary + @socket.io/cluster-adapter)", () 
   test("without the source marker workers drop everything", async () => {
     a.received.length = b.received.length = 0;
     await sql.query("SET pg_socketio.cluster_source = off");
-    await sql.query(`SELECT sio_emit(NULL, 'unmarked')`);
+    await sql.query(`SELECT sio_emit(ARRAY[]::text[], 'unmarked')`);
     await settle(1000);
     await sql.query("RESET pg_socketio.cluster_source");
     assert.deepEqual([a.received, b.received], [[], []]);

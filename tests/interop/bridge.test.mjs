@@ -42,11 +42,11 @@ test("what SQL emits: rooms, except, namespaces, binary, attachments", async () 
   const big = "x".repeat(20000);
   await sql.query(`SELECT sio_emit('r1', 'e1', '{"n":1}')`);
   await sql.query(`SELECT sio_emit(ARRAY['r1'], 'e2', '[1,"x"]', except_rooms => ARRAY['r2'], volatile => true)`);
-  await sql.query(`SELECT sio_emit(NULL::text, 'e3', '2', nsp => '/admin')`);
+  await sql.query(`SELECT sio_emit(ARRAY[]::text[], 'e3', '2', nsp => '/admin')`);
   await sql.query(
     `SELECT sio_emit_args(ARRAY['r2'], 'bin', '[{"_placeholder":true,"num":0}, 7]', binary_args => ARRAY['\\x00ff'::bytea])`,
   );
-  await sql.query(`SELECT sio_emit(NULL::text, 'big', to_jsonb($1::text))`, [big]);
+  await sql.query(`SELECT sio_emit(ARRAY[]::text[], 'big', to_jsonb($1::text))`, [big]);
   await settle();
   assert.deepEqual(received(), {
     a: [["e1", { n: 1 }], ["e2", [1, "x"]], ["big", big]],

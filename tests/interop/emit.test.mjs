@@ -53,7 +53,7 @@ test("to one room reaches that room's clients on every server, and no one else",
 });
 
 test("NULL rooms reach every client of the namespace; zero arguments stay zero", async () => {
-  await sql.query(`SELECT sio_emit(NULL, 'tick')`);
+  await sql.query(`SELECT sio_emit(ARRAY[]::text[], 'tick')`);
   await settle();
   assert.deepEqual(received(), { a: [["tick"]], b: [["tick"]], c: [["tick"]], d: [["tick"]], e: [] });
 });
@@ -92,7 +92,7 @@ test("identical emits in one transaction arrive as often as they were made, at c
 
 test("a rolled-back emit reaches no one", async () => {
   await sql.query("BEGIN");
-  await sql.query(`SELECT sio_emit(NULL, 'never')`);
+  await sql.query(`SELECT sio_emit(ARRAY[]::text[], 'never')`);
   await sql.query("ROLLBACK");
   await settle();
   assert.deepEqual(received(), { a: [], b: [], c: [], d: [], e: [] });

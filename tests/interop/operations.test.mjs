@@ -140,7 +140,7 @@ test("socketsJoin and socketsLeave change rooms on every server, with except", a
   assert.deepEqual(roomsOf(s1, clients.c), ["room2"]);
   assert.deepEqual(roomsOf(s2, clients.d), ["room1"], "another namespace is untouched");
   await sql.query(`SELECT sio_emit('joined', 'welcome')`);
-  await sql.query(`SELECT sio_sockets_leave(NULL, ARRAY['joined'])`);
+  await sql.query(`SELECT sio_sockets_leave(ARRAY[]::text[], ARRAY['joined'])`);
   await settle();
   assert.deepEqual(roomsOf(s1, clients.a), ["other", "room1"]);
   assert.deepEqual(received(), { a: [["welcome"]], b: [], c: [], d: [] });
@@ -163,7 +163,7 @@ test("serverSideEmit reaches every server's io.on listener, JSON and binary", as
 test("a rolled-back binary emit leaves no row and reaches no one", async () => {
   const rows = await attachmentRows();
   await sql.query("BEGIN");
-  await sql.query(`SELECT sio_emit_args(NULL, 'gone', '[{"_placeholder":true,"num":0}]', ARRAY['\\x01'::bytea])`);
+  await sql.query(`SELECT sio_emit_args(ARRAY[]::text[], 'gone', '[{"_placeholder":true,"num":0}]', ARRAY['\\x01'::bytea])`);
   await sql.query("ROLLBACK");
   await settle();
   assert.equal(await attachmentRows(), rows);

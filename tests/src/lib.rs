@@ -369,7 +369,7 @@ impl TestRole {
 }
 
 /// A broadcast `e` with a one-byte binary argument: an attachment.
-pub const BINARY_EMIT: &str = r#"SELECT sio_emit_args(NULL::text, 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#;
+pub const BINARY_EMIT: &str = r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#;
 
 pub async fn attachment_rows(db: &Client) -> i64 {
     db.query_one("SELECT count(*) FROM socket_io_attachments", &[])

@@ -178,7 +178,7 @@ async fn kept_plans_follow_the_setting_and_a_recreated_table() {
         "CREATE TABLE {other} (id bigserial UNIQUE, created_at timestamptz DEFAULT now(), payload bytea)"
     );
     db.batch_execute(&create).await.unwrap();
-    let big = "SELECT sio_emit(NULL::text, 'big', to_jsonb(repeat('x', 9000)))";
+    let big = "SELECT sio_emit(ARRAY[]::text[], 'big', to_jsonb(repeat('x', 9000)))";
     let count = |table: &str| format!("SELECT count(*) FROM {table}");
     let rows = |sql: String| {
         let db = &db;
@@ -187,7 +187,7 @@ async fn kept_plans_follow_the_setting_and_a_recreated_table() {
 
     // Our own row, seen in our transaction: other tests clean the shared table.
     let in_ours = || async {
-        let tx = "BEGIN; SELECT sio_emit(NULL::text, 'big', to_jsonb(repeat('x', 9000)))";
+        let tx = "BEGIN; SELECT sio_emit(ARRAY[]::text[], 'big', to_jsonb(repeat('x', 9000)))";
         db.batch_execute(tx).await.unwrap();
         let n = rows(
             "SELECT count(*) FROM socket_io_attachments

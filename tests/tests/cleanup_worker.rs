@@ -49,14 +49,15 @@ async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones(
     );
 
     // The worker, a superuser, deletes as the table's owner: a trigger the
-    // owner put on the table runs with the owner's rights, not the worker's.
+    // owner put on the table runs with the owner's rights, not the worker's,
+    // and with search_path pinned (so it names its tables with their schema).
     db.batch_execute(
         "CREATE ROLE attachments_owner;
          ALTER TABLE socket_io_attachments OWNER TO attachments_owner;
          CREATE TABLE deleted_by (who text);
          GRANT INSERT ON deleted_by TO attachments_owner;
          CREATE FUNCTION record_deleter() RETURNS trigger LANGUAGE plpgsql AS
-             $$ BEGIN INSERT INTO deleted_by VALUES (current_user); RETURN OLD; END $$;
+             $$ BEGIN INSERT INTO public.deleted_by VALUES (current_user); RETURN OLD; END $$;
          CREATE TRIGGER record AFTER DELETE ON socket_io_attachments
              FOR EACH ROW EXECUTE FUNCTION record_deleter();
          INSERT INTO socket_io_attachments (created_at, payload)

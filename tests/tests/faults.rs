@@ -31,8 +31,8 @@ async fn round_trip(cluster: &PrivateCluster, listener: &mut Listener, round: i6
     let db = cluster.connect().await;
     db.batch_execute(&format!(
         "SET pg_socketio.channel_prefix = 'faults';
-         SELECT sio_emit(NULL::text, 'n', jsonb_build_array({round}));
-         SELECT sio_emit(NULL::text, 'n', jsonb_build_array({round}, repeat('z', 9000)));"
+         SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array({round}));
+         SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array({round}, repeat('z', 9000)));"
     ))
     .await
     .unwrap();

@@ -55,10 +55,10 @@ async fn every_sql_operation_arrives_decoded_in_order() {
         SELECT sio_emit('room1', 'ping', '{"n":1}');
         SELECT sio_emit(ARRAY['a','b'], 'e', '[1,"x"]', nsp => '/admin',
                         except_rooms => ARRAY['c'], volatile => true, compress => false);
-        SELECT sio_emit_args(NULL::text[], 'bin', '[{"_placeholder":true,"num":0}, 7]',
+        SELECT sio_emit_args(ARRAY[]::text[], 'bin', '[{"_placeholder":true,"num":0}, 7]',
                              binary_args => ARRAY['\x00ff'::bytea]);
         SELECT sio_sockets_join(ARRAY['r1'], ARRAY['j1','j2']);
-        SELECT sio_sockets_leave(NULL, ARRAY['j1'], nsp => '/admin');
+        SELECT sio_sockets_leave(ARRAY[]::text[], ARRAY['j1'], nsp => '/admin');
         SELECT sio_disconnect_sockets(ARRAY['r2'], true, except_rooms => ARRAY['r3']);
         SELECT sio_server_side_emit('hello', '["w", 2]');
         COMMIT;"#,
@@ -184,7 +184,9 @@ async fn a_small_message_never_overtakes_an_earlier_attachment() {
     // per transaction and partly in one transaction.
     let emit = |n: i32| {
         let pad = if n % 3 == 0 { 20_000 } else { 0 };
-        format!("SELECT sio_emit(NULL::text, 'n', jsonb_build_array({n}, repeat('x', {pad})));")
+        format!(
+            "SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array({n}, repeat('x', {pad})));"
+        )
     };
     let mut sql: String = (0..150).map(emit).collect();
     sql.push_str("BEGIN;");
@@ -204,7 +206,7 @@ async fn a_slow_consumer_holds_back_the_connection_and_loses_nothing() {
     let mut listener = builder(&prefix).connect().await.unwrap();
     let db = emitter(&prefix).await;
     db.batch_execute(
-        "BEGIN; SELECT sio_emit(NULL::text, 'n', jsonb_build_array(i, repeat('y', 500)))
+        "BEGIN; SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array(i, repeat('y', 500)))
                 FROM generate_series(0, 4999) i; COMMIT;",
     )
     .await
@@ -257,7 +259,7 @@ async fn malformed_notifications_are_reported_and_skipped() {
             .await
             .unwrap();
     }
-    db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[1]')")
+    db.batch_execute("SELECT sio_emit(ARRAY[]::text[], 'n', '[1]')")
         .await
         .unwrap();
 
@@ -388,7 +390,7 @@ async fn a_half_open_connection_is_noticed_within_ten_seconds() {
     proxy.freeze();
     let frozen_at = Instant::now();
     // Sent while the connection is frozen: lost, hence the gap.
-    db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[1]')")
+    db.batch_execute("SELECT sio_emit(ARRAY[]::text[], 'n', '[1]')")
         .await
         .unwrap();
     match next_event(&mut listener, WAIT).await {
@@ -400,7 +402,7 @@ async fn a_half_open_connection_is_noticed_within_ten_seconds() {
         noticed < Duration::from_secs(10),
         "noticed after {noticed:?}"
     );
-    db.batch_execute("SELECT sio_emit(NULL::text, 'n', '[2]')")
+    db.batch_execute("SELECT sio_emit(ARRAY[]::text[], 'n', '[2]')")
         .await
         .unwrap();
     let (_, message) = next_message(&mut listener, WAIT).await;
@@ -419,7 +421,7 @@ async fn a_listener_is_a_stream_and_dropping_it_closes_its_connections() {
         .unwrap();
     let db = emitter(&prefix).await;
     db.batch_execute(
-        "SELECT sio_emit(NULL::text, 'n', jsonb_build_array(i)) FROM generate_series(0, 2) i",
+        "SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array(i)) FROM generate_series(0, 2) i",
     )
     .await
     .unwrap();
@@ -451,7 +453,7 @@ async fn recv_is_cancel_safe() {
     let mut listener = builder(&prefix).connect().await.unwrap();
     let db = emitter(&prefix).await;
     db.batch_execute(
-        "SELECT sio_emit(NULL::text, 'n', jsonb_build_array(i, repeat('z', CASE WHEN i % 2 = 0 THEN 20000 ELSE 1 END)))
+        "SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array(i, repeat('z', CASE WHEN i % 2 = 0 THEN 20000 ELSE 1 END)))
          FROM generate_series(0, 199) i",
     )
     .await

@@ -128,15 +128,15 @@ async fn a_role_without_grants_can_neither_emit_nor_touch_attachments() {
             "function sio_emit_args",
         ),
         (
-            "SELECT sio_sockets_join(NULL, ARRAY['a'])",
+            "SELECT sio_sockets_join(ARRAY[]::text[], ARRAY['a'])",
             "function sio_sockets_join",
         ),
         (
-            "SELECT sio_sockets_leave(NULL, ARRAY['a'])",
+            "SELECT sio_sockets_leave(ARRAY[]::text[], ARRAY['a'])",
             "function sio_sockets_leave",
         ),
         (
-            "SELECT sio_disconnect_sockets(NULL, true)",
+            "SELECT sio_disconnect_sockets(ARRAY[]::text[], true)",
             "function sio_disconnect_sockets",
         ),
         (
@@ -178,11 +178,11 @@ async fn an_emitter_emits_inline_and_attached_but_cannot_read_or_delete() {
     let db = role.connect().await;
     db.batch_execute(&format!(
         r#"SET pg_socketio.channel_prefix = '{prefix}';
-           SELECT sio_emit(NULL::text, 'inline', '{{"n":1}}');
-           SELECT sio_emit_args(NULL::text, 'bin', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x0102'::bytea]);
+           SELECT sio_emit(ARRAY[]::text[], 'inline', '{{"n":1}}');
+           SELECT sio_emit_args(ARRAY[]::text[], 'bin', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x0102'::bytea]);
            -- A late COMMIT refreshes created_at: UPDATE on that column only.
            BEGIN;
-           SELECT sio_emit_args(NULL::text, 'late', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x03'::bytea]);
+           SELECT sio_emit_args(ARRAY[]::text[], 'late', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x03'::bytea]);
            SELECT pg_sleep(1.1);
            COMMIT;"#
     ))
@@ -219,6 +219,36 @@ async fn an_emitter_emits_inline_and_attached_but_cannot_read_or_delete() {
             "UPDATE socket_io_attachments SET payload = NULL",
             "table socket_io_attachments",
         ),
+        // Nothing but adding messages: no row kept forever or made to look
+        // old, no lock that holds up the cleanup.
+        (
+            "UPDATE socket_io_attachments SET created_at = 'infinity'",
+            "table socket_io_attachments",
+        ),
+        (
+            "UPDATE socket_io_attachments SET created_at = '-infinity' WHERE id = 42",
+            "table socket_io_attachments",
+        ),
+        (
+            "INSERT INTO socket_io_attachments (created_at, payload) VALUES ('infinity', 'x')",
+            "table socket_io_attachments",
+        ),
+        (
+            "SELECT id FROM socket_io_attachments FOR UPDATE",
+            "table socket_io_attachments",
+        ),
+        (
+            "SELECT id FROM socket_io_attachments FOR KEY SHARE",
+            "table socket_io_attachments",
+        ),
+        (
+            "TRUNCATE socket_io_attachments",
+            "table socket_io_attachments",
+        ),
+        (
+            "BEGIN; LOCK TABLE socket_io_attachments IN ACCESS SHARE MODE",
+            "table socket_io_attachments",
+        ),
         ("SELECT sio_cleanup()", "function sio_cleanup"),
     ] {
         assert_eq!(
@@ -226,7 +256,69 @@ async fn an_emitter_emits_inline_and_attached_but_cannot_read_or_delete() {
             format!("42501: permission denied for {object}"),
             "{sql}"
         );
+        // Ends the transaction a refused statement was in, if any.
+        db.batch_execute("ROLLBACK").await.unwrap();
     }
+    role.drop_role(&admin).await;
+}
+
+/// A role allowed to change `pg_socketio.attachment_table` (GRANT SET, as
+/// a database owner may be) still cannot use a table it has no right on,
+/// and is refused before it queues for that table's lock.
+#[tokio::test]
+async fn the_right_on_the_table_is_checked_before_its_lock() {
+    let (admin, prefix, mut listener) = setup("perm_lock_order").await;
+    let role = TestRole::create(&admin, "sio_it_lock_order", &["socketio_emitter"]).await;
+    let table = format!("private_att_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS public.{table};
+             CREATE TABLE public.{table} (id bigserial, created_at timestamptz DEFAULT now(), payload bytea);
+             GRANT SET ON PARAMETER pg_socketio.attachment_table TO {};",
+            role.name
+        ))
+        .await
+        .unwrap();
+    // The owner holds the strongest lock; a queued emit would wait for it.
+    let holder = connect().await;
+    holder
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .await
+        .unwrap();
+    let db = role.connect().await;
+    let err = pg_socketio_tests::refused(
+        &db,
+        &format!(
+            r#"SET pg_socketio.channel_prefix = '{prefix}';
+               SET pg_socketio.lock_timeout = '60s';
+               SET pg_socketio.attachment_table = 'public.{table}';
+               SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x01'::bytea])"#
+        ),
+    )
+    .await;
+    assert_eq!(
+        (err.code().code(), err.message()),
+        (
+            "42501",
+            &*format!("permission denied to add messages to the attachment table public.{table}")
+        )
+    );
+    assert_eq!(
+        err.hint(),
+        Some("GRANT socketio_emitter TO the role that calls sio_emit_args.")
+    );
+    assert_quiet(&mut listener).await;
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    admin
+        .batch_execute(&format!(
+            "REVOKE SET ON PARAMETER pg_socketio.attachment_table FROM {};
+             DROP TABLE public.{table};",
+            role.name
+        ))
+        .await
+        .unwrap();
     role.drop_role(&admin).await;
 }
 
@@ -245,7 +337,7 @@ async fn a_server_role_runs_the_rust_listener_and_emitter_and_cleans_up() {
     admin
         .batch_execute(&format!(
             r#"SET pg_socketio.channel_prefix = '{prefix}';
-               SELECT sio_emit_args(NULL::text, 'from_sql', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x0a'::bytea]);"#
+               SELECT sio_emit_args(ARRAY[]::text[], 'from_sql', '[{{"_placeholder":true,"num":0}}]', ARRAY['\x0a'::bytea]);"#
         ))
         .await
         .unwrap();

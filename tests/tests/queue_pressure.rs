@@ -30,7 +30,7 @@ async fn usage(db: &Client) -> f64 {
 /// An inline message of about 7 kB numbered `n`.
 async fn emit(db: &Client, n: i64) {
     db.execute(
-        "SELECT sio_emit(NULL::text, 'n', jsonb_build_array($1::int8, repeat('x', 6900)))",
+        "SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array($1::int8, repeat('x', 6900)))",
         &[&n],
     )
     .await

@@ -46,7 +46,7 @@ async fn a_locked_table_fails_the_emit_after_lock_timeout() {
         "{waited:?}"
     );
     // Inline messages need no table.
-    db.batch_execute("SELECT sio_emit(NULL::text, 'inline', '1')")
+    db.batch_execute("SELECT sio_emit(ARRAY[]::text[], 'inline', '1')")
         .await
         .unwrap();
     let got = listener.drain(QUIET).await;
@@ -82,7 +82,7 @@ async fn a_missing_table_fails_the_emit_and_sends_nothing() {
     .unwrap();
     let err = refused(
         &db,
-        &format!("BEGIN; SELECT sio_emit(NULL::text, 'a', '1'); {BINARY_EMIT}"),
+        &format!("BEGIN; SELECT sio_emit(ARRAY[]::text[], 'a', '1'); {BINARY_EMIT}"),
     )
     .await;
     db.batch_execute("ROLLBACK").await.unwrap();
@@ -156,7 +156,7 @@ async fn a_full_disk_fails_the_emit_with_what_it_was_storing() {
 
     let err = refused(
         &db,
-        r#"SELECT sio_emit_args(NULL::text, 'e', '[{"_placeholder":true,"num":0}]',
+        r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{"_placeholder":true,"num":0}]',
                                 ARRAY[decode(repeat('ab', 2000000), 'hex')])"#,
     )
     .await;
@@ -180,7 +180,7 @@ async fn a_full_disk_fails_the_emit_with_what_it_was_storing() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 0);
-    db.batch_execute("SELECT sio_emit(NULL::text, 'inline', '1')")
+    db.batch_execute("SELECT sio_emit(ARRAY[]::text[], 'inline', '1')")
         .await
         .unwrap();
     drop(db);

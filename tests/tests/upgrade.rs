@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use pg_socketio_tests::{attachment_rows, scratch_database, BINARY_EMIT};
 use tokio_postgres::Client;
 
-const RELEASED: &[&str] = &["0.1.0"];
+const RELEASED: &[&str] = &["0.1.0", "0.2.0"];
 const CURRENT: &str = env!("CARGO_PKG_VERSION");
 
 /// PostgreSQL's extension directory, where the released script is put next

@@ -90,7 +90,7 @@ export async function waitUntilListening(sql, clients, timeoutMs = 15000) {
   const nsps = [...new Set(clients.map((c) => c.nsp))];
   while (clients.some((c) => !c.received.some(([e]) => e === "__probe"))) {
     if (Date.now() > deadline) throw new Error("adapters did not start listening");
-    for (const nsp of nsps) await sql.query("SELECT sio_emit(NULL, '__probe', nsp => $1)", [nsp]);
+    for (const nsp of nsps) await sql.query("SELECT sio_emit(ARRAY[]::text[], '__probe', nsp => $1)", [nsp]);
     await sleep(100);
   }
   await sleep(300); // late probes
