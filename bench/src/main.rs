@@ -3,13 +3,14 @@
 //! Markdown table; every figure is compared with a baseline measured in the
 //! same run, with repeats (these machines are noisy).
 //!
-//! `pg_socketio_bench sql` or `pg_socketio_bench listener` runs one part.
+//! `pg_socketio_bench sql`, `listener` or `memory` runs one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
 //! listener benchmarks start as a child process. `pg_socketio_bench soak
 //! [minutes]` is the soak run of `scripts/soak.sh`.
 
 mod codec;
 mod listener;
+mod memory;
 mod pgbench;
 mod receiver;
 mod report;
@@ -65,6 +66,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener::memory(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
         db.batch_execute("DELETE FROM socket_io_attachments")
             .await?;
+    }
+    if part("memory") {
+        eprintln!("backend memory of large emits…");
+        memory::rows(&url, &db, &mut rows).await;
     }
     if only.is_none() {
         codec::rows(&mut rows);

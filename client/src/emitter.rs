@@ -183,7 +183,9 @@ impl Emitter {
             } => {
                 let table = checked_table(&self.table)?;
                 let sql = format!("INSERT INTO {table} (payload) VALUES ($1) RETURNING id");
-                let row = db.query_typed_one(&sql, &[(&payload, Type::BYTEA)]).await?;
+                let row = db
+                    .query_typed_one(&sql, &[(&payload.to_vec(), Type::BYTEA)])
+                    .await?;
                 (channel, attachment_notification(kind, row.try_get(0)?))
             }
         };

@@ -7,10 +7,18 @@
 //! caller's own right on the table is checked before (`attachment_table`).
 
 use pgrx::prelude::*;
+use std::ffi::CStr;
 
-/// `pg_temp` last: the statements name every relation with its schema, so
-/// nothing is ever looked up in it.
-const PINNED_SEARCH_PATH: &std::ffi::CStr = c"pg_catalog, pg_temp";
+/// Settings for the statements, restored after them.
+const SETTINGS: [(&CStr, &CStr); 2] = [
+    // `pg_temp` last: the statements name every relation with its schema,
+    // so nothing is ever looked up in it.
+    (c"search_path", c"pg_catalog, pg_temp"),
+    // A custom plan would copy the payload parameter into a constant of
+    // the plan (twice, measured: 600 MB for a 300 MB message); a generic
+    // plan reads it where it is.
+    (c"plan_cache_mode", c"force_generic_plan"),
+];
 
 pub fn as_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     let (mut user, mut context) = (pg_sys::InvalidOid, 0);
@@ -23,16 +31,18 @@ pub fn as_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
                 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
         );
         let nest = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            PINNED_SEARCH_PATH.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
+        for (name, value) in SETTINGS {
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+        }
         nest
     };
     // An ERROR in `f` aborts the (sub)transaction, which restores both the

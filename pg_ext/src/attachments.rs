@@ -4,16 +4,17 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use pg_socketio_protocol::{attachment_notification, MessageType};
+use pg_socketio_protocol::{attachment_notification, Attachment, MessageType};
+use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiResult};
-use pgrx::{register_xact_callback, PgOid, PgSqlErrorCode, PgXactCallbackEvent};
+use pgrx::{register_xact_callback, set_varsize_4b, PgOid, PgSqlErrorCode, PgXactCallbackEvent};
 
 use crate::as_owner::as_owner;
 use crate::attachment_table::{self, AttachmentTable, Right};
 use crate::error_detail::on_error_say;
-use crate::raise::fail;
+use crate::raise::{fail, OrRaise};
 use crate::table_lock;
 
 extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
@@ -28,15 +29,16 @@ thread_local! {
 }
 
 /// Stores `payload` and returns the notification that points at it.
-pub fn store(kind: MessageType, payload: &[u8], function: &'static str) -> String {
+pub fn store(kind: MessageType, payload: &Attachment, function: &'static str) -> String {
     let table = attachment_table::resolve(Right::AddMessages, function);
     table_lock::row_exclusive(table.oid, &table.name, function);
+    let bytea = bytea(payload, function);
     let doing = Storing {
         bytes: payload.len(),
         table: &table.name,
     };
     let id = on_error_say(doing, function, || {
-        as_owner(table.owner, || insert(&table.name, payload))
+        as_owner(table.owner, || insert(&table.name, bytea))
     });
     remember(table, id);
     attachment_notification(kind, id)
@@ -58,7 +60,26 @@ impl std::fmt::Display for Storing<'_> {
     }
 }
 
-fn insert(table: &str, payload: &[u8]) -> i64 {
+/// The message as a `bytea`, written once into memory of its final size
+/// from PostgreSQL's allocator: running out of memory is then an ERROR
+/// (53200) of this statement, never an abort of the server process.
+fn bytea(payload: &Attachment, function: &'static str) -> pg_sys::Datum {
+    let size = pg_sys::VARHDRSZ + payload.len();
+    unsafe {
+        let bytea = pg_sys::MemoryContextAllocExtended(
+            pg_sys::CurrentMemoryContext,
+            size,
+            pg_sys::MCXT_ALLOC_HUGE as i32,
+        )
+        .cast::<u8>();
+        let mut body = std::slice::from_raw_parts_mut(bytea.add(pg_sys::VARHDRSZ), payload.len());
+        payload.write_to(&mut body).or_raise(function);
+        set_varsize_4b(bytea.cast(), size as i32);
+        pg_sys::Datum::from(bytea)
+    }
+}
+
+fn insert(table: &str, payload: pg_sys::Datum) -> i64 {
     Spi::connect_mut(|client| -> SpiResult<Option<i64>> {
         let plan = match INSERTS.with_borrow_mut(|plans| plans.remove(table)) {
             Some(plan) => plan,
@@ -76,7 +97,12 @@ fn insert(table: &str, payload: &[u8]) -> i64 {
                 .keep(),
         };
         let id = client
-            .update(&plan, Some(1), &[payload.into()])?
+            // SAFETY: a bytea datum, alive for this statement.
+            .update(
+                &plan,
+                Some(1),
+                &[unsafe { DatumWithOid::new(payload, pg_sys::BYTEAOID) }],
+            )?
             .first()
             .get_one::<i64>();
         INSERTS.with_borrow_mut(|plans| plans.insert(table.to_owned(), plan));

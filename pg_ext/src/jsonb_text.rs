@@ -7,8 +7,11 @@
 use pg_socketio_protocol::RawValue;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call, impl_sql_translatable, FromDatum};
+use pgrx::{direct_function_call, impl_sql_translatable, FromDatum, PgSqlErrorCode};
+
+use crate::raise::fail;
 
 pub struct JsonbText(Box<RawValue>);
 
@@ -32,7 +35,24 @@ impl FromDatum for JsonbText {
             direct_function_call::<&core::ffi::CStr>(pg_sys::jsonb_out, &[Some(detoasted.into())])
         }
         .expect("jsonb_out returns text for a non-NULL jsonb");
-        let json = text.to_str().expect("jsonb_out writes UTF-8").to_owned();
+        let text = text.to_str().expect("jsonb_out writes UTF-8");
+        // A large argument may not fit: an ERROR, not an abort of the
+        // server process as a failed Rust allocation would be.
+        let mut json = String::new();
+        if json.try_reserve_exact(text.len()).is_err() {
+            fail(
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+                    "out of memory",
+                    "pg_socketio",
+                )
+                .set_detail(format!(
+                    "Failed on request of size {} for a jsonb argument's text.",
+                    text.len()
+                )),
+            );
+        }
+        json.push_str(text);
         // jsonb_out always writes valid JSON.
         Some(JsonbText(
             RawValue::from_string(json).expect("jsonb_out writes valid JSON"),

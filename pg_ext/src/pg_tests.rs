@@ -41,6 +41,10 @@ mod tests {
         "SELECT sio_cleanup()",
         "SELECT sio_cleanup('1 hour')",
         "SELECT sio_room('conversation:{id}', '{\"id\": 7}')",
+        // One rule for JSON, inline or attached: any number, any depth.
+        "SET LOCAL pg_socketio.payload_threshold = 0; SELECT sio_emit('r', 'inf', ('1' || repeat('0', 400))::jsonb)",
+        "SET LOCAL pg_socketio.payload_threshold = 0; SELECT sio_emit('r', 'deep', (repeat('[', 3000) || repeat(']', 3000))::jsonb)",
+        "SELECT sio_emit('r', 'deep', (repeat('[', 3000) || repeat(']', 3000))::jsonb)",
         // The longest namespace that fits the default prefix: 53 bytes.
             &format!("SELECT sio_emit('r', 'e', nsp => '/{}')", "a".repeat(52)),
         ] {
@@ -216,6 +220,61 @@ mod tests {
             );
         }
         assert_eq!(attachment_rows(), 0);
+    }
+
+    /// A room is the column's text exactly, never through a float; a huge
+    /// number elsewhere in the row does not matter.
+    #[pg_test]
+    fn rooms_are_the_columns_text() {
+        for (row, room) in [
+            (
+                r#"{"n": 123456789012345678901234567890}"#,
+                Some("acct:123456789012345678901234567890"),
+            ),
+            (
+                r#"{"n": 123456789012345678901234567891}"#,
+                Some("acct:123456789012345678901234567891"),
+            ),
+            (r#"{"n": 1.50}"#, Some("acct:1.50")),
+            (r#"{"n": "x\"y"}"#, Some("acct:x\"y")),
+            (r#"{"n": true}"#, Some("acct:true")),
+            (r#"{"n": null}"#, None),
+        ] {
+            assert_eq!(
+                Spi::get_one_with_args::<String>(
+                    "SELECT sio_room('acct:{n}', $1::jsonb)",
+                    &[row.into()]
+                )
+                .unwrap()
+                .as_deref(),
+                room,
+                "{row}"
+            );
+        }
+        Spi::run(
+            "CREATE TEMP TABLE huge (id int, x numeric);
+             CREATE TRIGGER t AFTER INSERT OR UPDATE OR DELETE ON huge
+               FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}');
+             INSERT INTO huge VALUES (1, ('1' || repeat('0', 400))::numeric);
+             UPDATE huge SET id = 2;
+             DELETE FROM huge;",
+        )
+        .unwrap();
+    }
+
+    /// sio_trigger pins its search_path; the attachment table is found all
+    /// the same (0.2.0 failed such a row with 42P01).
+    #[pg_test]
+    fn a_large_row_from_sio_trigger_goes_to_the_attachment_table() {
+        let rows = attachment_rows();
+        Spi::run(
+            "CREATE TEMP TABLE big_rows (id int, body text);
+             CREATE TRIGGER t AFTER INSERT ON big_rows
+               FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}');
+             INSERT INTO big_rows VALUES (1, repeat('x', 9000));",
+        )
+        .unwrap();
+        assert_eq!(attachment_rows(), rows + 1);
     }
 
     /// A table of the caller's in pg_temp, named like the attachment table,

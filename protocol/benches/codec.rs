@@ -9,7 +9,7 @@ use pg_socketio_protocol::{
 use std::hint::black_box;
 
 /// A broadcast to room1 with an object argument, as `sio_emit` sends it.
-fn broadcast<'a>(args: &'a [&'a RawValue]) -> Encoded {
+fn broadcast<'a>(args: &'a [&'a RawValue]) -> Encoded<'a> {
     let op = Operation::Emit {
         event: Event::new("message", args),
         flags: Flags::default(),
@@ -45,7 +45,7 @@ fn codec(c: &mut Criterion) {
     )
     .unwrap()
     {
-        Encoded::Attachment { payload, .. } => payload,
+        Encoded::Attachment { payload, .. } => payload.to_vec(),
         other => panic!("{other:?}"),
     };
 

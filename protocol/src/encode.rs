@@ -1,11 +1,13 @@
 //! The emitter's side: turns an operation into what PostgreSQL must carry —
 //! an inline notification, or an attachment row plus a short notification.
 
+use std::io::Write;
+
 use serde_json::value::RawValue;
 
-use crate::binary::{check_placeholders, WithBinary};
 use crate::channel::channel_name;
 use crate::message::{Envelope, Event, MessageType, Operation, Target};
+use crate::transcode::{plan, Plan};
 use crate::Error;
 
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
@@ -44,7 +46,7 @@ impl Default for Settings<'_> {
 
 /// What to send for one message.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Encoded {
+pub enum Encoded<'a> {
     /// `pg_notify(channel, payload)`.
     Inline { channel: String, payload: String },
     /// Insert `payload` (MessagePack of the whole message) into the attachment
@@ -52,8 +54,71 @@ pub enum Encoded {
     Attachment {
         channel: String,
         kind: MessageType,
-        payload: Vec<u8>,
+        payload: Attachment<'a>,
     },
+}
+
+/// A message for the attachment table, measured before it is written, so
+/// that the caller allocates it once at its final size (a 300 MB binary
+/// argument is then held once by the encoder, not several times).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment<'a> {
+    /// The MessagePack of the message with an empty `bin` where each JSON
+    /// argument goes: its layout stays defined in one place (`message.rs`).
+    envelope: Vec<u8>,
+    /// Where those empty `bin`s are, in argument order.
+    slots: Vec<usize>,
+    args: Vec<Plan<'a>>,
+    binary: &'a [&'a [u8]],
+    len: usize,
+}
+
+/// The empty `bin` that stands for an argument in the envelope.
+const SLOT: [u8; 2] = [0xc4, 0x00];
+
+impl Attachment<'_> {
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never: a message has a type and a namespace at least.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes exactly [`len`](Self::len) bytes.
+    pub fn write_to<W: Write>(&self, out: &mut W) -> Result<(), Error> {
+        let mut from = 0;
+        for (&slot, arg) in self.slots.iter().zip(&self.args) {
+            out.write_all(&self.envelope[from..slot])
+                .map_err(write_error)?;
+            arg.write(self.binary, out)?;
+            from = slot + SLOT.len();
+        }
+        out.write_all(&self.envelope[from..]).map_err(write_error)
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.len);
+        self.write_to(&mut bytes)
+            .expect("writing into a Vec does not fail");
+        bytes
+    }
+}
+
+fn write_error(e: std::io::Error) -> Error {
+    Error::Json(format!("writing MessagePack: {e}"))
+}
+
+/// An argument's place in the envelope.
+#[derive(Clone, Copy)]
+struct Slot;
+
+impl serde::Serialize for Slot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&[])
+    }
 }
 
 /// Encodes `op` for the servers of `target.nsp`.
@@ -63,60 +128,153 @@ pub enum Encoded {
 /// MessagePack for the attachment table. `seq` must differ between the calls
 /// of one transaction, since PostgreSQL delivers identical notifications of a
 /// transaction once.
-pub fn encode(
+pub fn encode<'a>(
     settings: &Settings,
     target: Target,
-    op: Operation<&RawValue>,
+    op: Operation<'a, &'a RawValue>,
     seq: u64,
-) -> Result<Encoded, Error> {
+) -> Result<Encoded<'a>, Error> {
     let channel = channel_name(settings.channel_prefix, target.nsp)?;
     op.check()?;
     let event = event_of(&op);
-    let binary = event.map_or(&[][..], |e| e.binary);
+    let binary: &'a [&'a [u8]] = event.map_or(&[], |e| e.binary);
+    let args: &'a [&'a RawValue] = event.map_or(&[], |e| e.args);
     if binary.is_empty() {
         // A placeholder without binary arguments is a mistake; looking for
-        // one costs a substring scan, parsing only when one may be there.
-        if let Some(event) =
-            event.filter(|e| e.args.iter().any(|a| a.get().contains("\"_placeholder\"")))
-        {
-            check_placeholders(&parse_args(event.args)?, 0)?;
+        // one costs a substring scan, planning only when one may be there.
+        for arg in args.iter().filter(|a| a.get().contains("\"_placeholder\"")) {
+            plan(arg.get(), binary)?;
         }
-        let envelope = Envelope {
-            target,
-            op,
-            cluster_source: settings.cluster_source,
-            seq: Some(seq),
-        };
-        let payload = serde_json::to_string(&envelope).map_err(|e| Error::Json(e.to_string()))?;
-        if payload.len() < settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD) {
-            return Ok(Encoded::Inline { channel, payload });
+        let threshold = settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD);
+        // The inline JSON holds every argument's text: when those alone
+        // reach the threshold, it is not worth writing.
+        if args.iter().map(|a| a.get().len()).sum::<usize>() < threshold {
+            let envelope = Envelope {
+                target,
+                op,
+                cluster_source: settings.cluster_source,
+                seq: Some(seq),
+            };
+            let payload =
+                serde_json::to_string(&envelope).map_err(|e| Error::Json(e.to_string()))?;
+            if payload.len() < threshold {
+                return Ok(Encoded::Inline { channel, payload });
+            }
         }
     }
-    let values = event.map_or(Ok(Vec::new()), |e| parse_args(e.args))?;
-    check_placeholders(&values, binary.len())?;
-    let args: Vec<WithBinary> = values
+    let plans = args
         .iter()
-        .map(|value| WithBinary { value, binary })
-        .collect();
+        .map(|arg| plan(arg.get(), binary))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut used = vec![false; binary.len()];
+    plans
+        .iter()
+        .flat_map(Plan::used)
+        .for_each(|i| used[i] = true);
+    if let Some(index) = used.iter().position(|u| !u) {
+        return Err(Error::UnusedBinary { index });
+    }
+    let slots = vec![Slot; args.len()];
     let envelope = Envelope {
         target,
-        op: with_args(op, &args),
+        op: with_args(op, &slots),
         cluster_source: settings.cluster_source,
         // The row id makes the notification unique.
         seq: None,
     };
-    let payload = rmp_serde::to_vec_named(&envelope).map_err(|e| Error::Json(e.to_string()))?;
-    if payload.len() > MAX_ATTACHMENT {
+    let envelope = rmp_serde::to_vec_named(&envelope).map_err(|e| Error::Json(e.to_string()))?;
+    let slots = empty_bins(&envelope)?;
+    debug_assert_eq!(slots.len(), args.len());
+    let len =
+        envelope.len() - SLOT.len() * slots.len() + plans.iter().map(Plan::len).sum::<usize>();
+    if len > MAX_ATTACHMENT {
         return Err(Error::TooLarge {
-            len: payload.len(),
+            len,
             max: MAX_ATTACHMENT,
         });
     }
     Ok(Encoded::Attachment {
         channel,
         kind: op.message_type(),
-        payload,
+        payload: Attachment {
+            envelope,
+            slots,
+            args: plans,
+            binary,
+            len,
+        },
     })
+}
+
+/// The offsets of the empty `bin`s in an envelope, found by walking its
+/// structure (a string's bytes are never mistaken for one). The envelope
+/// holds no other `bin`.
+fn empty_bins(mut bytes: &[u8]) -> Result<Vec<usize>, Error> {
+    use rmp::Marker;
+    let total = bytes.len();
+    let mut found = Vec::new();
+    let mut pending = 1usize;
+    let skip = |bytes: &mut &[u8], n: usize| -> Result<(), Error> {
+        *bytes = bytes
+            .get(n..)
+            .ok_or_else(|| write_error(std::io::ErrorKind::UnexpectedEof.into()))?;
+        Ok(())
+    };
+    let be = |bytes: &[u8], n: usize| -> Result<usize, Error> {
+        bytes
+            .get(..n)
+            .map(|b| b.iter().fold(0usize, |acc, &x| acc << 8 | usize::from(x)))
+            .ok_or_else(|| write_error(std::io::ErrorKind::UnexpectedEof.into()))
+    };
+    while pending > 0 {
+        pending -= 1;
+        let at = total - bytes.len();
+        let marker = Marker::from_u8(
+            *bytes
+                .first()
+                .ok_or_else(|| write_error(std::io::ErrorKind::UnexpectedEof.into()))?,
+        );
+        skip(&mut bytes, 1)?;
+        match marker {
+            Marker::FixArray(n) => pending += usize::from(n),
+            Marker::FixMap(n) => pending += 2 * usize::from(n),
+            Marker::Array16 | Marker::Array32 => {
+                let w = if marker == Marker::Array16 { 2 } else { 4 };
+                pending += be(bytes, w)?;
+                skip(&mut bytes, w)?;
+            }
+            Marker::Map16 | Marker::Map32 => {
+                let w = if marker == Marker::Map16 { 2 } else { 4 };
+                pending += 2 * be(bytes, w)?;
+                skip(&mut bytes, w)?;
+            }
+            Marker::FixStr(n) => skip(&mut bytes, usize::from(n))?,
+            Marker::Str8
+            | Marker::Str16
+            | Marker::Str32
+            | Marker::Bin8
+            | Marker::Bin16
+            | Marker::Bin32 => {
+                let w = match marker {
+                    Marker::Str8 | Marker::Bin8 => 1,
+                    Marker::Str16 | Marker::Bin16 => 2,
+                    _ => 4,
+                };
+                let n = be(bytes, w)?;
+                if matches!(marker, Marker::Bin8 | Marker::Bin16 | Marker::Bin32) {
+                    found.push(at);
+                }
+                skip(&mut bytes, w + n)?;
+            }
+            Marker::U8 | Marker::I8 => skip(&mut bytes, 1)?,
+            Marker::U16 | Marker::I16 => skip(&mut bytes, 2)?,
+            Marker::U32 | Marker::I32 | Marker::F32 => skip(&mut bytes, 4)?,
+            Marker::U64 | Marker::I64 | Marker::F64 => skip(&mut bytes, 8)?,
+            // nil, booleans, fixints: the marker is all there is.
+            _ => {}
+        }
+    }
+    Ok(found)
 }
 
 /// Splits a JSON array into its elements, one per event argument.
@@ -168,10 +326,4 @@ fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> 
         Operation::SocketsLeave { rooms } => Operation::SocketsLeave { rooms },
         Operation::DisconnectSockets { close } => Operation::DisconnectSockets { close },
     }
-}
-
-fn parse_args(args: &[&RawValue]) -> Result<Vec<serde_json::Value>, Error> {
-    args.iter()
-        .map(|raw| serde_json::from_str(raw.get()).map_err(|e| Error::Json(e.to_string())))
-        .collect()
 }

@@ -5,21 +5,21 @@
 //! See `docs/protocol.md` at the top of the repository for the protocol as
 //! implemented and the traps it avoids.
 
-mod binary;
 mod channel;
 mod decode;
 mod encode;
 mod error;
 mod message;
 mod table_name;
+mod transcode;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
 pub use decode::{
     decode_attachment, decode_notification, Body, DecodeError, Message, Notice, Opts, ReceivedFlags,
 };
 pub use encode::{
-    attachment_notification, encode, split_args, Encoded, Settings, DEFAULT_PAYLOAD_THRESHOLD,
-    MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
+    attachment_notification, encode, split_args, Attachment, Encoded, Settings,
+    DEFAULT_PAYLOAD_THRESHOLD, MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
 pub use message::{

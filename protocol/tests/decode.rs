@@ -207,7 +207,7 @@ fn what_the_encoder_writes_decodes_back() {
     else {
         panic!("binary goes to an attachment");
     };
-    let m = decode_attachment(&payload).unwrap();
+    let m = decode_attachment(&payload.to_vec()).unwrap();
     assert_eq!(m.uid, "emitter");
     assert_eq!(m.nsp.as_deref(), Some("/chat"));
     let Body::Broadcast {
@@ -357,6 +357,7 @@ fn corrupted_input_never_panics() {
     else {
         panic!()
     };
+    let packed = packed.to_vec();
     for end in 0..json.len() {
         let _ = decode_notification(&json[..end]);
     }

@@ -186,9 +186,10 @@ fn reserved_event_names_are_refused() {
 
 /// Encodes an emit of one string argument made of `unit` repeated `count`
 /// times; returns the result and the length its JSON has.
-fn emit_string(unit: &str, count: usize, settings: &Settings) -> (Encoded, usize) {
-    let arg = raw(&format!("\"{}\"", unit.repeat(count)));
-    let args: &[&RawValue] = &[&arg];
+fn emit_string(unit: &str, count: usize, settings: &Settings) -> (Encoded<'static>, usize) {
+    // Leaked: the result borrows its arguments, and a test may keep it.
+    let arg: &'static RawValue = Box::leak(raw(&format!("\"{}\"", unit.repeat(count))));
+    let args: &'static [&RawValue] = Box::leak(Box::new([arg]));
     let op = Operation::Emit {
         event: Event::new("big", args),
         flags: Flags::default(),
@@ -293,7 +294,7 @@ fn attachment_is_msgpack_of_the_whole_message_with_string_keys() {
     };
     assert_eq!(channel, "socket.io#/n");
     assert_eq!(kind, MessageType::Broadcast);
-    let value = rmpv::decode::read_value(&mut &payload[..]).unwrap();
+    let value = rmpv::decode::read_value(&mut &payload.to_vec()[..]).unwrap();
     // Compare through JSON: every map key must be a string for this to work.
     let json: serde_json::Value = serde_json::from_str(&value_to_json(&value)).unwrap();
     assert_eq!(
@@ -354,7 +355,9 @@ fn attachment_notification_points_at_the_row() {
 
 fn attachment(op: Operation<&RawValue>) -> rmpv::Value {
     match encode(&Settings::default(), Target::default(), op, 1).unwrap() {
-        Encoded::Attachment { payload, .. } => rmpv::decode::read_value(&mut &payload[..]).unwrap(),
+        Encoded::Attachment { payload, .. } => {
+            rmpv::decode::read_value(&mut &payload.to_vec()[..]).unwrap()
+        }
         other => panic!("expected an attachment: {other:?}"),
     }
 }

@@ -52,7 +52,7 @@ test("to one room reaches that room's clients on every server, and no one else",
   });
 });
 
-test("NULL rooms reach every client of the namespace; zero arguments stay zero", async () => {
+test("the empty array reaches every client of the namespace; zero arguments stay zero", async () => {
   await sql.query(`SELECT sio_emit(ARRAY[]::text[], 'tick')`);
   await settle();
   assert.deepEqual(received(), { a: [["tick"]], b: [["tick"]], c: [["tick"]], d: [["tick"]], e: [] });
@@ -117,4 +117,33 @@ test("the official @socket.io/postgres-emitter is ignored by adapter 0.5.0", asy
   assert.equal(sent[0].nsp, undefined);
   // ... and no client received it.
   assert.deepEqual(received(), { a: [], b: [], c: [], d: [], e: [] });
+});
+
+test("a NULL room list is refused and reaches no one", async () => {
+  await assert.rejects(sql.query(`SELECT sio_emit((SELECT 'room1' WHERE false), 'private', '1')`), {
+    code: "22004",
+    message: /rooms must not be NULL/,
+  });
+  await settle();
+  assert.deepEqual(received(), { a: [], b: [], c: [], d: [], e: [] });
+});
+
+test("one rule for JSON, inline or through the attachment table: depth, huge and 64-bit-plus numbers", async () => {
+  const deep = `${"[".repeat(150)}${"]".repeat(150)}`;
+  const json = `[1e400, -1e400, 123456789012345678901234567890, 18446744073709551615, -9223372036854775808, 1.50, ${deep}]`;
+  await sql.query(`SELECT sio_emit('room2', 'inline', $1::jsonb)`, [json]);
+  await sql.query(`SET pg_socketio.payload_threshold = 0`);
+  await sql.query(`SELECT sio_emit('room2', 'attached', $1::jsonb)`, [json]);
+  await sql.query(`RESET pg_socketio.payload_threshold`);
+  await settle();
+  const [[inlineEvent, inline], [attachedEvent, attached]] = clients.c.received;
+  assert.equal(inlineEvent, "inline");
+  assert.equal(attachedEvent, "attached");
+  // JavaScript's numbers, whichever way the message came (Infinity goes to
+  // the client as null, as JSON has no Infinity).
+  assert.deepEqual(attached, inline);
+  assert.deepEqual(inline.slice(0, 6), [null, null, 1.2345678901234568e29, 18446744073709552000, -9223372036854776000, 1.5]);
+  let depth = 0;
+  for (let v = inline[6]; Array.isArray(v); v = v[0]) depth++;
+  assert.equal(depth, 150);
 });

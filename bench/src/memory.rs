@@ -1,0 +1,124 @@
+//! A backend's peak memory for one large emit, against the same statement
+//! storing the same bytes itself: what pg_socketio adds beyond what
+//! PostgreSQL holds for the arguments and the row. Each statement runs in a
+//! fresh session, whose peak RSS (`VmHWM` of `/proc/<pid>/status`) is read
+//! after it.
+
+use tokio_postgres::{Client, NoTls};
+
+use crate::report::Row;
+
+const MB: u64 = 1 << 20;
+
+/// Runs `setup` then `statement` in a new session; its peak RSS in bytes.
+async fn peak(url: &str, setup: &str, statement: &str) -> u64 {
+    let (db, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    db.batch_execute(setup).await.unwrap();
+    let pid: i32 = db
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    db.batch_execute(statement).await.unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("the benchmark runs on the database's machine");
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status");
+    kb * 1024
+}
+
+/// One row: (peak of ours − peak of the baseline) / payload.
+async fn row(
+    url: &str,
+    db: &Client,
+    name: &str,
+    payload: u64,
+    (setup, ours): (&str, &str),
+    (baseline_name, baseline): (&str, &str),
+) -> Row {
+    let theirs = peak(url, setup, baseline).await;
+    db.batch_execute("TRUNCATE bench_memory_plain, bench_memory_rows")
+        .await
+        .unwrap();
+    let mine = peak(url, setup, ours).await;
+    db.batch_execute(
+        "TRUNCATE bench_memory_plain, bench_memory_rows; DELETE FROM socket_io_attachments",
+    )
+    .await
+    .unwrap();
+    let extra = mine.saturating_sub(theirs) as f64 / payload as f64;
+    Row {
+        name: format!("{name}: backend peak RSS beyond the baseline, × payload"),
+        ours: format!("{} MB", mine / MB),
+        baseline: format!("{baseline_name}: {} MB", theirs / MB),
+        ratio: extra,
+        target: Some(("≤ 2 × payload", extra <= 2.0)),
+    }
+}
+
+pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
+    db.batch_execute(
+        "DROP TABLE IF EXISTS bench_memory_plain, bench_memory_rows;
+         CREATE UNLOGGED TABLE bench_memory_plain (id bigserial, created_at timestamptz, payload bytea);
+         ALTER TABLE bench_memory_plain ALTER COLUMN payload SET STORAGE EXTERNAL;
+         CREATE TABLE bench_memory_rows (id int, body text);
+         CREATE TRIGGER emit AFTER INSERT ON bench_memory_rows
+           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}', 'row');",
+    )
+    .await
+    .unwrap();
+    let setup = "SET pg_socketio.channel_prefix = 'bench_memory'";
+    let binary = 300 * MB;
+    rows.push(
+        row(
+            url,
+            db,
+            "sio_emit_args, one 300 MB binary argument",
+            binary,
+            (
+                setup,
+                &format!(
+                    r#"SELECT sio_emit_args('r', 'e', '[{{"_placeholder":true,"num":0}}]',
+                                           ARRAY[convert_to(repeat('x', {binary}), 'UTF8')])"#
+                ),
+            ),
+            (
+                "INSERT of the same bytea into an unlogged table",
+                &format!(
+                    "INSERT INTO bench_memory_plain (created_at, payload)
+                     SELECT clock_timestamp(), (ARRAY[convert_to(repeat('x', {binary}), 'UTF8')])[1]"
+                ),
+            ),
+        )
+        .await,
+    );
+    let text = 100 * MB;
+    rows.push(
+        row(
+            url,
+            db,
+            "sio_trigger, one 100 MB row",
+            text,
+            (
+                setup,
+                &format!("INSERT INTO bench_memory_rows VALUES (1, repeat('y', {text}))"),
+            ),
+            (
+                "the same INSERT without the trigger",
+                &format!(
+                    "ALTER TABLE bench_memory_rows DISABLE TRIGGER emit;
+                     INSERT INTO bench_memory_rows VALUES (1, repeat('y', {text}));
+                     ALTER TABLE bench_memory_rows ENABLE TRIGGER emit;"
+                ),
+            ),
+        )
+        .await,
+    );
+    db.batch_execute("DROP TABLE bench_memory_plain, bench_memory_rows")
+        .await
+        .unwrap();
+}

@@ -1,0 +1,587 @@
+//! JSON arguments → MessagePack, for messages that go to the attachment
+//! table, without building a tree of values:
+//!
+//! - iterative: any nesting depth that PostgreSQL accepts in a `jsonb` is
+//!   carried, and none recurses on the stack;
+//! - two passes over the text: [`plan`] checks it, counts each container's
+//!   members and finds Socket.IO placeholders (`{"_placeholder":true,
+//!   "num":N}`, which become `bin` N); [`Plan::write`] writes the
+//!   MessagePack, and [`Plan::len`] says beforehand how long it is, so that
+//!   the caller allocates the message once, at its final size;
+//! - numbers follow the inline path's rule: JSON text carries any number, and
+//!   what a Node.js server reads is JavaScript's float64 of it. So integers
+//!   that fit 64 bits are MessagePack integers, every other number is the
+//!   float64 JavaScript would read from the text (±Infinity beyond its
+//!   range, as `1e400` is).
+
+use std::io::Write;
+
+use crate::Error;
+
+/// What [`Plan::write`] needs, found by [`plan`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plan<'a> {
+    json: &'a str,
+    /// Member count of each array and object, in the order they open.
+    counts: Vec<u32>,
+    /// For each container, in the same order: the binary argument it stands
+    /// for, when it is a placeholder.
+    placeholders: Vec<Option<usize>>,
+    len: usize,
+}
+
+/// One lexical token of JSON text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Token<'a> {
+    Open {
+        object: bool,
+    },
+    Close,
+    /// Raw, between the quotes, escapes not yet resolved.
+    Str(&'a str),
+    Number(&'a str),
+    Bool(bool),
+    Null,
+}
+
+/// The tokens of `json`, with their byte offsets. Commas and colons carry no
+/// information once the text is known to be JSON; `plan` checks it is.
+struct Tokens<'a> {
+    json: &'a str,
+    at: usize,
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Result<(usize, Token<'a>), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.json.as_bytes();
+        while let Some(&b) = bytes.get(self.at) {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b',' | b':') {
+                self.at += 1;
+            } else {
+                break;
+            }
+        }
+        let start = self.at;
+        let first = *bytes.get(start)?;
+        let token = match first {
+            b'{' | b'[' => Token::Open {
+                object: first == b'{',
+            },
+            b'}' | b']' => Token::Close,
+            b'"' => {
+                let mut i = start + 1;
+                loop {
+                    match bytes.get(i) {
+                        Some(b'"') => break,
+                        Some(b'\\') => i += 2,
+                        Some(_) => i += 1,
+                        None => return Some(Err(malformed("an unterminated string"))),
+                    }
+                }
+                self.at = i + 1;
+                return Some(Ok((start, Token::Str(&self.json[start + 1..i]))));
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = bytes[start..]
+                    .iter()
+                    .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .map_or(bytes.len(), |n| start + n);
+                self.at = end;
+                return Some(Ok((start, Token::Number(&self.json[start..end]))));
+            }
+            _ => {
+                let word = |w: &str| self.json[start..].starts_with(w);
+                let (token, len) = if word("true") {
+                    (Token::Bool(true), 4)
+                } else if word("false") {
+                    (Token::Bool(false), 5)
+                } else if word("null") {
+                    (Token::Null, 4)
+                } else {
+                    return Some(Err(malformed("an unexpected character")));
+                };
+                self.at += len;
+                return Some(Ok((start, token)));
+            }
+        };
+        self.at += 1;
+        Some(Ok((start, token)))
+    }
+}
+
+fn malformed(what: &str) -> Error {
+    Error::Json(format!("{what} in a JSON argument"))
+}
+
+fn tokens(json: &str) -> Tokens<'_> {
+    Tokens { json, at: 0 }
+}
+
+/// An open container while planning.
+struct Frame {
+    index: usize,
+    object: bool,
+    /// Inside an object: the next string is a key.
+    expect_key: bool,
+    key: Option<String>,
+    /// `"_placeholder": true` seen.
+    marked: bool,
+    /// The raw text of the value of `"num"`, and where it started.
+    num: Option<(usize, usize)>,
+    /// The container a member value opened, if it was one (for `num`).
+    value_start: usize,
+}
+
+/// Checks `json` (one argument), counts its containers and finds its
+/// placeholders; `binary` is how many binary arguments there are.
+pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Error> {
+    let mut plan = Plan {
+        json,
+        counts: Vec::new(),
+        placeholders: Vec::new(),
+        len: 0,
+    };
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut values = 0usize;
+    for token in tokens(json) {
+        let (at, token) = token?;
+        // A value (or a key) inside the innermost container.
+        if let Some(top) = stack.last_mut() {
+            if top.object && top.expect_key {
+                let Token::Str(key) = token else {
+                    if token == Token::Close {
+                        close(&mut plan, &mut stack, at, binary)?;
+                        continue;
+                    }
+                    return Err(malformed("a key that is not a string"));
+                };
+                top.key = Some(unescaped(key));
+                top.expect_key = false;
+                plan.counts[top.index] += 1;
+                continue;
+            }
+            if token != Token::Close {
+                if top.object {
+                    top.expect_key = true;
+                    top.value_start = at;
+                    if top.key.as_deref() == Some("_placeholder") && token == Token::Bool(true) {
+                        top.marked = true;
+                    }
+                } else {
+                    plan.counts[top.index] += 1;
+                }
+            }
+        } else {
+            values += 1;
+        }
+        match token {
+            Token::Open { object } => {
+                stack.push(Frame {
+                    index: plan.counts.len(),
+                    object,
+                    expect_key: object,
+                    key: None,
+                    marked: false,
+                    num: None,
+                    value_start: at,
+                });
+                plan.counts.push(0);
+                plan.placeholders.push(None);
+            }
+            Token::Close => {
+                if stack.is_empty() {
+                    return Err(malformed("an unmatched bracket"));
+                }
+                close(&mut plan, &mut stack, at, binary)?;
+            }
+            Token::Number(_) | Token::Str(_) | Token::Bool(_) | Token::Null => {
+                if let Some(top) = stack.last_mut() {
+                    if top.object && top.key.as_deref() == Some("num") {
+                        top.num = Some((at, at + token_len(json, at)));
+                    }
+                }
+            }
+        }
+    }
+    if values != 1 || !stack.is_empty() {
+        return Err(malformed("not exactly one value"));
+    }
+    plan.len = plan.write(binary, &mut Counter(0))?;
+    Ok(plan)
+}
+
+/// The length of the scalar token starting at `at`.
+fn token_len(json: &str, at: usize) -> usize {
+    let mut rest = tokens(json);
+    rest.at = at;
+    match rest.next() {
+        Some(Ok(_)) => rest.at - at,
+        _ => 0,
+    }
+}
+
+/// Closes the innermost container; an object that is exactly
+/// `{"_placeholder":true,"num":N}` names binary argument N, which must exist.
+fn close(
+    plan: &mut Plan,
+    stack: &mut Vec<Frame>,
+    at: usize,
+    binary: &[&[u8]],
+) -> Result<(), Error> {
+    let frame = stack.pop().expect("an open container");
+    if frame.object && frame.marked && plan.counts[frame.index] == 2 {
+        if let Some((start, end)) = frame.num {
+            let text = &plan.json[start..end];
+            let index = text
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n < binary.len())
+                .ok_or_else(|| Error::BadPlaceholder {
+                    num: text.to_owned(),
+                    count: binary.len(),
+                })?;
+            plan.placeholders[frame.index] = Some(index);
+        }
+    }
+    // A container that is a member value of the enclosing object: `num`
+    // must be a number, and a container never is.
+    if let Some(parent) = stack.last_mut() {
+        if parent.object && parent.key.as_deref() == Some("num") {
+            parent.num = Some((frame.value_start, at + 1));
+        }
+    }
+    Ok(())
+}
+
+impl Plan<'_> {
+    /// The MessagePack's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The binary arguments this argument uses.
+    pub fn used(&self) -> impl Iterator<Item = usize> + '_ {
+        self.placeholders.iter().flatten().copied()
+    }
+
+    /// Writes the MessagePack; returns how many bytes it wrote. Keys and
+    /// values follow each other in the text as MessagePack wants them.
+    pub fn write<W: Write>(&self, binary: &[&[u8]], out: &mut W) -> Result<usize, Error> {
+        let mut out = Counted { inner: out, n: 0 };
+        let mut next_container = 0;
+        // Inside a placeholder object, already written as its bin.
+        let mut skip_depth = 0usize;
+        for token in tokens(self.json) {
+            let (_, token) = token?;
+            if skip_depth > 0 {
+                match token {
+                    Token::Open { .. } => skip_depth += 1,
+                    Token::Close => skip_depth -= 1,
+                    _ => {}
+                }
+                continue;
+            }
+            match token {
+                Token::Open { object } => {
+                    let index = next_container;
+                    next_container += 1;
+                    if let Some(n) = self.placeholders[index] {
+                        write_bin(&mut out, binary[n])?;
+                        skip_depth = 1;
+                    } else if object {
+                        rmp::encode::write_map_len(&mut out, self.counts[index]).map_err(io)?;
+                    } else {
+                        rmp::encode::write_array_len(&mut out, self.counts[index]).map_err(io)?;
+                    }
+                }
+                Token::Close => {}
+                Token::Str(raw) => write_str(&mut out, raw)?,
+                Token::Number(text) => write_number(&mut out, text)?,
+                Token::Bool(b) => rmp::encode::write_bool(&mut out, b).map_err(io)?,
+                Token::Null => rmp::encode::write_nil(&mut out).map_err(io)?,
+            }
+        }
+        Ok(out.n)
+    }
+}
+
+fn write_bin<W: Write>(out: &mut W, bytes: &[u8]) -> Result<(), Error> {
+    rmp::encode::write_bin(out, bytes).map_err(io)
+}
+
+fn write_str<W: Write>(out: &mut W, raw: &str) -> Result<(), Error> {
+    if !raw.contains('\\') {
+        return rmp::encode::write_str(out, raw).map_err(io);
+    }
+    let mut len = 0usize;
+    unescape(raw, |chunk| {
+        len += chunk.len();
+        Ok(())
+    })?;
+    rmp::encode::write_str_len(out, u32::try_from(len).map_err(|_| too_long())?).map_err(io)?;
+    unescape(raw, |chunk| out.write_all(chunk).map_err(io))
+}
+
+/// Integers that fit 64 bits as MessagePack integers (as serde writes them),
+/// every other number as the float64 JavaScript reads from its text.
+fn write_number<W: Write>(out: &mut W, text: &str) -> Result<(), Error> {
+    let integer = !text.contains(['.', 'e', 'E']);
+    if integer {
+        if let Ok(n) = text.parse::<u64>() {
+            return rmp::encode::write_uint(out, n).map(drop).map_err(io);
+        }
+        if let Ok(n) = text.parse::<i64>() {
+            return rmp::encode::write_sint(out, n).map(drop).map_err(io);
+        }
+    }
+    let float: f64 = text.parse().map_err(|_| malformed("a malformed number"))?;
+    rmp::encode::write_f64(out, float).map_err(io)
+}
+
+/// Calls `sink` with the UTF-8 of a JSON string's raw text, escapes
+/// resolved. A lone surrogate (JSON allows it, UTF-8 cannot hold it) becomes
+/// U+FFFD.
+fn unescape(raw: &str, mut sink: impl FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error> {
+    let mut rest = raw;
+    while let Some(i) = rest.find('\\') {
+        sink(&rest.as_bytes()[..i])?;
+        let escape = rest.as_bytes().get(i + 1).copied();
+        rest = &rest[i + 2..];
+        let c = match escape {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let (unit, after) = hex4(rest)?;
+                rest = after;
+                if (0xD800..0xDC00).contains(&unit) {
+                    match rest.strip_prefix("\\u").map(hex4) {
+                        Some(Ok((low, after))) if (0xDC00..0xE000).contains(&low) => {
+                            rest = after;
+                            char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                                .unwrap_or(char::REPLACEMENT_CHARACTER)
+                        }
+                        _ => char::REPLACEMENT_CHARACTER,
+                    }
+                } else {
+                    char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER)
+                }
+            }
+            _ => return Err(malformed("a malformed escape")),
+        };
+        sink(c.encode_utf8(&mut [0; 4]).as_bytes())?;
+    }
+    sink(rest.as_bytes())
+}
+
+fn hex4(text: &str) -> Result<(u32, &str), Error> {
+    text.get(..4)
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .map(|unit| (unit, &text[4..]))
+        .ok_or_else(|| malformed("a malformed \\u escape"))
+}
+
+/// A key as text, for comparing with `_placeholder` and `num`.
+fn unescaped(raw: &str) -> String {
+    let mut key = Vec::with_capacity(raw.len());
+    // Planning checked nothing yet; a bad escape leaves the key unmatched.
+    let _ = unescape(raw, |chunk| {
+        key.extend_from_slice(chunk);
+        Ok(())
+    });
+    String::from_utf8(key).unwrap_or_default()
+}
+
+fn io<E: std::fmt::Display>(e: E) -> Error {
+    Error::Json(format!("writing MessagePack: {e}"))
+}
+
+fn too_long() -> Error {
+    Error::TooLarge {
+        len: usize::MAX,
+        max: crate::MAX_ATTACHMENT,
+    }
+}
+
+/// Counts what is written through it.
+struct Counted<'w, W> {
+    inner: &'w mut W,
+    n: usize,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Discards what is written, counting it: the planning pass's writer.
+pub(crate) struct Counter(pub usize);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msgpack(json: &str, binary: &[&[u8]]) -> Vec<u8> {
+        let plan = plan(json, binary).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(plan.write(binary, &mut out).unwrap(), plan.len());
+        assert_eq!(out.len(), plan.len());
+        out
+    }
+
+    /// What rmp-serde writes for the same JSON parsed by serde_json.
+    fn via_serde(json: &str) -> Vec<u8> {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        rmp_serde::to_vec_named(&value).unwrap()
+    }
+
+    #[test]
+    fn writes_what_serde_writes_for_json_that_serde_reads() {
+        for json in [
+            "null",
+            "true",
+            r#"{"a":[1,-1,0,255,256,-33,65536,-2147483649,18446744073709551615,-9223372036854775808]}"#,
+            r#"[1.5,-0.25,1e10,2.5E-3,"x"]"#,
+            r#""esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00 é""#,
+            r#"{"\u0041b": {"": []}, "k": [{}, [[]]]}"#,
+            &format!("\"{}\"", "y".repeat(70_000)),
+            &format!("[{}]", vec!["0"; 70_000].join(",")),
+        ] {
+            assert_eq!(msgpack(json, &[]), via_serde(json), "{json}");
+        }
+    }
+
+    #[test]
+    fn numbers_beyond_64_bits_are_the_float_javascript_reads() {
+        let value = |json: &str| rmpv::decode::read_value(&mut &msgpack(json, &[])[..]).unwrap();
+        assert_eq!(value("1e400"), rmpv::Value::F64(f64::INFINITY));
+        assert_eq!(value("-1e400"), rmpv::Value::F64(f64::NEG_INFINITY));
+        assert_eq!(
+            value("123456789012345678901234567890"),
+            rmpv::Value::F64(1.2345678901234568e29)
+        );
+        assert_eq!(
+            value("18446744073709551616"),
+            rmpv::Value::F64(1.8446744073709552e19)
+        );
+        assert_eq!(value("-0"), rmpv::Value::from(0));
+        assert_eq!(value("1.50"), rmpv::Value::F64(1.5));
+    }
+
+    #[test]
+    fn any_depth_without_recursion() {
+        let depth = 200_000;
+        let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let out = msgpack(&json, &[]);
+        // fixarray(1) for each level but the innermost, fixarray(0).
+        assert_eq!(out.len(), depth);
+        assert!(out[..depth - 1].iter().all(|&b| b == 0x91));
+        assert_eq!(out[depth - 1], 0x90);
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+        assert_eq!(msgpack(&objects, &[]).len(), 3 * depth + 1);
+    }
+
+    #[test]
+    fn a_lone_surrogate_becomes_the_replacement_character() {
+        let out = msgpack(r#""a\ud800b\udc00""#, &[]);
+        assert_eq!(
+            rmpv::decode::read_value(&mut &out[..]).unwrap(),
+            rmpv::Value::from("a\u{fffd}b\u{fffd}")
+        );
+    }
+
+    #[test]
+    fn placeholders_become_their_binary_argument() {
+        let bin: &[&[u8]] = &[b"zero", b"one"];
+        let out = msgpack(
+            r#"[{"num":1,"_placeholder":true},{"x":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":0,"more":1},{"_placeholder":false,"num":0}]"#,
+            bin,
+        );
+        let value = rmpv::decode::read_value(&mut &out[..]).unwrap();
+        // Members keep the text's order, as they do inline.
+        let map = |members: &[(&str, rmpv::Value)]| {
+            rmpv::Value::Map(
+                members
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), v.clone()))
+                    .collect(),
+            )
+        };
+        let expected = rmpv::Value::Array(vec![
+            rmpv::Value::Binary(b"one".to_vec()),
+            map(&[("x", rmpv::Value::Binary(b"zero".to_vec()))]),
+            map(&[
+                ("_placeholder", true.into()),
+                ("num", 0.into()),
+                ("more", 1.into()),
+            ]),
+            map(&[("_placeholder", false.into()), ("num", 0.into())]),
+        ]);
+        assert_eq!(value, expected);
+        let planned = plan(r#"[{"_placeholder":true,"num":1}]"#, bin).unwrap();
+        assert_eq!(planned.used().collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn a_placeholder_naming_no_binary_is_refused() {
+        for (json, num) in [
+            (r#"{"_placeholder":true,"num":2}"#, "2"),
+            (r#"{"_placeholder":true,"num":-1}"#, "-1"),
+            (r#"{"_placeholder":true,"num":"0"}"#, "\"0\""),
+            (r#"{"_placeholder":true,"num":[0]}"#, "[0]"),
+            (r#"{"_placeholder":true,"num":0.5}"#, "0.5"),
+        ] {
+            assert_eq!(
+                plan(json, &[b"a", b"b"]),
+                Err(Error::BadPlaceholder {
+                    num: num.into(),
+                    count: 2
+                }),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_text_is_an_error_not_a_panic() {
+        for json in [
+            "",
+            "[1,",
+            "\"open",
+            "{1:2}",
+            "]",
+            "[]]",
+            "1 2",
+            "nope",
+            "[\"\\x\"]",
+            "\"\\u12\"",
+        ] {
+            assert!(plan(json, &[]).is_err(), "{json:?}");
+        }
+    }
+}
