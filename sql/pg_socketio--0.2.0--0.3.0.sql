@@ -12,3 +12,9 @@ BEGIN
     END IF;
 END
 $$;
+
+-- sio_trigger is a C function now (it was PL/pgSQL): same signature, so
+-- triggers created under 0.2.0 keep it, and fire the new code.
+CREATE OR REPLACE FUNCTION @extschema@.sio_trigger() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'sio_trigger_wrapper';
+ALTER FUNCTION @extschema@.sio_trigger() RESET ALL;

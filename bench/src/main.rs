@@ -3,7 +3,7 @@
 //! Markdown table; every figure is compared with a baseline measured in the
 //! same run, with repeats (these machines are noisy).
 //!
-//! `pg_socketio_bench sql`, `listener` or `memory` runs one part.
+//! `pg_socketio_bench sql`, `trigger`, `listener` or `memory` runs one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
 //! listener benchmarks start as a child process. `pg_socketio_bench soak
 //! [minutes]` is the soak run of `scripts/soak.sh`.
@@ -16,6 +16,7 @@ mod receiver;
 mod report;
 mod soak;
 mod sql;
+mod trigger;
 
 use tokio_postgres::NoTls;
 
@@ -66,6 +67,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener::memory(&mut rust, &mut node, &pgbench, &db, &mut rows).await;
         db.batch_execute("DELETE FROM socket_io_attachments")
             .await?;
+    }
+    if part("trigger") {
+        eprintln!("row changes: sio_trigger…");
+        trigger::rows(&url, &db, &mut rows).await;
     }
     if part("memory") {
         eprintln!("backend memory of large emits…");

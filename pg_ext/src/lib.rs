@@ -4,6 +4,7 @@
 
 use pgrx::prelude::*;
 
+mod acl;
 mod args;
 mod as_owner;
 mod attachment_table;
@@ -19,6 +20,7 @@ mod room_template;
 mod send;
 mod settings;
 mod table_lock;
+mod trigger;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -70,10 +70,19 @@ mod tests {
 
     /// A table with an `sio_trigger` defined as given, and a row inserted.
     fn trigger_case(when: &str, args: &str) -> String {
+        trigger_at_level(when, "ROW", args)
+    }
+
+    /// The same FOR EACH STATEMENT (without transition tables).
+    fn trigger_statement_case(when: &str, args: &str) -> String {
+        trigger_at_level(when, "STATEMENT", args)
+    }
+
+    fn trigger_at_level(when: &str, level: &str, args: &str) -> String {
         format!(
             "CREATE TEMP TABLE IF NOT EXISTS trig (id int);
              DROP TRIGGER IF EXISTS t ON trig;
-             CREATE TRIGGER t {when} ON trig FOR EACH ROW EXECUTE FUNCTION sio_trigger({args});
+             CREATE TRIGGER t {when} ON trig FOR EACH {level} EXECUTE FUNCTION sio_trigger({args});
              INSERT INTO trig VALUES (1)"
         )
     }
@@ -146,9 +155,17 @@ mod tests {
             ("SELECT sio_room('c:{id', '{\"id\":1}')".into(), "22023: room template has an unbalanced brace"),
             ("SELECT sio_room('', '{\"id\":1}')".into(), "22023: room template must not be empty"),
             ("SELECT sio_room('c', '[1]')".into(), "22023: row must be a JSON object"),
-            (trigger_case("BEFORE INSERT", "'c:{id}'"), "22023: sio_trigger must be an AFTER ... FOR EACH ROW trigger"),
-            (trigger_case("AFTER INSERT", ""), "22023: sio_trigger takes a room template"),
+            (trigger_case("BEFORE INSERT", "'c:{id}'"), "22023: sio_trigger must be an AFTER trigger"),
+            (trigger_case("AFTER INSERT", ""), "22023: sio_trigger's arguments are invalid: a room template is required"),
+            (trigger_case("AFTER INSERT", "'c:{id'"), "22023: sio_trigger's arguments are invalid: room template has an unbalanced brace"),
+            (trigger_case("AFTER INSERT", "'c', 'e', '/', 'extra'"), "22023: sio_trigger's arguments are invalid: argument 4 (\"extra\") is not an option"),
+            (trigger_case("AFTER INSERT", "'c', 'columns=id', 'exclude=id'"), "22023: sio_trigger's arguments are invalid: give columns= or exclude=, once"),
             (trigger_case("AFTER INSERT", "'c:{nope}'"), "42703: room template names column \"nope\""),
+            (trigger_case("AFTER INSERT", "'c', 'columns=nope'"), "42703: sio_trigger's column filter names a column \"nope\" does not exist"),
+            (trigger_case("AFTER INSERT", "'c', 'nsp=admin'"), "22023: namespace \"admin\" is invalid"),
+            (trigger_statement_case("AFTER INSERT", "'c:{id}'"), "22023: sio_trigger FOR EACH STATEMENT needs the statement's transition tables"),
+            ("CREATE TEMP TABLE trunc (id int); CREATE TRIGGER t AFTER TRUNCATE ON trunc FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('c'); TRUNCATE trunc".into(), "22023: sio_trigger cannot emit TRUNCATE"),
+            ("CREATE TEMP TABLE disconnect (id int); CREATE TRIGGER t AFTER INSERT ON disconnect FOR EACH ROW EXECUTE FUNCTION sio_trigger('c'); INSERT INTO disconnect VALUES (1)".into(), "22023: table \"disconnect\" is named like a reserved event"),
             ("SET pg_socketio.payload_threshold = 8001".into(), "22023"),
             ("SET pg_socketio.payload_threshold = -1".into(), "22023"),
         ];

@@ -9,7 +9,9 @@ mod channel;
 mod decode;
 mod encode;
 mod error;
+mod json_text;
 mod message;
+mod row_change;
 mod table_name;
 mod transcode;
 
@@ -27,5 +29,9 @@ pub use message::{
     RESERVED_SERVER_SIDE_EVENTS,
 };
 pub use rmpv::Value;
+pub use row_change::{
+    filter_row, member_text, render, rooms_of, row_change, statement_change, Columns,
+    TemplateError, TriggerOptions, TRIGGER_USAGE,
+};
 pub use serde_json::value::RawValue;
 pub use table_name::{TableName, DEFAULT_ATTACHMENT_TABLE};

@@ -6,12 +6,15 @@ import { createAdapter } from "@socket.io/postgres-adapter";
 import { startServer, startClient, sqlSession, waitUntilListening, settle } from "./lib/cluster.mjs";
 
 const prefix = `interop_trigger_${process.pid}`;
-let server, alice, bob, sql, schema;
+let server, alice, bob, u1, u2, both, sql, schema;
 
 before(async () => {
   server = await startServer({ createAdapter, channelPrefix: prefix });
   alice = await startClient(server, { rooms: ["conversation:1"] });
   bob = await startClient(server, { rooms: ["conversation:2"] });
+  u1 = await startClient(server, { rooms: ["user:1"] });
+  u2 = await startClient(server, { rooms: ["user:2"] });
+  both = await startClient(server, { rooms: ["user:1", "user:2"] });
   sql = await sqlSession(prefix);
   await sql.query(`
     CREATE TEMP TABLE messages (id int PRIMARY KEY, conversation_id int, body text);
@@ -19,12 +22,11 @@ before(async () => {
       FOR EACH ROW EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'message')`);
   // A temp table lives in this session's pg_temp_N schema.
   schema = (await sql.query("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")).rows[0].nspname;
-  await waitUntilListening(sql, [alice, bob]);
+  await waitUntilListening(sql, [alice, bob, u1, u2, both]);
 });
 
 after(async () => {
-  alice?.socket.disconnect();
-  bob?.socket.disconnect();
+  for (const c of [alice, bob, u1, u2, both]) c?.socket.disconnect();
   await sql?.end();
   await server?.close();
 });
@@ -39,4 +41,47 @@ test("insert, update across conversations, delete, NULL room", async () => {
   const change = (op, n, o) => ["message", { op, schema, table: "messages", new: n, old: o }];
   assert.deepEqual(alice.received, [change("INSERT", hi, null), change("UPDATE", moved, hi)]);
   assert.deepEqual(bob.received, [change("UPDATE", moved, hi), change("DELETE", null, moved)]);
+});
+
+function clear() {
+  for (const c of [alice, bob, u1, u2, both]) c.received.length = 0;
+}
+
+test("several rooms per row, each client once; a column filter keeps secrets out; a large row", async () => {
+  clear();
+  await sql.query(`
+    CREATE TEMP TABLE dms (id int, sender int, recipient int, body text, secret text);
+    CREATE TRIGGER dms_emit AFTER INSERT ON dms FOR EACH ROW
+      EXECUTE FUNCTION sio_trigger('user:{sender}', 'dm', 'room=user:{recipient}', 'exclude=secret')`);
+  await sql.query(`INSERT INTO dms VALUES (1, 1, 2, 'hello', 's3cret'), (2, 2, NULL, repeat('x', 9000), 's')`);
+  await settle(1000);
+  const first = ["dm", { op: "INSERT", schema, table: "dms", new: { id: 1, sender: 1, recipient: 2, body: "hello" }, old: null }];
+  const big = ["dm", { op: "INSERT", schema, table: "dms", new: { id: 2, sender: 2, recipient: null, body: "x".repeat(9000) }, old: null }];
+  assert.deepEqual(u1.received, [first]);
+  assert.deepEqual(u2.received, [first, big]);
+  assert.deepEqual(both.received, [first, big]);
+  assert.deepEqual(alice.received, []);
+});
+
+test("statement mode: one message per room per statement, UPDATE pairs new and old rows", async () => {
+  clear();
+  await sql.query(`
+    CREATE TEMP TABLE posts (id int, conversation_id int, body text);
+    INSERT INTO posts VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c');
+    CREATE TRIGGER posts_emit AFTER UPDATE ON posts
+      REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'posts', 'columns=id,body')`);
+  await sql.query(`UPDATE posts SET body = body || '!', conversation_id = 2 WHERE id IN (1, 3)`);
+  await settle(1000);
+  const change = (rows) => ["posts", { op: "UPDATE", schema, table: "posts", rows }];
+  const one = { new: { id: 1, body: "a!" }, old: { id: 1, body: "a" } };
+  const three = { new: { id: 3, body: "c!" }, old: { id: 3, body: "c" } };
+  // Row 1 moved from conversation 1 to 2: both rooms get it, once.
+  assert.deepEqual(alice.received, [change([one])]);
+  assert.deepEqual(bob.received.length, 1);
+  assert.deepEqual(bob.received[0][0], "posts");
+  assert.deepEqual(
+    bob.received[0][1].rows.sort((a, b) => a.new.id - b.new.id),
+    [one, three],
+  );
 });

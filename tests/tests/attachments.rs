@@ -97,7 +97,9 @@ async fn rollback_leaves_no_row_and_no_notification() {
     .unwrap();
     let after: i64 = db.query_one(&count, &[]).await.unwrap().get(0);
     assert_eq!(after, 2);
-    db.batch_execute(&format!("DROP TABLE {table}")).await.unwrap();
+    db.batch_execute(&format!("DROP TABLE {table}"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

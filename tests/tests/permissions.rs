@@ -88,7 +88,8 @@ async fn public_has_no_grant_on_any_function_or_the_table() {
     assert_eq!(names, Vec::<String>::new());
 
     // Nor is any of them SECURITY DEFINER (which would have to pin
-    // search_path); sio_trigger, PL/pgSQL, pins it all the same.
+    // search_path), and none carries settings (sio_trigger, C since 0.3.0,
+    // runs no SQL by name).
     let definers: i64 = admin
         .query_one(
             "SELECT count(*) FILTER (WHERE p.prosecdef) FROM pg_proc p
@@ -100,15 +101,16 @@ async fn public_has_no_grant_on_any_function_or_the_table() {
         .unwrap()
         .get(0);
     assert_eq!(definers, 0);
-    let trigger_config: Vec<String> = admin
+    let trigger: (String, Option<Vec<String>>) = admin
         .query_one(
-            "SELECT proconfig FROM pg_proc WHERE oid = 'sio_trigger()'::regprocedure",
+            "SELECT l.lanname::text, p.proconfig FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+              WHERE p.oid = 'sio_trigger()'::regprocedure",
             &[],
         )
         .await
-        .unwrap()
-        .get(0);
-    assert_eq!(trigger_config, ["search_path=pg_catalog, pg_temp"]);
+        .map(|row| (row.get(0), row.get(1)))
+        .unwrap();
+    assert_eq!(trigger, ("c".to_owned(), None));
 }
 
 #[tokio::test]
@@ -387,7 +389,7 @@ async fn writers_to_a_table_with_sio_trigger_need_the_emitter_role() {
         .unwrap();
     assert_eq!(
         refusal(&db, &format!("INSERT INTO {table} VALUES (1, 'a')")).await,
-        "42501: permission denied for function sio_room"
+        "42501: permission denied for function sio_trigger"
     );
     admin
         .batch_execute(&format!("GRANT socketio_emitter TO {}", writer.name))

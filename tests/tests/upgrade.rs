@@ -77,7 +77,10 @@ async fn every_released_version_updates_to_what_a_fresh_install_is() {
         let db = scratch_database(&format!("pg_socketio_it_from_{}", old.replace('.', "_"))).await;
         db.batch_execute(&format!(
             "CREATE EXTENSION pg_socketio VERSION '{old}';
-             INSERT INTO socket_io_attachments (payload) VALUES ('kept');"
+             INSERT INTO socket_io_attachments (payload) VALUES ('kept');
+             CREATE TABLE changes (id int, body text);
+             CREATE TRIGGER emit AFTER INSERT ON changes
+               FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{{id}}');"
         ))
         .await
         .unwrap();
@@ -89,12 +92,17 @@ async fn every_released_version_updates_to_what_a_fresh_install_is() {
             .unwrap();
         assert_eq!(version(&db).await, CURRENT);
         assert_eq!(catalog(&db).await, expected, "updated from {old}");
-        // Rows survive, and emits work on the updated extension.
+        // Rows survive, and emits work on the updated extension, from SQL
+        // and from a trigger created under {old} (a large row: an
+        // attachment).
         db.batch_execute(BINARY_EMIT).await.unwrap();
+        db.batch_execute("INSERT INTO changes VALUES (1, repeat('x', 9000))")
+            .await
+            .unwrap();
         assert_eq!(
             attachment_rows(&db).await,
-            2,
-            "the row from {old} and the new one"
+            3,
+            "the row from {old}, the emit's and the trigger's"
         );
     }
 }

@@ -1,0 +1,409 @@
+//! `sio_trigger`: emits row changes, called by PostgreSQL as a trigger
+//! function. Each row's JSON is written once, by PostgreSQL's own
+//! `row_to_json` from the tuple (so every type reads exactly as
+//! `row_to_json` writes it); rooms, column filters and the event's argument
+//! are made from that text (`protocol::row_change`).
+//!
+//! FOR EACH ROW: one message per row, to the rooms of its new and old
+//! versions. FOR EACH STATEMENT with transition tables: one message per room
+//! per statement, carrying every changed row of that room.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use pg_socketio_protocol::{
+    filter_row, rooms_of, row_change, statement_change, Event, Flags, Operation, RawValue, Target,
+    TemplateError, TriggerOptions, RESERVED_EVENTS, TRIGGER_USAGE,
+};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::{direct_function_call, PgSqlErrorCode};
+
+use crate::raise::fail;
+use crate::send::publish;
+
+const SIO_TRIGGER: &str = "sio_trigger";
+
+thread_local! {
+    /// Parsed arguments by trigger oid, kept with the arguments they came
+    /// from: CREATE OR REPLACE TRIGGER keeps the oid and may change them.
+    static OPTIONS: RefCell<HashMap<pg_sys::Oid, Parsed>> = RefCell::new(HashMap::new());
+}
+
+/// A trigger's arguments and what they say.
+type Parsed = (Vec<String>, Rc<TriggerOptions>);
+
+#[pg_trigger]
+fn sio_trigger<'a>(
+    trigger: &'a pgrx::PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, std::convert::Infallible> {
+    let data = trigger.trigger_data();
+    let call = Call::new(data);
+    let event = data.tg_event;
+    let op = match event & pg_sys::TRIGGER_EVENT_OPMASK {
+        pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
+        pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
+        pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
+        _ => call.misuse(
+            "sio_trigger cannot emit TRUNCATE: it has no rows to name rooms from".into(),
+            "Create it AFTER INSERT OR UPDATE OR DELETE.",
+        ),
+    };
+    if event & (pg_sys::TRIGGER_EVENT_BEFORE | pg_sys::TRIGGER_EVENT_INSTEAD) != 0 {
+        call.misuse(
+            "sio_trigger must be an AFTER trigger: it emits what was committed, not what may \
+             still change"
+                .into(),
+            "CREATE TRIGGER ... AFTER INSERT OR UPDATE OR DELETE ON ... FOR EACH ROW ...",
+        );
+    }
+    call.check_execute();
+    let options = call.options();
+    if event & pg_sys::TRIGGER_EVENT_ROW != 0 {
+        call.row(op, &options);
+    } else {
+        call.statement(op, &options);
+    }
+    Ok(None)
+}
+
+/// One firing of the trigger.
+struct Call<'a> {
+    data: &'a pg_sys::TriggerData,
+    tupdesc: pg_sys::TupleDesc,
+    /// The table users created the trigger on (the partitioned parent, for
+    /// a trigger PostgreSQL cloned onto a partition).
+    table: String,
+    schema: String,
+}
+
+impl<'a> Call<'a> {
+    fn new(data: &'a pg_sys::TriggerData) -> Call<'a> {
+        let name = |ptr: *const std::ffi::c_char| {
+            unsafe { std::ffi::CStr::from_ptr(ptr) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let (schema, table) = unsafe {
+            let relation = &*(*data.tg_relation).rd_rel;
+            let root = (*data.tg_trigger)
+                .tgisclone
+                .then(|| created_on((*data.tg_trigger).tgoid))
+                .filter(|&root| root != pg_sys::InvalidOid);
+            let (namespace, table) = match root {
+                Some(root) => (
+                    pg_sys::get_rel_namespace(root),
+                    name(pg_sys::get_rel_name(root)),
+                ),
+                None => (relation.relnamespace, name(relation.relname.data.as_ptr())),
+            };
+            (name(pg_sys::get_namespace_name(namespace)), table)
+        };
+        Call {
+            data,
+            tupdesc: unsafe { (*data.tg_relation).rd_att },
+            table,
+            schema,
+        }
+    }
+
+    fn trigger_name(&self) -> String {
+        unsafe { std::ffi::CStr::from_ptr((*self.data.tg_trigger).tgname) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Which trigger on which table, for an error's detail.
+    fn place(&self) -> String {
+        format!(
+            "trigger \"{}\" on table {}.{}",
+            self.trigger_name(),
+            self.schema,
+            self.table
+        )
+    }
+
+    /// 22023, naming the trigger and table, with what is allowed.
+    fn misuse(&self, message: String, hint: &str) -> ! {
+        fail(
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                message,
+                SIO_TRIGGER,
+            )
+            .set_detail(self.place())
+            .set_hint(hint.to_owned()),
+        )
+    }
+
+    /// As when sio_trigger was PL/pgSQL calling sio_emit: the role that
+    /// writes needs EXECUTE on it (socketio_emitter), not only the role
+    /// that created the trigger.
+    fn check_execute(&self) {
+        let function = unsafe { (*self.data.tg_trigger).tgfoid };
+        if !crate::acl::may_execute(function) {
+            fail(
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    "permission denied for function sio_trigger",
+                    SIO_TRIGGER,
+                )
+                .set_detail(format!(
+                    "Writing to {}.{} emits through trigger \"{}\".",
+                    self.schema,
+                    self.table,
+                    self.trigger_name()
+                ))
+                .set_hint("GRANT socketio_emitter TO the role that writes."),
+            );
+        }
+    }
+
+    fn options(&self) -> Rc<TriggerOptions> {
+        let trigger = unsafe { &*self.data.tg_trigger };
+        let args: Vec<String> = (0..trigger.tgnargs as usize)
+            .map(|i| unsafe {
+                std::ffi::CStr::from_ptr(*trigger.tgargs.add(i))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        if let Some(options) = OPTIONS.with_borrow(|cache| {
+            cache
+                .get(&trigger.tgoid)
+                .filter(|(cached, _)| *cached == args)
+                .map(|(_, options)| options.clone())
+        }) {
+            return options;
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let options = match TriggerOptions::parse(&refs) {
+            Ok(options) => Rc::new(options),
+            Err(problem) => self.misuse(
+                format!("sio_trigger's arguments are invalid: {problem}"),
+                &format!("EXECUTE FUNCTION {TRIGGER_USAGE}"),
+            ),
+        };
+        if options.event.is_none() && RESERVED_EVENTS.contains(&self.table.as_str()) {
+            self.misuse(
+                format!(
+                    "table \"{}\" is named like a reserved event, which Socket.IO cannot emit",
+                    self.table
+                ),
+                "Give sio_trigger an event name: its second argument, or 'event=<name>'.",
+            );
+        }
+        OPTIONS.with_borrow_mut(|cache| cache.insert(trigger.tgoid, (args, options.clone())));
+        options
+    }
+
+    fn rooms(&self, row: Option<&str>, options: &TriggerOptions) -> Vec<String> {
+        let Some(row) = row else { return Vec::new() };
+        rooms_of(row, &options.rooms).unwrap_or_else(|e| match &e {
+            TemplateError::NoColumn(column) => fail(
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                    e.to_string(),
+                    SIO_TRIGGER,
+                )
+                .set_detail(format!(
+                    "trigger \"{}\" on table {}.{}, which has no column \"{column}\"",
+                    self.trigger_name(),
+                    self.schema,
+                    self.table
+                )),
+            ),
+            other => self.misuse(other.to_string(), TRIGGER_USAGE),
+        })
+    }
+
+    fn filtered<'r>(
+        &self,
+        row: Option<&'r str>,
+        options: &TriggerOptions,
+    ) -> Option<std::borrow::Cow<'r, str>> {
+        row.map(|row| {
+            filter_row(row, &options.columns).unwrap_or_else(|problem| {
+                fail(
+                    ErrorReport::new(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                        format!("sio_trigger's column filter names a {problem}"),
+                        SIO_TRIGGER,
+                    )
+                    .set_detail(self.place()),
+                )
+            })
+        })
+    }
+
+    fn row(&self, op: &str, options: &TriggerOptions) {
+        let data = self.data;
+        let (new, old) = match op {
+            "INSERT" => (Some(data.tg_trigtuple), None),
+            "UPDATE" => (Some(data.tg_newtuple), Some(data.tg_trigtuple)),
+            _ => (None, Some(data.tg_trigtuple)),
+        };
+        let new = new.map(|tuple| row_json(tuple, self.tupdesc));
+        let old = old.map(|tuple| row_json(tuple, self.tupdesc));
+        let mut rooms = self.rooms(new.as_deref(), options);
+        for room in self.rooms(old.as_deref(), options) {
+            if !rooms.contains(&room) {
+                rooms.push(room);
+            }
+        }
+        if rooms.is_empty() {
+            return;
+        }
+        let payload = row_change(
+            op,
+            &self.schema,
+            &self.table,
+            self.filtered(new.as_deref(), options).as_deref(),
+            self.filtered(old.as_deref(), options).as_deref(),
+        );
+        self.emit(&rooms, payload, options);
+    }
+
+    fn statement(&self, op: &str, options: &TriggerOptions) {
+        let data = self.data;
+        if data.tg_newtable.is_null() && data.tg_oldtable.is_null() {
+            self.misuse(
+                "sio_trigger FOR EACH STATEMENT needs the statement's transition tables".into(),
+                "CREATE TRIGGER ... AFTER UPDATE ON t REFERENCING NEW TABLE AS new_rows \
+                 OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger(...)",
+            );
+        }
+        let new = if op == "DELETE" {
+            Vec::new()
+        } else {
+            self.table_rows(data.tg_newtable)
+        };
+        let old = if op == "INSERT" {
+            Vec::new()
+        } else {
+            self.table_rows(data.tg_oldtable)
+        };
+        // UPDATE's transition tables hold old and new versions in the same
+        // order, so the i-th of each are one row.
+        let count = new.len().max(old.len());
+        let mut by_room: Vec<(String, Vec<usize>)> = Vec::new();
+        for i in 0..count {
+            let mut rooms = self.rooms(new.get(i).map(String::as_str), options);
+            for room in self.rooms(old.get(i).map(String::as_str), options) {
+                if !rooms.contains(&room) {
+                    rooms.push(room);
+                }
+            }
+            for room in rooms {
+                match by_room.iter_mut().find(|(r, _)| *r == room) {
+                    Some((_, rows)) => rows.push(i),
+                    None => by_room.push((room, vec![i])),
+                }
+            }
+        }
+        let new: Vec<_> = new
+            .iter()
+            .map(|r| self.filtered(Some(r), options))
+            .collect();
+        let old: Vec<_> = old
+            .iter()
+            .map(|r| self.filtered(Some(r), options))
+            .collect();
+        for (room, rows) in by_room {
+            let payload = statement_change(
+                op,
+                &self.schema,
+                &self.table,
+                rows.iter().map(|&i| {
+                    (
+                        new.get(i).and_then(|r| r.as_deref()),
+                        old.get(i).and_then(|r| r.as_deref()),
+                    )
+                }),
+            );
+            self.emit(&[room], payload, options);
+        }
+    }
+
+    /// Every row of a transition table as JSON, in order.
+    fn table_rows(&self, store: *mut pg_sys::Tuplestorestate) -> Vec<String> {
+        if store.is_null() {
+            return Vec::new();
+        }
+        let mut rows = Vec::new();
+        unsafe {
+            // A read pointer of its own, as a scan of the table in SQL takes.
+            let pointer =
+                pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
+            pg_sys::tuplestore_select_read_pointer(store, pointer);
+            pg_sys::tuplestore_rescan(store);
+            let slot = pg_sys::MakeSingleTupleTableSlot(self.tupdesc, &pg_sys::TTSOpsMinimalTuple);
+            while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
+                let mut free = false;
+                let tuple = pg_sys::ExecFetchSlotHeapTuple(slot, false, &mut free);
+                rows.push(row_json(tuple, self.tupdesc));
+                if free {
+                    pg_sys::heap_freetuple(tuple);
+                }
+            }
+            pg_sys::ExecDropSingleTupleTableSlot(slot);
+            pg_sys::tuplestore_select_read_pointer(store, 0);
+        }
+        rows
+    }
+
+    fn emit(&self, rooms: &[String], payload: String, options: &TriggerOptions) {
+        let arg = RawValue::from_string(payload).expect("row_to_json and row_change write JSON");
+        let args: [&RawValue; 1] = [&arg];
+        let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
+        let target = Target {
+            nsp: &options.nsp,
+            rooms: &rooms,
+            except: &[],
+        };
+        let op = Operation::Emit {
+            event: Event::new(options.event.as_deref().unwrap_or(&self.table), &args),
+            flags: Flags::default(),
+        };
+        publish(target, op, SIO_TRIGGER);
+    }
+}
+
+thread_local! {
+    /// `created_on`'s answers by trigger oid: a clone's parent never changes.
+    static ROOTS: RefCell<HashMap<pg_sys::Oid, pg_sys::Oid>> = RefCell::new(HashMap::new());
+}
+
+/// The table a trigger that PostgreSQL cloned onto a partition was created
+/// on (a partitioned table), following `tgparentid` up.
+fn created_on(trigger: pg_sys::Oid) -> pg_sys::Oid {
+    if let Some(root) = ROOTS.with_borrow(|roots| roots.get(&trigger).copied()) {
+        return root;
+    }
+    // Names qualified, operators too: the caller's search_path is not ours.
+    let root = Spi::get_one_with_args::<pg_sys::Oid>(
+        "WITH RECURSIVE up AS (
+           SELECT tgrelid, tgparentid FROM pg_catalog.pg_trigger
+            WHERE oid OPERATOR(pg_catalog.=) $1
+           UNION ALL
+           SELECT t.tgrelid, t.tgparentid FROM pg_catalog.pg_trigger t
+             JOIN up ON t.oid OPERATOR(pg_catalog.=) up.tgparentid)
+         SELECT tgrelid FROM up WHERE tgparentid OPERATOR(pg_catalog.=) 0",
+        &[trigger.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(pg_sys::InvalidOid);
+    ROOTS.with_borrow_mut(|roots| roots.insert(trigger, root));
+    root
+}
+
+/// The row as `row_to_json` writes it.
+fn row_json(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc) -> String {
+    unsafe {
+        let datum = pg_sys::heap_copy_tuple_as_datum(tuple, tupdesc);
+        direct_function_call::<String>(pg_sys::row_to_json, &[Some(datum)])
+            .expect("row_to_json of a row is not NULL")
+    }
+}

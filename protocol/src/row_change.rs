@@ -1,0 +1,458 @@
+//! Row changes as Socket.IO events: what `sio_trigger` sends, in plain Rust.
+//!
+//! The row arrives as the JSON text PostgreSQL's `row_to_json` writes; rooms
+//! are rendered from its members' text and columns filtered out of it
+//! without building a tree. The event's one argument is
+//! `{"op","schema","table","new","old"}` (one row) or
+//! `{"op","schema","table","rows":[{"new","old"}, ...]}` (a statement).
+
+use std::borrow::Cow;
+
+use crate::json_text::{tokens, unescaped, Token};
+
+/// The trigger's arguments, as `CREATE TRIGGER ... EXECUTE FUNCTION
+/// sio_trigger(...)` gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerOptions {
+    /// Room templates: every room they name for a row is reached once.
+    pub rooms: Vec<String>,
+    /// `None`: the table's name.
+    pub event: Option<String>,
+    pub nsp: String,
+    pub columns: Columns,
+}
+
+/// Which of the row's columns are sent (room templates see all of them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Columns {
+    All,
+    Only(Vec<String>),
+    AllBut(Vec<String>),
+}
+
+/// How the arguments are written, for error messages.
+pub const TRIGGER_USAGE: &str = "sio_trigger(room_template [, event [, namespace]] \
+     [, 'room=<template>' ...] [, 'columns=a,b' | 'exclude=a,b'] [, 'event=<name>'] [, 'nsp=/n'])";
+
+impl TriggerOptions {
+    pub fn parse(args: &[&str]) -> Result<TriggerOptions, String> {
+        let mut options = TriggerOptions {
+            rooms: Vec::new(),
+            event: None,
+            nsp: "/".to_owned(),
+            columns: Columns::All,
+        };
+        let mut positional = 0;
+        for (i, arg) in args.iter().enumerate() {
+            let option = ["room", "columns", "exclude", "event", "nsp"]
+                .iter()
+                .find_map(|key| arg.strip_prefix(key)?.strip_prefix('=').map(|v| (*key, v)));
+            match option {
+                None if positional == i && i < 3 => {
+                    positional += 1;
+                    match i {
+                        0 => options.rooms.push((*arg).to_owned()),
+                        1 => options.event = Some((*arg).to_owned()),
+                        _ => options.nsp = (*arg).to_owned(),
+                    }
+                }
+                None => {
+                    return Err(format!(
+                        "argument {} ({arg:?}) is not an option: after the room template, event \
+                         and namespace come only room=, columns=, exclude=, event= or nsp=",
+                        i + 1
+                    ))
+                }
+                Some(("room", template)) => options.rooms.push(template.to_owned()),
+                Some(("event", event)) => options.event = Some(event.to_owned()),
+                Some(("nsp", nsp)) => options.nsp = nsp.to_owned(),
+                Some((key, list)) => {
+                    if options.columns != Columns::All {
+                        return Err("give columns= or exclude=, once".to_owned());
+                    }
+                    let names: Vec<String> = list.split(',').map(|c| c.trim().to_owned()).collect();
+                    if names.iter().any(String::is_empty) {
+                        return Err(format!("{key}= takes column names separated by commas"));
+                    }
+                    options.columns = if key == "columns" {
+                        Columns::Only(names)
+                    } else {
+                        Columns::AllBut(names)
+                    };
+                }
+            }
+        }
+        if options.rooms.is_empty() {
+            return Err("a room template is required".to_owned());
+        }
+        for template in &options.rooms {
+            check_template(template).map_err(|e| e.to_string())?;
+        }
+        Ok(options)
+    }
+
+    /// Every column a room template or a filter names.
+    pub fn named_columns(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .rooms
+            .iter()
+            .flat_map(|t| template_columns(t))
+            .collect();
+        if let Columns::Only(list) | Columns::AllBut(list) = &self.columns {
+            names.extend(list.iter().map(String::as_str));
+        }
+        names
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("room template names column \"{0}\", which the row does not have")]
+    NoColumn(String),
+    #[error(
+        "room template has an unbalanced brace: write {{column}}, and {{{{ or }}}} for a brace"
+    )]
+    Unbalanced,
+    #[error("room template must not be empty")]
+    Empty,
+}
+
+/// Fills each `{column}` of `template` with the column's text, as `value`
+/// gives it (`Ok(None)`: the column is NULL; `Err`: there is no such
+/// column); `{{` and `}}` stand for braces. `None` when a named column is
+/// NULL: such a row has no room, and must not fall back to "every client".
+pub fn render(
+    template: &str,
+    mut value: impl FnMut(&str) -> Result<Option<String>, TemplateError>,
+) -> Result<Option<String>, TemplateError> {
+    let mut out = String::with_capacity(template.len() + 16);
+    for part in parts(template)? {
+        match part {
+            Part::Text(text) => out.push_str(text),
+            Part::Column(column) => match value(column)? {
+                Some(text) => out.push_str(&text),
+                None => return Ok(None),
+            },
+        }
+    }
+    Ok(Some(out))
+}
+
+fn check_template(template: &str) -> Result<(), TemplateError> {
+    parts(template).map(drop)
+}
+
+fn template_columns(template: &str) -> Vec<&str> {
+    parts(template)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| match p {
+            Part::Column(c) => Some(c),
+            Part::Text(_) => None,
+        })
+        .collect()
+}
+
+enum Part<'a> {
+    Text(&'a str),
+    Column(&'a str),
+}
+
+fn parts(template: &str) -> Result<Vec<Part<'_>>, TemplateError> {
+    if template.is_empty() {
+        return Err(TemplateError::Empty);
+    }
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        parts.push(Part::Text(&rest[..i]));
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            parts.push(Part::Text(&tail[..1]));
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err(TemplateError::Unbalanced);
+        }
+        let end = tail.find('}').ok_or(TemplateError::Unbalanced)?;
+        parts.push(Part::Column(&tail[1..end]));
+        rest = &tail[end + 1..];
+    }
+    parts.push(Part::Text(rest));
+    Ok(parts)
+}
+
+/// A member of a JSON object's text, as `->>` gives it: `None` when there is
+/// no such member, `Some(None)` when it is `null`, a string unquoted, any
+/// other value as its JSON text (a number exactly as written).
+pub fn member_text(object: &str, key: &str) -> Option<Option<String>> {
+    members(object)
+        .find(|m| m.key == key)
+        .map(|m| match m.token {
+            Token::Null => None,
+            Token::Str(raw) => Some(unescaped(raw)),
+            _ => Some(m.text.to_owned()),
+        })
+}
+
+/// The rooms a row is in, by the templates: each once, in template order;
+/// a template with a NULL column gives none.
+pub fn rooms_of(row: &str, templates: &[String]) -> Result<Vec<String>, TemplateError> {
+    let mut rooms: Vec<String> = Vec::with_capacity(templates.len());
+    for template in templates {
+        let room = render(template, |column| {
+            member_text(row, column).ok_or_else(|| TemplateError::NoColumn(column.to_owned()))
+        })?;
+        if let Some(room) = room.filter(|r| !rooms.contains(r)) {
+            rooms.push(room);
+        }
+    }
+    Ok(rooms)
+}
+
+/// The row's JSON with only the columns `columns` sends; an error names a
+/// column the row does not have.
+pub fn filter_row<'a>(row: &'a str, columns: &Columns) -> Result<Cow<'a, str>, String> {
+    let (list, keep_listed) = match columns {
+        Columns::All => return Ok(Cow::Borrowed(row)),
+        Columns::Only(list) => (list, true),
+        Columns::AllBut(list) => (list, false),
+    };
+    if let Some(missing) = list.iter().find(|c| member_text(row, c).is_none()) {
+        return Err(format!("column \"{missing}\" does not exist"));
+    }
+    let mut out = String::with_capacity(row.len());
+    out.push('{');
+    for member in members(row).filter(|m| list.contains(&m.key) == keep_listed) {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(member.raw);
+    }
+    out.push('}');
+    Ok(Cow::Owned(out))
+}
+
+/// One member of an object's text.
+struct Member<'a> {
+    key: String,
+    token: Token<'a>,
+    /// The value's text.
+    text: &'a str,
+    /// `"key":value`, as written.
+    raw: &'a str,
+}
+
+/// The members of a JSON object's text, values skipped over whole.
+fn members(object: &str) -> impl Iterator<Item = Member<'_>> {
+    let mut tokens = tokens(object);
+    // The opening brace.
+    let opened = matches!(tokens.next(), Some(Ok((_, Token::Open { object: true }))));
+    std::iter::from_fn(move || {
+        if !opened {
+            return None;
+        }
+        let (key_at, Token::Str(key)) = tokens.next()?.ok()? else {
+            return None;
+        };
+        let (value_at, token) = tokens.next()?.ok()?;
+        let mut depth = usize::from(matches!(token, Token::Open { .. }));
+        while depth > 0 {
+            match tokens.next()?.ok()?.1 {
+                Token::Open { .. } => depth += 1,
+                Token::Close => depth -= 1,
+                _ => {}
+            }
+        }
+        let end = tokens.at;
+        Some(Member {
+            key: unescaped(key),
+            token,
+            text: &object[value_at..end],
+            raw: &object[key_at..end],
+        })
+    })
+}
+
+/// The event's argument for one changed row: `new` and `old` are JSON
+/// objects' text, or `None` for `null`.
+pub fn row_change(
+    op: &str,
+    schema: &str,
+    table: &str,
+    new: Option<&str>,
+    old: Option<&str>,
+) -> String {
+    let mut out = head(
+        op,
+        schema,
+        table,
+        new.map_or(4, str::len) + old.map_or(4, str::len),
+    );
+    push_pair(&mut out, new, old);
+    out.push('}');
+    out
+}
+
+/// The event's argument for a statement's rows (pairs of `new`, `old`).
+pub fn statement_change<'r>(
+    op: &str,
+    schema: &str,
+    table: &str,
+    rows: impl Iterator<Item = (Option<&'r str>, Option<&'r str>)>,
+) -> String {
+    let mut out = head(op, schema, table, 64);
+    // `head` ends with `,`; the rows replace the `new`/`old` members.
+    out.push_str("\"rows\":[");
+    for (i, (new, old)) in rows.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        push_pair(&mut out, new, old);
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+fn head(op: &str, schema: &str, table: &str, extra: usize) -> String {
+    let mut out = String::with_capacity(64 + schema.len() + table.len() + extra);
+    out.push_str("{\"op\":\"");
+    out.push_str(op);
+    out.push_str("\",\"schema\":");
+    push_json_string(&mut out, schema);
+    out.push_str(",\"table\":");
+    push_json_string(&mut out, table);
+    out.push(',');
+    out
+}
+
+fn push_pair(out: &mut String, new: Option<&str>, old: Option<&str>) {
+    out.push_str("\"new\":");
+    out.push_str(new.unwrap_or("null"));
+    out.push_str(",\"old\":");
+    out.push_str(old.unwrap_or("null"));
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    out.push_str(&serde_json::to_string(text).expect("a str serializes"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROW: &str = r#"{"id":42,"name":"x \"y\"","none":null,"flag":true,"big":123456789012345678901234567890,"n":1.50,"obj":{"a":[1,{"b":2}]},"password_hash":"s"}"#;
+
+    #[test]
+    fn parses_positional_and_named_arguments() {
+        assert_eq!(
+            TriggerOptions::parse(&["c:{id}", "message", "/chat"]),
+            Ok(TriggerOptions {
+                rooms: vec!["c:{id}".into()],
+                event: Some("message".into()),
+                nsp: "/chat".into(),
+                columns: Columns::All,
+            })
+        );
+        assert_eq!(
+            TriggerOptions::parse(&[
+                "user:{sender}",
+                "room=user:{recipient}",
+                "exclude=password_hash, salt",
+                "event=dm"
+            ]),
+            Ok(TriggerOptions {
+                rooms: vec!["user:{sender}".into(), "user:{recipient}".into()],
+                event: Some("dm".into()),
+                nsp: "/".into(),
+                columns: Columns::AllBut(vec!["password_hash".into(), "salt".into()]),
+            })
+        );
+        for bad in [
+            &[][..],
+            &["c:{id"],
+            &["c", "e", "/", "extra"],
+            &["c", "columns=a", "exclude=b"],
+            &["c", "columns=a,,b"],
+            &["c", "columns=a", "e"],
+        ] {
+            assert!(TriggerOptions::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rooms_are_the_members_text_each_once() {
+        let rooms = |templates: &[&str]| {
+            rooms_of(
+                ROW,
+                &templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(rooms(&["c:{id}"]), Ok(vec!["c:42".to_owned()]));
+        assert_eq!(
+            rooms(&["a:{big}", "n:{n}", "{name}/{flag}", "a:{big}"]),
+            Ok(vec![
+                "a:123456789012345678901234567890".to_owned(),
+                "n:1.50".to_owned(),
+                "x \"y\"/true".to_owned()
+            ])
+        );
+        assert_eq!(rooms(&["n:{none}"]), Ok(vec![]));
+        assert_eq!(
+            rooms(&["o:{obj}"]),
+            Ok(vec![r#"o:{"a":[1,{"b":2}]}"#.to_owned()])
+        );
+        assert_eq!(
+            rooms(&["{missing}"]),
+            Err(TemplateError::NoColumn("missing".into()))
+        );
+    }
+
+    #[test]
+    fn filters_columns_keeping_the_text() {
+        assert_eq!(filter_row(ROW, &Columns::All).unwrap(), ROW);
+        assert_eq!(
+            filter_row(ROW, &Columns::Only(vec!["obj".into(), "id".into()])).unwrap(),
+            r#"{"id":42,"obj":{"a":[1,{"b":2}]}}"#
+        );
+        let without = filter_row(
+            ROW,
+            &Columns::AllBut(vec!["password_hash".into(), "big".into()]),
+        )
+        .unwrap();
+        assert_eq!(
+            without,
+            r#"{"id":42,"name":"x \"y\"","none":null,"flag":true,"n":1.50,"obj":{"a":[1,{"b":2}]}}"#
+        );
+        assert!(filter_row(ROW, &Columns::Only(vec!["nope".into()])).is_err());
+    }
+
+    #[test]
+    fn payloads() {
+        let one = row_change(
+            "UPDATE",
+            "pub\"lic",
+            "t",
+            Some(r#"{"id":2}"#),
+            Some(r#"{"id":1}"#),
+        );
+        assert_eq!(
+            one,
+            r#"{"op":"UPDATE","schema":"pub\"lic","table":"t","new":{"id":2},"old":{"id":1}}"#
+        );
+        let _: serde_json::Value = serde_json::from_str(&one).unwrap();
+        let many = statement_change(
+            "INSERT",
+            "s",
+            "t",
+            [(Some("{}"), None), (Some("[1]"), None)].into_iter(),
+        );
+        assert_eq!(
+            many,
+            r#"{"op":"INSERT","schema":"s","table":"t","rows":[{"new":{},"old":null},{"new":[1],"old":null}]}"#
+        );
+    }
+}
