@@ -6,7 +6,6 @@
 //! says what to do.
 
 use std::cell::Cell;
-use std::time::{Duration, Instant};
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -14,35 +13,38 @@ use pgrx::{direct_function_call, PgLogLevel, PgSqlErrorCode};
 
 use crate::settings;
 
-/// One warning per session per this long: a busy emitter would otherwise
-/// flood its client and the server log while the condition lasts.
-const EVERY: Duration = Duration::from_secs(10);
+/// One warning per session per this long (µs): a busy emitter would
+/// otherwise flood its client and the server log while the condition lasts.
+const EVERY: i64 = 10_000_000;
 
-/// The queue is looked at no more often than this: reading it takes a lock
-/// (3 % of a 1,000-emit transaction's time when done at every emit), and it
-/// fills over many commits, not within one emit.
-const LOOK_EVERY: Duration = Duration::from_millis(100);
+/// The queue is looked at no more often than this (µs): reading it takes a
+/// lock (3 % of a 1,000-emit transaction's time when done at every emit),
+/// and it fills over many commits, not within one emit.
+const LOOK_EVERY: i64 = 100_000;
 
 thread_local! {
-    static LAST_LOOK: Cell<Option<Instant>> = const { Cell::new(None) };
-    static LAST_WARNING: Cell<Option<Instant>> = const { Cell::new(None) };
+    static LAST_LOOK: Cell<Option<i64>> = const { Cell::new(None) };
+    static LAST_WARNING: Cell<Option<i64>> = const { Cell::new(None) };
 }
 
 pub fn warn_if_filling(function: &'static str) {
     let Some(threshold) = settings::queue_warning() else {
         return;
     };
-    if LAST_LOOK.get().is_some_and(|at| at.elapsed() < LOOK_EVERY) {
+    // The statement's start time, which PostgreSQL keeps: no clock read per
+    // emit. So the queue is looked at once per statement at most.
+    let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
+    if LAST_LOOK.get().is_some_and(|at| now - at < LOOK_EVERY) {
         return;
     }
-    LAST_LOOK.set(Some(Instant::now()));
+    LAST_LOOK.set(Some(now));
     // SAFETY: takes no arguments and returns a float8 (pg_proc.dat).
     let usage = unsafe { direct_function_call::<f64>(pg_sys::pg_notification_queue_usage, &[]) }
         .unwrap_or(0.0);
-    if usage < threshold || LAST_WARNING.get().is_some_and(|at| at.elapsed() < EVERY) {
+    if usage < threshold || LAST_WARNING.get().is_some_and(|at| now - at < EVERY) {
         return;
     }
-    LAST_WARNING.set(Some(Instant::now()));
+    LAST_WARNING.set(Some(now));
     ErrorReport::new(
         PgSqlErrorCode::ERRCODE_WARNING,
         format!(

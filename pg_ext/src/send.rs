@@ -1,12 +1,13 @@
 //! Hands encoded messages to PostgreSQL, in the caller's transaction: NOTIFY
 //! for inline messages, an attachment row plus NOTIFY for the others.
 
+use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pg_socketio_protocol::{encode, Encoded, Operation, RawValue, Target};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call_as_datum, IntoDatum, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 use crate::raise::{fail, OrRaise};
 use crate::{attachments, queue_check, settings};
@@ -23,12 +24,15 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
     queue_check::warn_if_filling(function);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     match encode(&settings, target, op, seq).or_raise(function) {
-        Encoded::Inline { channel, payload } => notify(&channel, &payload),
+        Encoded::Inline { channel, payload } => notify(channel, payload),
         Encoded::Attachment {
             channel,
             kind,
             payload,
-        } => notify(&channel, &attachments::store(kind, &payload, function)),
+        } => {
+            let notification = attachments::store(kind, &payload, function);
+            notify(channel, notification)
+        }
     }
 }
 
@@ -52,13 +56,25 @@ fn refuse_if_read_only(function: &'static str) {
     }
 }
 
-/// `pg_notify` itself keeps PostgreSQL's checks: no NOTIFY in a parallel
-/// worker or during recovery.
-fn notify(channel: &str, payload: &str) {
+/// What `pg_notify` does after converting its text arguments, without
+/// those copies: PostgreSQL's `Async_Notify` keeps its checks (no NOTIFY in a
+/// parallel worker; channel and payload lengths), and the read-only check
+/// above covers recovery. Neither string holds a NUL: JSON escapes it, and
+/// the channel is made of settings and text arguments.
+fn notify(channel: String, payload: String) {
+    let channel = CString::new(channel).expect("no NUL in a channel name");
+    let payload = CString::new(payload).expect("no NUL in JSON text");
+    // SAFETY: two NUL-terminated strings, which Async_Notify copies; an
+    // ERROR it raises comes back as a Rust panic through the guard.
     unsafe {
-        direct_function_call_as_datum(
-            pg_sys::pg_notify,
-            &[channel.into_datum(), payload.into_datum()],
-        );
-    }
+        pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| {
+            Async_Notify(channel.as_ptr(), payload.as_ptr())
+        })
+    };
+}
+
+// commands/async.h, which pgrx does not bind; unchanged from PostgreSQL 9.0
+// to 18.
+extern "C-unwind" {
+    fn Async_Notify(channel: *const std::ffi::c_char, payload: *const std::ffi::c_char);
 }

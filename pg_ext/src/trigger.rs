@@ -18,7 +18,7 @@ use pg_socketio_protocol::{
 };
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call, PgSqlErrorCode};
+use pgrx::{direct_function_call, PgMemoryContexts, PgSqlErrorCode};
 
 use crate::raise::fail;
 use crate::send::publish;
@@ -76,6 +76,10 @@ struct Call<'a> {
     /// a trigger PostgreSQL cloned onto a partition).
     table: String,
     schema: String,
+    /// Where `row_to_json` works, emptied after each row: the flattened
+    /// tuple and the JSON's buffers would otherwise stay until the trigger
+    /// returns, for every row of a statement.
+    scratch: RefCell<PgMemoryContexts>,
 }
 
 impl<'a> Call<'a> {
@@ -105,6 +109,7 @@ impl<'a> Call<'a> {
             tupdesc: unsafe { (*data.tg_relation).rd_att },
             table,
             schema,
+            scratch: RefCell::new(PgMemoryContexts::new("sio_trigger rows")),
         }
     }
 
@@ -244,8 +249,8 @@ impl<'a> Call<'a> {
             "UPDATE" => (Some(data.tg_newtuple), Some(data.tg_trigtuple)),
             _ => (None, Some(data.tg_trigtuple)),
         };
-        let new = new.map(|tuple| row_json(tuple, self.tupdesc));
-        let old = old.map(|tuple| row_json(tuple, self.tupdesc));
+        let new = new.map(|tuple| self.row_json(tuple));
+        let old = old.map(|tuple| self.row_json(tuple));
         let mut rooms = self.rooms(new.as_deref(), options);
         for room in self.rooms(old.as_deref(), options) {
             if !rooms.contains(&room) {
@@ -342,7 +347,7 @@ impl<'a> Call<'a> {
             while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
                 let mut free = false;
                 let tuple = pg_sys::ExecFetchSlotHeapTuple(slot, false, &mut free);
-                rows.push(row_json(tuple, self.tupdesc));
+                rows.push(self.row_json(tuple));
                 if free {
                     pg_sys::heap_freetuple(tuple);
                 }
@@ -351,6 +356,20 @@ impl<'a> Call<'a> {
             pg_sys::tuplestore_select_read_pointer(store, 0);
         }
         rows
+    }
+
+    /// The row as `row_to_json` writes it.
+    fn row_json(&self, tuple: pg_sys::HeapTuple) -> String {
+        let mut scratch = self.scratch.borrow_mut();
+        unsafe {
+            let json = scratch.switch_to(|_| {
+                let datum = pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc);
+                direct_function_call::<String>(pg_sys::row_to_json, &[Some(datum)])
+                    .expect("row_to_json of a row is not NULL")
+            });
+            scratch.reset();
+            json
+        }
     }
 
     fn emit(&self, rooms: &[String], payload: String, options: &TriggerOptions) {
@@ -397,13 +416,4 @@ fn created_on(trigger: pg_sys::Oid) -> pg_sys::Oid {
     .unwrap_or(pg_sys::InvalidOid);
     ROOTS.with_borrow_mut(|roots| roots.insert(trigger, root));
     root
-}
-
-/// The row as `row_to_json` writes it.
-fn row_json(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc) -> String {
-    unsafe {
-        let datum = pg_sys::heap_copy_tuple_as_datum(tuple, tupdesc);
-        direct_function_call::<String>(pg_sys::row_to_json, &[Some(datum)])
-            .expect("row_to_json of a row is not NULL")
-    }
 }

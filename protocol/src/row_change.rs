@@ -187,13 +187,11 @@ fn parts(template: &str) -> Result<Vec<Part<'_>>, TemplateError> {
 /// no such member, `Some(None)` when it is `null`, a string unquoted, any
 /// other value as its JSON text (a number exactly as written).
 pub fn member_text(object: &str, key: &str) -> Option<Option<String>> {
-    members(object)
-        .find(|m| m.key == key)
-        .map(|m| match m.token {
-            Token::Null => None,
-            Token::Str(raw) => Some(unescaped(raw)),
-            _ => Some(m.text.to_owned()),
-        })
+    members(object).find(|m| m.is(key)).map(|m| match m.token {
+        Token::Null => None,
+        Token::Str(raw) => Some(unescaped(raw)),
+        _ => Some(m.text.to_owned()),
+    })
 }
 
 /// The rooms a row is in, by the templates: each once, in template order;
@@ -224,7 +222,7 @@ pub fn filter_row<'a>(row: &'a str, columns: &Columns) -> Result<Cow<'a, str>, S
     }
     let mut out = String::with_capacity(row.len());
     out.push('{');
-    for member in members(row).filter(|m| list.contains(&m.key) == keep_listed) {
+    for member in members(row).filter(|m| list.iter().any(|c| m.is(c)) == keep_listed) {
         if out.len() > 1 {
             out.push(',');
         }
@@ -236,12 +234,24 @@ pub fn filter_row<'a>(row: &'a str, columns: &Columns) -> Result<Cow<'a, str>, S
 
 /// One member of an object's text.
 struct Member<'a> {
-    key: String,
+    /// Raw, escapes not resolved.
+    key: &'a str,
     token: Token<'a>,
     /// The value's text.
     text: &'a str,
     /// `"key":value`, as written.
     raw: &'a str,
+}
+
+impl Member<'_> {
+    /// Whether its key is `name`; unescaped only when it has an escape.
+    fn is(&self, name: &str) -> bool {
+        if self.key.contains('\\') {
+            unescaped(self.key) == name
+        } else {
+            self.key == name
+        }
+    }
 }
 
 /// The members of a JSON object's text, values skipped over whole.
@@ -267,7 +277,7 @@ fn members(object: &str) -> impl Iterator<Item = Member<'_>> {
         }
         let end = tokens.at;
         Some(Member {
-            key: unescaped(key),
+            key,
             token,
             text: &object[value_at..end],
             raw: &object[key_at..end],
