@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds pg_socketio and installs it into the local PostgreSQL.
-# Usage: [PG_MAJOR=15] scripts/install.sh [--release]
+# Usage: [PG_MAJOR=15|18] scripts/install.sh [--release]
 #
 # Files are replaced by rename, never rewritten in place: a running backend
 # keeps the pg_socketio.so it has mapped until it reconnects, while new
@@ -10,8 +10,13 @@
 # installed beside it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/pg18.env
 PG_MAJOR=${PG_MAJOR:-15}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+if [ "$PG_MAJOR" = 18 ]; then
+  PG_CONFIG=${PG_CONFIG:-$PG18_HOME/bin/pg_config}
+else
+  PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+fi
 profile=--debug
 if [[ "${1:-}" == --release ]]; then profile=; fi
 out=target/pgrx-install

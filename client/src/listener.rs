@@ -35,7 +35,8 @@ pub enum Event {
 pub enum ListenerError {
     #[error("invalid listener options: {0}")]
     Options(String),
-    #[error(transparent)]
+    /// PostgreSQL's SQLSTATE and message when the server said.
+    #[error("{}", crate::session::cause(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("the server closed the connection")]
     Closed,
@@ -155,7 +156,11 @@ impl ListenerBuilder {
         if config.get_application_name().is_none() {
             config.application_name("pg_socketio listener");
         }
-        config.keepalives(true).keepalives_idle(self.ping_interval);
+        // TCP keepalive counts whole seconds: a shorter interval is refused
+        // by the socket (EINVAL) when connecting.
+        config
+            .keepalives(true)
+            .keepalives_idle(self.ping_interval.max(Duration::from_secs(1)));
     }
 
     pub(crate) fn wants(&self, message: &Message) -> bool {

@@ -77,7 +77,20 @@ struct Lost(String);
 
 impl From<tokio_postgres::Error> for Lost {
     fn from(e: tokio_postgres::Error) -> Self {
-        Lost(e.to_string())
+        Lost(cause(&e))
+    }
+}
+
+/// What went wrong, with PostgreSQL's SQLSTATE and message when the server
+/// said (`57P01 terminating connection due to administrator command`), not
+/// tokio-postgres's bare "db error".
+pub(crate) fn cause(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
     }
 }
 
@@ -92,14 +105,45 @@ pub(crate) struct Session<T: MakeTls> {
     connection: Connection<Socket, T::Tls>,
     /// Notifications that arrived while LISTEN was being answered.
     early: VecDeque<Notification>,
-    fetch_client: Client,
-    fetch_task: JoinHandle<()>,
+    attachments: Attachments,
+}
+
+/// The second connection, which reads attachment rows. Losing it loses no
+/// message: the notification in hand and those behind it wait on the LISTEN
+/// connection while it is opened again.
+struct Attachments {
+    client: Client,
+    task: JoinHandle<()>,
     fetch: Option<Fetch>,
 }
 
-impl<T: MakeTls> Drop for Session<T> {
+impl Drop for Attachments {
     fn drop(&mut self) {
-        self.fetch_task.abort();
+        self.task.abort();
+    }
+}
+
+impl Attachments {
+    /// Connects, named after the listener's own connection with
+    /// " (attachments)" added, so that operators can tell the two apart.
+    async fn open<T: MakeTls>(plan: &Plan<T>) -> Result<Attachments, tokio_postgres::Error> {
+        let mut config = plan.config.clone();
+        let name = format!(
+            "{} (attachments)",
+            plan.config.get_application_name().unwrap_or_default()
+        );
+        config.application_name(&name);
+        let (client, connection) = config.connect(plan.tls.clone()).await?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                debug!(error = %e, "pg_socketio: attachment connection ended");
+            }
+        });
+        Ok(Attachments {
+            client,
+            task,
+            fetch: None,
+        })
     }
 }
 
@@ -107,19 +151,11 @@ impl<T: MakeTls> Session<T> {
     /// Connects both connections and LISTENs on every channel.
     pub async fn open(plan: &Plan<T>) -> Result<Self, ListenerError> {
         let (listen, connection) = plan.config.connect(plan.tls.clone()).await?;
-        let (fetch_client, fetch_connection) = plan.config.connect(plan.tls.clone()).await?;
-        let fetch_task = tokio::spawn(async move {
-            if let Err(e) = fetch_connection.await {
-                debug!(error = %e, "pg_socketio: attachment connection ended");
-            }
-        });
         let mut session = Session {
             listen,
             connection,
             early: VecDeque::new(),
-            fetch_client,
-            fetch_task,
-            fetch: None,
+            attachments: Attachments::open(plan).await?,
         };
         let sql: String = plan
             .channels
@@ -220,9 +256,7 @@ impl<T: MakeTls> Session<T> {
             Ok(Notice::Message(message)) => Ok(message),
             // Boxed: the query's large state would otherwise be part of, and
             // be moved with, the future of every event.
-            Ok(Notice::Attachment { id, .. }) => {
-                Box::pin(self.attachment(id, &plan.options.table)).await?
-            }
+            Ok(Notice::Attachment { id, .. }) => Box::pin(self.attachment(id, plan)).await?,
             Err(e) => Err(e.to_string()),
         };
         Ok(match (decoded, plan.namespace_of(n.channel())) {
@@ -240,23 +274,67 @@ impl<T: MakeTls> Session<T> {
         })
     }
 
-    /// Reads and decodes attachment row `id`. `Ok(Err(..))` is a message that
-    /// cannot be had (no such row, no such table, undecodable); `Err` means
-    /// the connection is lost.
-    async fn attachment(&mut self, id: i64, table: &str) -> Result<Result<Message, String>, Lost> {
-        let fetch = match self.fetch.take() {
+    /// Reads and decodes attachment row `id`. `Ok(Err(..))` is a message
+    /// that cannot be had (no such row, no such table, undecodable). When
+    /// the attachment connection fails, or does not answer within the
+    /// liveness timeout, it is opened again and the row read again; `Err`
+    /// (a gap) only when that keeps failing, as when the server is down.
+    async fn attachment(
+        &mut self,
+        id: i64,
+        plan: &Plan<T>,
+    ) -> Result<Result<Message, String>, Lost> {
+        const ATTEMPTS: u32 = 3;
+        let limit = plan.options.ping_timeout;
+        let mut backoff = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let reason = match timeout(limit, self.read_attachment(id, &plan.options.table)).await {
+                Ok(Ok(result)) => return Ok(result),
+                Ok(Err(Lost(reason))) => reason,
+                Err(_) => format!("no answer within {limit:?}"),
+            };
+            if attempt == ATTEMPTS {
+                return Err(Lost(format!(
+                    "the attachment connection failed {ATTEMPTS} times: {reason}"
+                )));
+            }
+            warn!(%reason, attempt, "pg_socketio: attachment connection lost; opening it again");
+            sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
+            match timeout(limit, Attachments::open(plan)).await {
+                Ok(Ok(attachments)) => self.attachments = attachments,
+                Ok(Err(e)) => {
+                    debug!(error = %cause(&e), "pg_socketio: attachment connection refused")
+                }
+                Err(_) => debug!("pg_socketio: attachment connection not made within {limit:?}"),
+            }
+        }
+    }
+
+    /// One try at reading row `id`; `Err` when the connection is lost.
+    async fn read_attachment(
+        &mut self,
+        id: i64,
+        table: &str,
+    ) -> Result<Result<Message, String>, Lost> {
+        let fetch = match self.attachments.fetch.take() {
             Some(fetch) => fetch,
             None => match self.prepare(table).await? {
                 Ok(fetch) => fetch,
                 Err(error) => return Ok(Err(error)),
             },
         };
-        let row = match self.fetch_client.query_opt(&fetch.statement, &[&id]).await {
+        let client = &self.attachments.client;
+        let row = match client.query_opt(&fetch.statement, &[&id]).await {
             Ok(row) => row,
-            // A server-side error (table dropped, privileges revoked): look
-            // the table up again next time.
-            Err(e) if e.as_db_error().is_some() => {
-                return Ok(Err(format!("reading attachment {id}: {e}")))
+            // An error on a live connection (table dropped, privileges
+            // revoked): the message cannot be had; look the table up again
+            // next time. One that closed the connection (a terminated
+            // backend says 57P01 first) is a lost connection.
+            Err(e) if e.as_db_error().is_some() && !client.is_closed() => {
+                return Ok(Err(format!("reading attachment {id}: {}", cause(&e))))
             }
             Err(e) => return Err(e.into()),
         };
@@ -270,33 +348,33 @@ impl<T: MakeTls> Session<T> {
                 .map_err(|e| format!("attachment {id}: {e}"))
                 .and_then(|bytes| decode_attachment(bytes).map_err(|e| e.to_string())),
         };
-        self.fetch = Some(fetch);
+        self.attachments.fetch = Some(fetch);
         Ok(result)
     }
 
     async fn prepare(&mut self, table: &str) -> Result<Result<Fetch, String>, Lost> {
+        let client = &self.attachments.client;
         // `tableName` is SQL text in the Node packages (it may carry a
         // schema); regclass resolves it as they do and quotes it for us.
-        let found = self
-            .fetch_client
+        let found = client
             .query_one("SELECT to_regclass($1)::text", &[&table])
             .await;
         let quoted = match found.map(|row| row.try_get::<_, Option<String>>(0)) {
             Ok(Ok(Some(quoted))) => quoted,
             Ok(_) => return Ok(Err(format!("attachment table {table} does not exist"))),
-            Err(e) if e.as_db_error().is_some() => {
-                return Ok(Err(format!("attachment table {table}: {e}")))
+            Err(e) if e.as_db_error().is_some() && !client.is_closed() => {
+                return Ok(Err(format!("attachment table {table}: {}", cause(&e))))
             }
             Err(e) => return Err(e.into()),
         };
         let sql = format!("SELECT payload FROM {quoted} WHERE id = $1::bigint");
-        match self.fetch_client.prepare(&sql).await {
+        match client.prepare(&sql).await {
             Ok(statement) => Ok(Ok(Fetch {
                 table: quoted,
                 statement,
             })),
-            Err(e) if e.as_db_error().is_some() => {
-                Ok(Err(format!("attachment table {quoted}: {e}")))
+            Err(e) if e.as_db_error().is_some() && !client.is_closed() => {
+                Ok(Err(format!("attachment table {quoted}: {}", cause(&e))))
             }
             Err(e) => Err(e.into()),
         }

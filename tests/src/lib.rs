@@ -14,6 +14,20 @@ pub fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
 }
 
+/// The TCP address of `DATABASE_URL`'s server.
+pub fn database_address() -> std::net::SocketAddr {
+    let config: tokio_postgres::Config = database_url().parse().expect("DATABASE_URL");
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .expect("DATABASE_URL's host resolves")
+        .next()
+        .expect("an address")
+}
+
 /// Connects to `url`, failing with a clear message instead of hanging when
 /// no server answers. What the server sends unasked (notifications, notices)
 /// is passed to the receiver, which may be dropped.
@@ -256,47 +270,60 @@ impl Drop for PrivateCluster {
 
 /// A TCP proxy to the test server whose connections can be made half-open:
 /// [`freeze`](Self::freeze) stops forwarding on every connection open at that
-/// moment without closing it, as a dead peer or a dropped route would.
-/// Connections made later are forwarded normally.
+/// moment without closing it, as a dead peer or a dropped route would;
+/// [`freeze_last`](Self::freeze_last) on the newest one only. Connections
+/// made later are forwarded normally.
 pub struct FreezingProxy {
     pub port: u16,
-    freeze: std::sync::Arc<std::sync::Mutex<tokio::sync::watch::Sender<bool>>>,
+    /// One switch per open connection, oldest first.
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::sync::watch::Sender<bool>>>>,
 }
 
 impl FreezingProxy {
-    pub async fn start(upstream: std::net::SocketAddr) -> FreezingProxy {
+    /// A proxy to the test server of `DATABASE_URL`.
+    pub async fn start() -> FreezingProxy {
+        let upstream = database_address();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let freeze =
-            std::sync::Arc::new(std::sync::Mutex::new(tokio::sync::watch::channel(false).0));
-        let current = freeze.clone();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let open = connections.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
                     continue;
                 };
-                let frozen = current.lock().unwrap().subscribe();
+                let (switch, frozen) = tokio::sync::watch::channel(false);
+                open.lock().unwrap().push(switch);
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
                 tokio::spawn(forward(client_read, server_write, frozen.clone()));
                 tokio::spawn(forward(server_read, client_write, frozen));
             }
         });
-        FreezingProxy { port, freeze }
+        FreezingProxy { port, connections }
     }
 
     /// The test database's URL, through this proxy.
     pub fn url(&self, application_name: &str) -> String {
+        let config: tokio_postgres::Config = database_url().parse().expect("DATABASE_URL");
         format!(
-            "postgres://postgres@127.0.0.1:{}/test?application_name={application_name}",
-            self.port
+            "postgres://{}@127.0.0.1:{}/{}?application_name={application_name}",
+            config.get_user().unwrap_or("postgres"),
+            self.port,
+            config.get_dbname().unwrap_or("postgres")
         )
     }
 
     pub fn freeze(&self) {
-        let mut sender = self.freeze.lock().unwrap();
-        sender.send_replace(true);
-        *sender = tokio::sync::watch::channel(false).0;
+        for switch in self.connections.lock().unwrap().drain(..) {
+            switch.send_replace(true);
+        }
+    }
+
+    pub fn freeze_last(&self) {
+        if let Some(switch) = self.connections.lock().unwrap().pop() {
+            switch.send_replace(true);
+        }
     }
 }
 

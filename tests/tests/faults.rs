@@ -42,7 +42,8 @@ async fn round_trip(cluster: &PrivateCluster, listener: &mut Listener, round: i6
 
 async fn listener_backends(db: &Client) -> i64 {
     db.query_one(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE application_name IN ($1, $1 || ' (attachments)')",
         &[&APP],
     )
     .await
@@ -92,7 +93,7 @@ async fn the_listener_comes_back_after_every_termination_and_restart() {
         let terminated: i64 = admin
             .query_one(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                  WHERE application_name = $1",
+                  WHERE application_name IN ($1, $1 || ' (attachments)')",
                 &[&APP],
             )
             .await

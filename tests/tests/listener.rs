@@ -378,7 +378,7 @@ async fn bad_options_and_unreachable_servers_are_the_callers_error() {
 
 #[tokio::test]
 async fn a_half_open_connection_is_noticed_within_ten_seconds() {
-    let proxy = FreezingProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let proxy = FreezingProxy::start().await;
     let prefix = unique_prefix("rl_half");
     // Default liveness settings: this is the promise the README makes.
     let mut listener = Listener::builder(proxy.url("rl_half"))
@@ -435,7 +435,8 @@ async fn a_listener_is_a_stream_and_dropping_it_closes_its_connections() {
         .await;
     assert_eq!(numbers, [0, 1, 2]);
     // `take` dropped the listener: both of its backends go away.
-    let count = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1";
+    let count = "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name IN ($1, $1 || ' (attachments)')";
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let left: i64 = db.query_one(count, &[&app]).await.unwrap().get(0);
@@ -477,4 +478,136 @@ async fn recv_is_cancel_safe() {
         "no recv() was cancelled: the test proves nothing"
     );
     assert_quiet(&mut listener, Duration::from_millis(300)).await;
+}
+
+/// A listener on `prefix` whose connections are named `<prefix>_listener`
+/// (and `... (attachments)`), and that name.
+async fn named_listener(prefix: &str) -> (Listener, String) {
+    let app = format!("{prefix}_listener");
+    let listener = Listener::builder(format!("{}?application_name={app}", database_url()))
+        .channel_prefix(prefix)
+        .connect()
+        .await
+        .unwrap();
+    (listener, app)
+}
+
+/// A large and a small emit, numbered: what must arrive after the attachment
+/// connection was lost.
+async fn big_then_small(db: &tokio_postgres::Client, round: i64) {
+    db.batch_execute(&format!(
+        "SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array({round}, repeat('b', 20000)));
+         SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array({round}));"
+    ))
+    .await
+    .unwrap();
+}
+
+async fn both_arrive(listener: &mut Listener, round: i64) {
+    for _ in 0..2 {
+        let (_, message) = next_message(listener, WAIT).await;
+        assert_eq!(broadcast_number(&message), round, "round {round}");
+    }
+}
+
+/// Issue 13: losing the attachment connection lost the notification in
+/// hand and those behind it (a gap). The LISTEN connection still has them:
+/// the attachment connection is opened again and nothing is lost.
+#[tokio::test]
+async fn a_terminated_attachment_connection_loses_nothing() {
+    let prefix = unique_prefix("rl_att_term");
+    let (mut listener, app) = named_listener(&prefix).await;
+    let db = emitter(&prefix).await;
+    for round in 0..10 {
+        let terminated: i64 = db
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+                  WHERE application_name = $1 || ' (attachments)'",
+                &[&app],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(terminated, 1);
+        big_then_small(&db, round).await;
+        both_arrive(&mut listener, round).await;
+    }
+    assert_quiet(&mut listener, Duration::from_millis(300)).await;
+}
+
+/// The server ends the idle attachment connection (idle_session_timeout)
+/// while the LISTEN connection, checked more often, stays.
+#[tokio::test]
+async fn an_idle_timeout_on_the_attachment_connection_loses_nothing() {
+    let admin = connect().await;
+    let role =
+        pg_socketio_tests::TestRole::create(&admin, "sio_it_idle", &["socketio_server"]).await;
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {} SET idle_session_timeout = '1s'",
+            role.name
+        ))
+        .await
+        .unwrap();
+    let prefix = unique_prefix("rl_att_idle");
+    let mut listener = Listener::builder(role.url())
+        .channel_prefix(&prefix)
+        .liveness(Duration::from_millis(300), Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let db = emitter(&prefix).await;
+    for round in 0..3 {
+        // Waiting in recv(), as an application does: the LISTEN connection
+        // is checked every 300 ms and stays; the other one idles out.
+        assert_quiet(&mut listener, Duration::from_millis(1500)).await;
+        big_then_small(&db, round).await;
+        both_arrive(&mut listener, round).await;
+    }
+    assert_quiet(&mut listener, Duration::from_millis(300)).await;
+    drop(listener);
+    role.drop_role(&admin).await;
+}
+
+/// A stalled attachment connection (a dead route) is given up after the
+/// liveness timeout and opened again; the LISTEN connection is untouched.
+#[tokio::test]
+async fn a_stalled_attachment_connection_is_replaced_and_loses_nothing() {
+    let proxy = FreezingProxy::start().await;
+    let prefix = unique_prefix("rl_att_stall");
+    let mut listener = Listener::builder(proxy.url("rl_att_stall"))
+        .channel_prefix(&prefix)
+        .liveness(Duration::from_secs(1), Duration::from_secs(1))
+        .connect()
+        .await
+        .unwrap();
+    let db = emitter(&prefix).await;
+    big_then_small(&db, 0).await;
+    both_arrive(&mut listener, 0).await;
+    // The listener opened LISTEN first, then the attachment connection.
+    proxy.freeze_last();
+    big_then_small(&db, 1).await;
+    both_arrive(&mut listener, 1).await;
+    assert_quiet(&mut listener, Duration::from_millis(300)).await;
+}
+
+/// A gap says what PostgreSQL said, SQLSTATE included.
+#[tokio::test]
+async fn a_gap_carries_the_servers_sqlstate_and_message() {
+    let prefix = unique_prefix("rl_gap_reason");
+    let (mut listener, app) = named_listener(&prefix).await;
+    let db = emitter(&prefix).await;
+    db.query_one(
+        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = $1",
+        &[&app],
+    )
+    .await
+    .unwrap();
+    match next_event(&mut listener, WAIT).await {
+        Event::Gap { reason } => assert_eq!(
+            reason,
+            "57P01 terminating connection due to administrator command"
+        ),
+        other => panic!("expected a gap, got {other:?}"),
+    }
 }
