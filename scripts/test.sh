@@ -53,3 +53,6 @@ for major in ${PG_MAJORS:-15 18}; do
   say "4/4 PostgreSQL $major: interop tests against the real Node.js packages"
   (cd tests/interop && DATABASE_URL=$url PATH=$bindir:$PATH npm test)
 done
+
+say "packages: built for 15 and 18; the 15 one installed with dpkg, used and removed"
+scripts/test-package.sh

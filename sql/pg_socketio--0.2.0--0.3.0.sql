@@ -18,3 +18,32 @@ $$;
 CREATE OR REPLACE FUNCTION @extschema@.sio_trigger() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'sio_trigger_wrapper';
 ALTER FUNCTION @extschema@.sio_trigger() RESET ALL;
+
+-- sio_stats() and sio_stats_reset(), new in 0.3.0, as CREATE EXTENSION
+-- makes them, with the grants of sql/privileges.sql.
+CREATE FUNCTION @extschema@.sio_stats() RETURNS TABLE (
+    scope text,
+    emits_inline bigint,
+    emits_attachment bigint,
+    bytes_sent bigint,
+    attachments_stored bigint,
+    attachments_cleaned bigint,
+    refused bigint,
+    sio_emit bigint,
+    sio_emit_args bigint,
+    sio_sockets_join bigint,
+    sio_sockets_leave bigint,
+    sio_disconnect_sockets bigint,
+    sio_server_side_emit bigint,
+    sio_trigger bigint,
+    cleanup_last_run timestamp with time zone,
+    cleanup_last_deleted bigint,
+    notify_queue_usage double precision,
+    stats_reset timestamp with time zone
+)
+STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'sio_stats_wrapper';
+CREATE FUNCTION @extschema@.sio_stats_reset() RETURNS void
+STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'sio_stats_reset_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.sio_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sio_stats() TO socketio_server, pg_monitor;
+REVOKE ALL ON FUNCTION @extschema@.sio_stats_reset() FROM PUBLIC;

@@ -11,7 +11,8 @@
 --                     it cannot read, change, lock or delete any row.
 --   socketio_server   what a Socket.IO server does to the attachment table
 --                     (the Node.js adapter, the Rust listener and emitter):
---                     read, add and delete rows; and sio_cleanup().
+--                     read, add and delete rows; sio_cleanup() and
+--                     sio_stats() (which pg_monitor may read too).
 --
 -- No function is SECURITY DEFINER: an emit runs with the caller's rights, so
 -- a role that writes to a table with an sio_trigger needs socketio_emitter.
@@ -43,9 +44,18 @@ BEGIN
            AND d.deptype = 'e'
     LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.signature);
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.signature,
-                       CASE f.proname WHEN 'sio_cleanup' THEN 'socketio_server'
-                                      ELSE 'socketio_emitter' END);
+        CASE f.proname
+            WHEN 'sio_cleanup' THEN
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO socketio_server', f.signature);
+            -- Operators: the servers' role and PostgreSQL's monitoring role.
+            WHEN 'sio_stats' THEN
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO socketio_server, pg_monitor',
+                               f.signature);
+            -- The extension's owner (a superuser) only.
+            WHEN 'sio_stats_reset' THEN NULL;
+            ELSE
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO socketio_emitter', f.signature);
+        END CASE;
     END LOOP;
 END
 $$;

@@ -15,6 +15,7 @@ use crate::as_owner::as_owner;
 use crate::attachment_table::{self, AttachmentTable, Right};
 use crate::error_detail::on_error_say;
 use crate::raise::{fail, OrRaise};
+use crate::stats::{self, Counter};
 use crate::table_lock;
 
 extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
@@ -41,6 +42,7 @@ pub fn store(kind: MessageType, payload: &Attachment, function: &'static str) ->
         as_owner(table.owner, || insert(&table.name, bytea))
     });
     remember(table, id);
+    stats::add(Counter::AttachmentsStored, 1);
     attachment_notification(kind, id)
 }
 
@@ -207,7 +209,7 @@ pub fn delete_older_than(older_than: Interval, function: &'static str) -> i64 {
     // in a few thousand years) has nothing older than it: no cutoff, rather
     // than an out-of-range error.
     let name = &table.name;
-    as_owner(table.owner, || {
+    let deleted = as_owner(table.owner, || {
         Spi::get_one_with_args::<i64>(
             &format!(
                 "WITH gone AS (
@@ -221,5 +223,7 @@ pub fn delete_older_than(older_than: Interval, function: &'static str) -> i64 {
         )
     })
     .unwrap_or_else(|e| panic!("cleaning the attachment table {name}: {e}"))
-    .unwrap_or(0)
+    .unwrap_or(0);
+    stats::add(Counter::AttachmentsCleaned, deleted as u64);
+    deleted
 }

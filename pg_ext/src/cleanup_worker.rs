@@ -7,7 +7,7 @@ use std::time::Duration;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
-use crate::{attachment_table, attachments, settings};
+use crate::{attachment_table, attachments, settings, stats};
 
 const NAME: &str = "pg_socketio cleanup";
 
@@ -33,19 +33,24 @@ pub extern "C-unwind" fn pg_socketio_cleanup_main(_arg: pg_sys::Datum) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
-        BackgroundWorker::transaction(cleanup_once);
+        // A failed run is recorded before the error ends the worker (the
+        // postmaster starts it again after its restart time).
+        stats::cleanup_ran(None);
+        let deleted = BackgroundWorker::transaction(cleanup_once);
+        stats::cleanup_ran(Some(deleted));
     }
 }
 
 /// One pass, in its own transaction; nothing to do where the extension is
 /// not installed. The DELETE runs as the table's owner, like every
 /// statement on the table (`as_owner`).
-fn cleanup_once() {
+fn cleanup_once() -> i64 {
     if !attachment_table::extension_installed() {
-        return;
+        return 0;
     }
     let interval = settings::cleanup_interval();
     let older_than = Interval::new(0, 0, interval.as_micros() as i64).unwrap();
     let deleted = attachments::delete_older_than(older_than, NAME);
     debug1!("{NAME}: deleted {deleted} attachments");
+    deleted
 }

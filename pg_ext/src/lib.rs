@@ -19,6 +19,7 @@ mod raise;
 mod room_template;
 mod send;
 mod settings;
+mod stats;
 mod table_lock;
 mod trigger;
 
@@ -57,6 +58,7 @@ pub extern "C-unwind" fn _PG_init() {
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     settings::register();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        stats::init_shared();
         settings::register_cleanup();
         cleanup_worker::register();
     }

@@ -7,6 +7,7 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 /// Raises `report` as an ERROR, which aborts the statement and so the
 /// transaction: nothing this call queued is ever delivered.
 pub fn fail(report: ErrorReport) -> ! {
+    crate::stats::add(crate::stats::Counter::Refused, 1);
     report.report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }

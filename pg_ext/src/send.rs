@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use crate::raise::{fail, OrRaise};
+use crate::stats::{self, Counter};
 use crate::{attachments, queue_check, settings};
 
 /// PostgreSQL delivers identical notifications of one transaction once; a
@@ -24,15 +25,28 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
     queue_check::warn_if_filling(function);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     match encode(&settings, target, op, seq).or_raise(function) {
-        Encoded::Inline { channel, payload } => notify(channel, payload),
+        Encoded::Inline { channel, payload } => {
+            count_emit(function, Counter::EmitsInline, payload.len());
+            notify(channel, payload)
+        }
         Encoded::Attachment {
             channel,
             kind,
             payload,
         } => {
             let notification = attachments::store(kind, &payload, function);
+            count_emit(function, Counter::EmitsAttachment, payload.len());
             notify(channel, notification)
         }
+    }
+}
+
+/// `bytes`: the inline JSON, or the attachment's MessagePack.
+fn count_emit(function: &str, kind: Counter, bytes: usize) {
+    stats::add(kind, 1);
+    stats::add(Counter::BytesSent, bytes as u64);
+    if let Some(calls) = stats::calls_of(function) {
+        stats::add(calls, 1);
     }
 }
 

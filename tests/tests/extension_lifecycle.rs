@@ -78,3 +78,41 @@ async fn without_a_table_the_extension_creates_its_own_and_drops_it() {
         .get(0);
     assert!(gone);
 }
+
+/// pg_socketio is not a trusted extension: it creates cluster-wide roles,
+/// and its security rests on a superuser-only setting and on running its
+/// statements as the attachment table's owner. A database owner who is not
+/// a superuser cannot install it; a superuser installs it, and grants the
+/// roles.
+#[tokio::test]
+async fn a_database_owner_who_is_not_superuser_cannot_install_it() {
+    let admin = pg_socketio_tests::connect().await;
+    let owner = pg_socketio_tests::TestRole::create(&admin, "sio_it_db_owner", &[]).await;
+    let name = format!("pg_socketio_it_owned_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name} OWNER {}", owner.name),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    let url = owner.url();
+    let (server, _) = url.rsplit_once('@').unwrap();
+    let host = pg_socketio_tests::database_address();
+    let (db, _) =
+        pg_socketio_tests::open(&format!("{server}@{}:{}/{name}", host.ip(), host.port())).await;
+    let err = pg_socketio_tests::refused(&db, "CREATE EXTENSION pg_socketio").await;
+    assert_eq!(
+        (err.code().code(), err.message(), err.hint()),
+        (
+            "42501",
+            "permission denied to create extension \"pg_socketio\"",
+            Some("Must be superuser to create this extension.")
+        )
+    );
+    drop(db);
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    owner.drop_role(&admin).await;
+}
