@@ -31,18 +31,28 @@ pub struct Summary {
 
 impl Receiver {
     pub async fn rust(url: &str) -> Receiver {
-        let exe = std::env::current_exe().unwrap();
-        let mut cmd = Command::new(exe);
-        cmd.args(["receive", url, "bench_rust"]);
-        Self::start("Rust listener", "bench_rust", cmd).await
+        Self::rust_on(url, "bench_rust").await
     }
 
     pub async fn node(url: &str) -> Receiver {
+        Self::node_on(url, "bench_node").await
+    }
+
+    /// A Rust listener on channel prefix `prefix`.
+    pub async fn rust_on(url: &str, prefix: &str) -> Receiver {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = Command::new(exe);
+        cmd.args(["receive", url, prefix]);
+        Self::start("Rust listener", prefix, cmd).await
+    }
+
+    /// A Node.js server with the adapter on channel prefix `prefix`.
+    pub async fn node_on(url: &str, prefix: &str) -> Receiver {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/bench/receiver.mjs");
         let mut cmd = Command::new("node");
-        cmd.arg(script).arg("bench_node").env("DATABASE_URL", url);
-        Self::start("Node.js adapter 0.5.0", "bench_node", cmd).await
+        cmd.arg(script).arg(prefix).env("DATABASE_URL", url);
+        Self::start("Node.js adapter 0.5.0", prefix, cmd).await
     }
 
     async fn start(name: &'static str, prefix: &str, mut cmd: Command) -> Receiver {

@@ -3,7 +3,8 @@
 //! Markdown table; every figure is compared with a baseline measured in the
 //! same run, with repeats (these machines are noisy).
 //!
-//! `pg_socketio_bench sql`, `trigger`, `listener` or `memory` runs one part.
+//! `pg_socketio_bench sql`, `trigger`, `listener`, `scaling` or `memory` runs
+//! one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
 //! listener benchmarks start as a child process. `pg_socketio_bench soak
 //! [minutes]` is the soak run of `scripts/soak.sh`.
@@ -14,6 +15,7 @@ mod memory;
 mod pgbench;
 mod receiver;
 mod report;
+mod scaling;
 mod soak;
 mod sql;
 mod trigger;
@@ -71,6 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if part("trigger") {
         eprintln!("row changes: sio_trigger…");
         trigger::rows(&url, &db, &mut rows).await;
+    }
+    if part("scaling") {
+        eprintln!("the cost of an emit as servers are added (1, 8, 32)…");
+        scaling::rows(&url, &db, &pgbench, &mut rows).await;
     }
     if part("memory") {
         eprintln!("backend memory of large emits…");
