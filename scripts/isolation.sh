@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Isolation specs for the transactional promise (tests/isolation/specs):
+# PostgreSQL's own pg_isolation_regress interleaves sessions step by step
+# and compares what each saw, notifications included, with
+# tests/isolation/expected. Runs against DATABASE_URL's server with the
+# pg_isolation_regress of PG_MAJOR (15: postgresql-server-dev-15; 18: the
+# wheel), in a scratch database it creates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pg18.env
+PG_MAJOR=${PG_MAJOR:-15}
+if [ "$PG_MAJOR" = 18 ]; then home=$PG18_HOME; else home=/usr/lib/postgresql/$PG_MAJOR; fi
+pgxs=$home/lib/pgxs
+url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+hostport=${url#*@}; hostport=${hostport%%/*}
+out=target/isolation-$PG_MAJOR
+rm -rf "$out"
+mkdir -p "$out"
+specs=$(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//')
+"$pgxs/src/test/isolation/pg_isolation_regress" \
+    --inputdir=tests/isolation --outputdir="$out" --bindir="$home/bin" \
+    --host="${hostport%:*}" --port="${hostport#*:}" --user=postgres \
+    --dbname=pg_socketio_isolation $specs || {
+  cat "$out/regression.diffs" >&2 2>/dev/null
+  exit 1
+}
