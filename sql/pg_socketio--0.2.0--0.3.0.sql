@@ -47,3 +47,12 @@ STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'sio_stats_reset_wrapper';
 REVOKE ALL ON FUNCTION @extschema@.sio_stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sio_stats() TO socketio_server, pg_monitor;
 REVOKE ALL ON FUNCTION @extschema@.sio_stats_reset() FROM PUBLIC;
+
+-- CREATE TRIGGER ... sio_trigger(...) is checked when it runs (an event
+-- trigger), as CREATE EXTENSION sets it up.
+CREATE FUNCTION @extschema@.sio_check_triggers() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'sio_check_triggers';
+REVOKE ALL ON FUNCTION @extschema@.sio_check_triggers() FROM PUBLIC;
+CREATE EVENT TRIGGER pg_socketio_check_triggers ON ddl_command_end
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION @extschema@.sio_check_triggers();

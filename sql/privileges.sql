@@ -51,8 +51,9 @@ BEGIN
             WHEN 'sio_stats' THEN
                 EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO socketio_server, pg_monitor',
                                f.signature);
-            -- The extension's owner (a superuser) only.
-            WHEN 'sio_stats_reset' THEN NULL;
+            -- The extension's owner (a superuser) only; sio_check_triggers
+            -- is called by its event trigger, which needs no grant.
+            WHEN 'sio_stats_reset', 'sio_check_triggers' THEN NULL;
             ELSE
                 EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO socketio_emitter', f.signature);
         END CASE;

@@ -22,6 +22,7 @@ mod settings;
 mod stats;
 mod table_lock;
 mod trigger;
+mod trigger_check;
 
 ::pgrx::pg_module_magic!(name, version);
 

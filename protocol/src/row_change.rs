@@ -85,6 +85,7 @@ impl TriggerOptions {
         if options.rooms.is_empty() {
             return Err("a room template is required".to_owned());
         }
+        crate::channel::check_namespace(&options.nsp).map_err(|e| e.to_string())?;
         for template in &options.rooms {
             check_template(template).map_err(|e| e.to_string())?;
         }
