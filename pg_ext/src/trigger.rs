@@ -267,6 +267,9 @@ impl<'a> Call<'a> {
             self.filtered(new.as_deref(), options).as_deref(),
             self.filtered(old.as_deref(), options).as_deref(),
         );
+        // The payload holds the rows now: a large row is not kept twice
+        // while the message is stored.
+        drop((new, old));
         self.emit(&rooms, payload, options);
     }
 
