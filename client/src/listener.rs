@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{stream, Stream, StreamExt};
-use pg_socketio_protocol::{channel_name, Body, Message, DEFAULT_PREFIX};
+use pg_socketio_protocol::{channel_name, Body, Message, DEFAULT_ATTACHMENT_TABLE, DEFAULT_PREFIX};
 
 use tokio_postgres::{Config, NoTls};
 
@@ -207,7 +207,7 @@ impl Listener {
             config: config.into(),
             namespaces: vec!["/".into()],
             prefix: DEFAULT_PREFIX.into(),
-            table: "socket_io_attachments".into(),
+            table: DEFAULT_ATTACHMENT_TABLE.into(),
             heartbeats: false,
             responses: false,
             ping_interval: Duration::from_secs(5),

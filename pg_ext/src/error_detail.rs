@@ -6,7 +6,9 @@ use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, RefUnwindSafe};
 
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
-use pgrx::{PgLogLevel, PgTryBuilder};
+use pgrx::PgTryBuilder;
+
+use crate::raise::fail;
 
 /// Runs `f`. An error PostgreSQL raises in it is raised again, SQLSTATE,
 /// message and hint unchanged, with `doing` added to its detail (formatted
@@ -34,8 +36,7 @@ pub fn on_error_say<T>(
                 if let Some(hint) = report.hint() {
                     again = again.set_hint(hint);
                 }
-                again.report(PgLogLevel::ERROR);
-                unreachable!("ERROR does not return")
+                fail(again)
             }
             other => other.rethrow(),
         })

@@ -15,6 +15,8 @@ static CLEANUP_DATABASE: GucSetting<Option<CString>> =
 static CLEANUP_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(30);
 static LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 static QUEUE_WARNING: GucSetting<f64> = GucSetting::<f64>::new(0.1);
+/// `protocol::DEFAULT_ATTACHMENT_TABLE`, as the C string a GUC needs (a
+/// test keeps them equal).
 static ATTACHMENT_TABLE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"socket_io_attachments"));
 
@@ -145,4 +147,15 @@ fn into_string(value: CString) -> String {
     value
         .into_string()
         .unwrap_or_else(|e| e.into_cstring().to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_table_is_the_protocols() {
+        assert_eq!(
+            c"socket_io_attachments".to_str(),
+            Ok(pg_socketio_protocol::DEFAULT_ATTACHMENT_TABLE)
+        );
+    }
 }

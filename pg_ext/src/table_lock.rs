@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
+use crate::raise::fail;
 use crate::settings;
 
 /// Takes ROW EXCLUSIVE (what INSERT and DELETE take) on `table`, or raises
@@ -27,24 +28,25 @@ pub fn row_exclusive(oid: pg_sys::Oid, table: &str, function: &'static str) {
     let mut pause = Duration::from_millis(1);
     while !unsafe { pg_sys::ConditionalLockRelationOid(oid, mode) } {
         if started.elapsed() >= limit {
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
-                format!(
-                    "attachment table {table} is locked: waited {} ms for it",
-                    limit.as_millis()
-                ),
-                function,
-            )
-            .set_detail(
-                "Another transaction holds a lock that conflicts with adding rows \
+            fail(
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
+                    format!(
+                        "attachment table {table} is locked: waited {} ms for it",
+                        limit.as_millis()
+                    ),
+                    function,
+                )
+                .set_detail(
+                    "Another transaction holds a lock that conflicts with adding rows \
                  (ALTER TABLE, LOCK TABLE, TRUNCATE, VACUUM FULL, ...).",
-            )
-            .set_hint(format!(
-                "SELECT pid, mode, granted FROM pg_locks WHERE relation = '{}'::regclass \
+                )
+                .set_hint(format!(
+                    "SELECT pid, mode, granted FROM pg_locks WHERE relation = '{}'::regclass \
                  shows who; pg_socketio.lock_timeout is how long an emit waits.",
-                table.replace('\'', "''")
-            ))
-            .report(PgLogLevel::ERROR);
+                    table.replace('\'', "''")
+                )),
+            );
         }
         unsafe { pg_sys::pg_usleep(pause.as_micros() as std::ffi::c_long) };
         check_for_interrupts!();
