@@ -57,9 +57,11 @@ pub use pg_socketio_protocol as protocol;
 #[cfg(feature = "socketioxide")]
 pub mod bridge;
 mod emitter;
+mod events;
 mod listener;
 mod session;
 
 pub use emitter::{placeholder, Broadcast, EmitError, Emitter};
-pub use listener::{Event, Listener, ListenerBuilder, ListenerError};
+pub use events::{Event, ListenerError};
+pub use listener::{Listener, ListenerBuilder};
 pub use session::MakeTls;

@@ -6,43 +6,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{stream, Stream, StreamExt};
-use pg_socketio_protocol::{channel_name, Body, Message, DEFAULT_ATTACHMENT_TABLE, DEFAULT_PREFIX};
+use pg_socketio_protocol::{channel_name, DEFAULT_ATTACHMENT_TABLE, DEFAULT_PREFIX};
 
 use tokio_postgres::{Config, NoTls};
 
-use crate::session::{MakeTls, Plan, Receiving, Session};
-
-/// What a [`Listener`] yields.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A message, with the namespace whose channel it came on (messages of
-    /// old adapters and of the official emitter carry no `nsp` of their own).
-    Message { namespace: String, message: Message },
-    /// The connection was lost and is back: anything sent in between was
-    /// missed (PostgreSQL keeps no notifications for absent listeners).
-    Gap { reason: String },
-    /// A notification or attachment that could not be decoded (anyone who
-    /// may call `pg_notify` can write to the channel); skipped.
-    Invalid {
-        channel: String,
-        /// The start of the payload, for the log.
-        payload: String,
-        error: String,
-    },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ListenerError {
-    #[error("invalid listener options: {0}")]
-    Options(String),
-    /// PostgreSQL's SQLSTATE and message when the server said.
-    #[error("{}", crate::session::cause(.0))]
-    Postgres(#[from] tokio_postgres::Error),
-    #[error("the server closed the connection")]
-    Closed,
-    #[error("no answer to LISTEN within {0:?}")]
-    Timeout(Duration),
-}
+use crate::events::{Event, ListenerError};
+use crate::session::{MakeTls, Plan, Receiving, Session, SessionOptions};
 
 /// Options of a [`Listener`]; see [`Listener::builder`].
 #[derive(Debug, Clone)]
@@ -128,7 +97,7 @@ impl ListenerBuilder {
             config,
             tls,
             channels,
-            options: self,
+            options: self.session_options(),
         };
         // The first connection is made here, so that bad credentials or an
         // absent server are the caller's error rather than a retry loop.
@@ -145,6 +114,17 @@ impl ListenerBuilder {
     /// Defaults for what the connection string leaves unset: a connect
     /// timeout, and TCP settings that end a dead connection's writes and
     /// reads in about the liveness time.
+    fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            table: self.table.clone(),
+            heartbeats: self.heartbeats,
+            responses: self.responses,
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            max_backoff: self.max_backoff,
+        }
+    }
+
     fn tune(&self, config: &mut Config) {
         let liveness = self.ping_interval + self.ping_timeout;
         if config.get_connect_timeout().is_none() {
@@ -161,17 +141,6 @@ impl ListenerBuilder {
         config
             .keepalives(true)
             .keepalives_idle(self.ping_interval.max(Duration::from_secs(1)));
-    }
-
-    pub(crate) fn wants(&self, message: &Message) -> bool {
-        match message.body {
-            Body::InitialHeartbeat | Body::Heartbeat | Body::AdapterClose => self.heartbeats,
-            Body::FetchSocketsResponse { .. }
-            | Body::ServerSideEmitResponse { .. }
-            | Body::BroadcastClientCount { .. }
-            | Body::BroadcastAck { .. } => self.responses,
-            _ => true,
-        }
     }
 }
 

@@ -16,14 +16,14 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures_util::future::poll_fn;
-use pg_socketio_protocol::{decode_attachment, decode_notification, Message, Notice};
+use pg_socketio_protocol::{decode_attachment, decode_notification, Body, Message, Notice};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{AsyncMessage, Client, Config, Connection, Notification, Socket, Statement};
 use tracing::{debug, warn};
 
-use crate::listener::{Event, ListenerBuilder, ListenerError};
+use crate::events::{cause, Event, ListenerError};
 
 /// A TLS connector tokio-postgres can use for the listener's connections
 /// (`tokio_postgres::NoTls`, or one from `postgres-native-tls`/`tokio-postgres-rustls`).
@@ -60,7 +60,31 @@ pub(crate) struct Plan<T> {
     pub tls: T,
     /// `(channel, namespace)` pairs.
     pub channels: Vec<(String, String)>,
-    pub options: ListenerBuilder,
+    pub options: SessionOptions,
+}
+
+/// What a session needs of the listener's options, as plain values.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionOptions {
+    pub table: String,
+    pub heartbeats: bool,
+    pub responses: bool,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub max_backoff: Duration,
+}
+
+impl SessionOptions {
+    fn wants(&self, message: &Message) -> bool {
+        match message.body {
+            Body::InitialHeartbeat | Body::Heartbeat | Body::AdapterClose => self.heartbeats,
+            Body::FetchSocketsResponse { .. }
+            | Body::ServerSideEmitResponse { .. }
+            | Body::BroadcastClientCount { .. }
+            | Body::BroadcastAck { .. } => self.responses,
+            _ => true,
+        }
+    }
 }
 
 impl<T> Plan<T> {
@@ -78,19 +102,6 @@ struct Lost(String);
 impl From<tokio_postgres::Error> for Lost {
     fn from(e: tokio_postgres::Error) -> Self {
         Lost(cause(&e))
-    }
-}
-
-/// What went wrong, with PostgreSQL's SQLSTATE and message when the server
-/// said (`57P01 terminating connection due to administrator command`), not
-/// tokio-postgres's bare "db error".
-pub(crate) fn cause(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} {}", db.code().code(), db.message()),
-        None => match std::error::Error::source(e) {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        },
     }
 }
 
@@ -206,7 +217,7 @@ impl<T: MakeTls> Session<T> {
     /// Waits for the next notification. An idle connection is checked every
     /// `ping_interval` with a query that must be answered within
     /// `ping_timeout`: this is what notices a half-open TCP connection.
-    async fn next_notification(&mut self, options: &ListenerBuilder) -> Result<Notification, Lost> {
+    async fn next_notification(&mut self, options: &SessionOptions) -> Result<Notification, Lost> {
         let Session {
             listen, connection, ..
         } = self;

@@ -1,0 +1,51 @@
+//! What a [`Listener`](crate::Listener) yields, and its errors: apart from
+//! the listener and its sessions, which both use them.
+
+use std::time::Duration;
+
+use pg_socketio_protocol::Message;
+
+/// What a [`Listener`] yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A message, with the namespace whose channel it came on (messages of
+    /// old adapters and of the official emitter carry no `nsp` of their own).
+    Message { namespace: String, message: Message },
+    /// The connection was lost and is back: anything sent in between was
+    /// missed (PostgreSQL keeps no notifications for absent listeners).
+    Gap { reason: String },
+    /// A notification or attachment that could not be decoded (anyone who
+    /// may call `pg_notify` can write to the channel); skipped.
+    Invalid {
+        channel: String,
+        /// The start of the payload, for the log.
+        payload: String,
+        error: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerError {
+    #[error("invalid listener options: {0}")]
+    Options(String),
+    /// PostgreSQL's SQLSTATE and message when the server said.
+    #[error("{}", cause(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("no answer to LISTEN within {0:?}")]
+    Timeout(Duration),
+}
+
+/// What went wrong, with PostgreSQL's SQLSTATE and message when the server
+/// said (`57P01 terminating connection due to administrator command`), not
+/// tokio-postgres's bare "db error".
+pub(crate) fn cause(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
