@@ -1,14 +1,36 @@
 //! Emits to clients: `io.of(nsp).to(rooms).except(except_rooms).emit(..)`.
 
-use pg_socketio_protocol::{Event, Flags, Operation, RawValue, Target};
+use pg_socketio_protocol::{Event, Flags, Operation, RawValue};
 use pgrx::prelude::*;
 
-use crate::args::{binary_args, json_args, required, room_list, target_room, target_rooms};
+use crate::args::{binary_args, json_args, required, target_room, target_rooms};
 use crate::jsonb_text::JsonbText;
-use crate::send::publish;
+use crate::send::to_sockets;
 
 const SIO_EMIT: &str = "sio_emit";
 const SIO_EMIT_ARGS: &str = "sio_emit_args";
+
+/// The emit operation, its NULLs refused by name.
+fn emit<'a>(
+    event: Option<&'a str>,
+    args: &'a [&'a RawValue],
+    binary: &'a [&'a [u8]],
+    volatile: Option<bool>,
+    compress: Option<bool>,
+    function: &'static str,
+) -> Operation<'a, &'a RawValue> {
+    Operation::Emit {
+        event: Event {
+            name: required(event, "event", function),
+            args,
+            binary,
+        },
+        flags: Flags {
+            volatile: required(volatile, "volatile", function),
+            compress: required(compress, "compress", function),
+        },
+    }
+}
 
 /// Emits `event` with `payload` as its one argument (none when NULL) to the
 /// clients in any of `rooms` (all clients when empty; NULL is refused).
@@ -22,18 +44,15 @@ fn sio_emit_rooms(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms = target_rooms(&rooms, SIO_EMIT);
     let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
-    let call = Emit {
-        event,
-        args: &args,
-        binary: &[],
+    let op = emit(event, &args, &[], volatile, compress, SIO_EMIT);
+    to_sockets(
+        &target_rooms(&rooms, SIO_EMIT),
         nsp,
-        except_rooms: &except_rooms,
-        volatile,
-        compress,
-    };
-    call.publish(&rooms, SIO_EMIT);
+        &except_rooms,
+        op,
+        SIO_EMIT,
+    );
 }
 
 /// The same for one room: `sio_emit('room1', 'ping', '{"n":1}')`.
@@ -47,18 +66,15 @@ fn sio_emit_room(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms = target_room(room, SIO_EMIT);
     let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
-    let call = Emit {
-        event,
-        args: &args,
-        binary: &[],
+    let op = emit(event, &args, &[], volatile, compress, SIO_EMIT);
+    to_sockets(
+        &target_room(room, SIO_EMIT),
         nsp,
-        except_rooms: &except_rooms,
-        volatile,
-        compress,
-    };
-    call.publish(&rooms, SIO_EMIT);
+        &except_rooms,
+        op,
+        SIO_EMIT,
+    );
 }
 
 /// Emits `event` with any number of arguments: `args` is a JSON array, one
@@ -75,19 +91,16 @@ fn sio_emit_args_rooms(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms = target_rooms(&rooms, SIO_EMIT_ARGS);
     let json = json_args(&args, SIO_EMIT_ARGS);
     let binary = self::binary_args(&binary_args, SIO_EMIT_ARGS);
-    let call = Emit {
-        event,
-        args: &json,
-        binary: &binary,
+    let op = emit(event, &json, &binary, volatile, compress, SIO_EMIT_ARGS);
+    to_sockets(
+        &target_rooms(&rooms, SIO_EMIT_ARGS),
         nsp,
-        except_rooms: &except_rooms,
-        volatile,
-        compress,
-    };
-    call.publish(&rooms, SIO_EMIT_ARGS);
+        &except_rooms,
+        op,
+        SIO_EMIT_ARGS,
+    );
 }
 
 /// The same for one room.
@@ -102,51 +115,14 @@ fn sio_emit_args_room(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let rooms = target_room(room, SIO_EMIT_ARGS);
     let json = json_args(&args, SIO_EMIT_ARGS);
     let binary = self::binary_args(&binary_args, SIO_EMIT_ARGS);
-    let call = Emit {
-        event,
-        args: &json,
-        binary: &binary,
+    let op = emit(event, &json, &binary, volatile, compress, SIO_EMIT_ARGS);
+    to_sockets(
+        &target_room(room, SIO_EMIT_ARGS),
         nsp,
-        except_rooms: &except_rooms,
-        volatile,
-        compress,
-    };
-    call.publish(&rooms, SIO_EMIT_ARGS);
-}
-
-/// The arguments every emit function shares.
-struct Emit<'a, 'x, 'y> {
-    event: Option<&'a str>,
-    args: &'a [&'a RawValue],
-    binary: &'a [&'a [u8]],
-    nsp: Option<&'a str>,
-    except_rooms: &'a Option<Array<'x, &'y str>>,
-    volatile: Option<bool>,
-    compress: Option<bool>,
-}
-
-impl Emit<'_, '_, '_> {
-    fn publish(self, rooms: &[&str], function: &'static str) {
-        let except = room_list(self.except_rooms, "except_rooms", function);
-        let target = Target {
-            nsp: required(self.nsp, "nsp", function),
-            rooms,
-            except: &except,
-        };
-        let op = Operation::Emit {
-            event: Event {
-                name: required(self.event, "event", function),
-                args: self.args,
-                binary: self.binary,
-            },
-            flags: Flags {
-                volatile: required(self.volatile, "volatile", function),
-                compress: required(self.compress, "compress", function),
-            },
-        };
-        publish(target, op, function);
-    }
+        &except_rooms,
+        op,
+        SIO_EMIT_ARGS,
+    );
 }

@@ -1,30 +1,12 @@
 //! The operations besides emitting to clients: socketsJoin, socketsLeave,
 //! disconnectSockets and serverSideEmit.
 
-use pg_socketio_protocol::{Event, Operation, Target};
+use pg_socketio_protocol::{Event, Operation};
 use pgrx::prelude::*;
 
 use crate::args::{binary_args, json_args, required, room_list, target_rooms};
 use crate::jsonb_text::JsonbText;
-use crate::send::publish;
-
-/// Sends `op` to the sockets in `rooms` (all when empty) but not in
-/// `except_rooms`, of namespace `nsp`.
-fn to_sockets(
-    rooms: &[&str],
-    nsp: Option<&str>,
-    except_rooms: &Option<Array<'_, &str>>,
-    op: Operation<&pg_socketio_protocol::RawValue>,
-    function: &'static str,
-) {
-    let except = room_list(except_rooms, "except_rooms", function);
-    let target = Target {
-        nsp: required(nsp, "nsp", function),
-        rooms,
-        except: &except,
-    };
-    publish(target, op, function);
-}
+use crate::send::to_sockets;
 
 /// `io.of(nsp).in(rooms).except(except_rooms).socketsJoin(join_rooms)`
 #[pg_extern]

@@ -9,6 +9,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
+use crate::args::{required, room_list};
 use crate::raise::{fail, OrRaise};
 use crate::stats::{self, Counter};
 use crate::{attachments, queue_check, settings};
@@ -16,6 +17,25 @@ use crate::{attachments, queue_check, settings};
 /// PostgreSQL delivers identical notifications of one transaction once; a
 /// per-backend counter makes every message of a transaction distinct.
 static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The one step from an SQL function's targeting arguments to `publish`:
+/// sends `op` to the sockets in `rooms` (all when empty) but not in
+/// `except_rooms` (none when NULL), of namespace `nsp`.
+pub fn to_sockets(
+    rooms: &[&str],
+    nsp: Option<&str>,
+    except_rooms: &Option<Array<'_, &str>>,
+    op: Operation<&RawValue>,
+    function: &'static str,
+) {
+    let except = room_list(except_rooms, "except_rooms", function);
+    let target = Target {
+        nsp: required(nsp, "nsp", function),
+        rooms,
+        except: &except,
+    };
+    publish(target, op, function);
+}
 
 /// Encodes `op` with the session's settings and sends it.
 pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
