@@ -28,7 +28,7 @@ fn emit_payload(seq: &str) -> String {
         ..Target::default()
     };
     let settings = Settings {
-        channel_prefix: PREFIX,
+        channel_prefix: PREFIX.into(),
         ..Settings::default()
     };
     match encode(&settings, target, op, 0).unwrap() {

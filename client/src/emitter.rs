@@ -164,7 +164,7 @@ impl Emitter {
         op: Operation<'_, &RawValue>,
     ) -> Result<(), EmitError> {
         let settings = Settings {
-            channel_prefix: &self.prefix,
+            channel_prefix: self.prefix.clone(),
             payload_threshold: self.threshold,
             cluster_source: self.cluster_source,
         };

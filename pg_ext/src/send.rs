@@ -40,8 +40,7 @@ pub fn to_sockets(
 /// Encodes `op` with the session's settings and sends it.
 pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
     refuse_if_read_only(function);
-    let mut prefix = String::new();
-    let settings = settings::current(&mut prefix);
+    let settings = settings::current();
     queue_check::warn_if_filling(function);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     match encode(&settings, target, op, seq).or_raise(function) {

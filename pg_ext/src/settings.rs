@@ -5,6 +5,7 @@ use std::ffi::CString;
 use pg_socketio_protocol::{Settings, DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_PREFIX};
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
+/// `protocol::DEFAULT_PREFIX` as the C string a GUC needs (tested equal).
 static CHANNEL_PREFIX: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"socket.io"));
 static PAYLOAD_THRESHOLD: GucSetting<i32> =
@@ -100,14 +101,13 @@ pub fn register() {
     );
 }
 
-/// The current settings; `prefix` keeps the prefix's text alive.
-pub fn current(prefix: &mut String) -> Settings<'_> {
-    *prefix = CHANNEL_PREFIX
-        .get()
-        .map(into_string)
-        .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+/// The current settings, owned.
+pub fn current() -> Settings {
     Settings {
-        channel_prefix: prefix,
+        channel_prefix: CHANNEL_PREFIX
+            .get()
+            .map(into_string)
+            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
         payload_threshold: PAYLOAD_THRESHOLD.get().max(0) as usize,
         cluster_source: CLUSTER_SOURCE.get(),
     }
@@ -152,10 +152,14 @@ fn into_string(value: CString) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_default_table_is_the_protocols() {
+    fn the_defaults_are_the_protocols() {
         assert_eq!(
             c"socket_io_attachments".to_str(),
             Ok(pg_socketio_protocol::DEFAULT_ATTACHMENT_TABLE)
+        );
+        assert_eq!(
+            c"socket.io".to_str(),
+            Ok(pg_socketio_protocol::DEFAULT_PREFIX)
         );
     }
 }

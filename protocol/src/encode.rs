@@ -23,9 +23,9 @@ pub const MAX_ATTACHMENT: usize = 0x3fff_ffff - 4;
 
 /// How messages are addressed and split; the GUCs of the extension and the
 /// options of the Rust emitter.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings<'a> {
-    pub channel_prefix: &'a str,
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub channel_prefix: String,
     /// Inline when the JSON is shorter than this; values above
     /// [`DEFAULT_PAYLOAD_THRESHOLD`] act as that value.
     pub payload_threshold: usize,
@@ -33,10 +33,10 @@ pub struct Settings<'a> {
     pub cluster_source: bool,
 }
 
-impl Default for Settings<'_> {
+impl Default for Settings {
     fn default() -> Self {
         Settings {
-            channel_prefix: crate::channel::DEFAULT_PREFIX,
+            channel_prefix: crate::channel::DEFAULT_PREFIX.to_owned(),
             payload_threshold: DEFAULT_PAYLOAD_THRESHOLD,
             // Harmless to standalone adapters, required by Node-cluster workers.
             cluster_source: true,
@@ -134,7 +134,7 @@ pub fn encode<'a>(
     op: Operation<'a, &'a RawValue>,
     seq: u64,
 ) -> Result<Encoded<'a>, Error> {
-    let channel = channel_name(settings.channel_prefix, target.nsp)?;
+    let channel = channel_name(&settings.channel_prefix, target.nsp)?;
     op.check()?;
     let event = event_of(&op);
     let binary: &'a [&'a [u8]] = event.map_or(&[], |e| e.binary);

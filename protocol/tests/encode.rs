@@ -110,7 +110,7 @@ fn exact_json_for_each_operation() {
 #[test]
 fn channel_follows_prefix_and_namespace() {
     let settings = Settings {
-        channel_prefix: "app",
+        channel_prefix: "app".into(),
         ..Settings::default()
     };
     let target = Target {
