@@ -20,7 +20,7 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'sio_trigger_wrapper';
 ALTER FUNCTION @extschema@.sio_trigger() RESET ALL;
 
 -- sio_stats() and sio_stats_reset(), new in 0.3.0, as CREATE EXTENSION
--- makes them, with the grants of sql/privileges.sql.
+-- makes them, with the grants of sql/install/privileges.sql.
 CREATE FUNCTION @extschema@.sio_stats() RETURNS TABLE (
     scope text,
     emits_inline bigint,

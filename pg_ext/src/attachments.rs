@@ -18,7 +18,10 @@ use crate::raise::{fail, OrRaise};
 use crate::stats::{self, Counter};
 use crate::table_lock;
 
-extension_sql_file!("../../sql/attachments.sql", name = "attachment_table");
+extension_sql_file!(
+    "../../sql/install/attachments.sql",
+    name = "attachment_table"
+);
 
 thread_local! {
     /// INSERT plans kept for the backend's life (SPI_keepplan), by table:

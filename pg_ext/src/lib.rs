@@ -47,7 +47,11 @@ $$;
 );
 
 // Roles and grants, once every function and the table exist.
-extension_sql_file!("../../sql/privileges.sql", name = "privileges", finalize);
+extension_sql_file!(
+    "../../sql/install/privileges.sql",
+    name = "privileges",
+    finalize
+);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
