@@ -116,12 +116,7 @@ impl Receiver {
 
     /// Ends a round and returns what the receiver saw.
     pub async fn summary(&mut self, db: &Client) -> Summary {
-        db.batch_execute(&format!(
-            "SET pg_socketio.channel_prefix = '{}'; SELECT sio_emit(ARRAY[]::text[], 'end', '[]')",
-            self.prefix
-        ))
-        .await
-        .unwrap();
+        end_round(db, &self.prefix).await;
         self.next_summary().await
     }
 
@@ -138,6 +133,15 @@ impl Receiver {
             p99_ms: f("p99_ms"),
         }
     }
+}
+
+/// Sends `end` on `prefix`: every receiver on it prints its summary.
+pub async fn end_round(db: &Client, prefix: &str) {
+    db.batch_execute(&format!(
+        "SET pg_socketio.channel_prefix = '{prefix}'; SELECT sio_emit(ARRAY[]::text[], 'end', '[]')"
+    ))
+    .await
+    .unwrap();
 }
 
 const BURST: u64 = 100_000;

@@ -5,7 +5,7 @@
 
 use tokio_postgres::Client;
 
-use crate::listener::Receiver;
+use crate::listener::{end_round, Receiver};
 use crate::pgbench::{Pgbench, Run};
 use crate::report::{thousands, Row};
 
@@ -52,21 +52,13 @@ pub async fn rows(url: &str, db: &Client, pgbench: &Pgbench, rows: &mut Vec<Row>
             }
             let tps = tokio::task::block_in_place(|| pgbench.tps(&run(EMIT, 1, None, &options)));
             // Each receiver prints its summary at the one `end`.
-            db.batch_execute(&format!(
-                "SET pg_socketio.channel_prefix = '{prefix}'; SELECT sio_emit(ARRAY[]::text[], 'end', '[]')"
-            ))
-            .await
-            .unwrap();
+            end_round(db, prefix).await;
             for r in &mut receivers {
                 r.next_summary().await;
             }
             let paced =
                 tokio::task::block_in_place(|| pgbench.tps(&run(TIMED, 1, Some(500), &options)));
-            db.batch_execute(&format!(
-                "SET pg_socketio.channel_prefix = '{prefix}'; SELECT sio_emit(ARRAY[]::text[], 'end', '[]')"
-            ))
-            .await
-            .unwrap();
+            end_round(db, prefix).await;
             let mut p50 = Vec::new();
             let mut p99: f64 = 0.0;
             for r in &mut receivers {
@@ -115,10 +107,5 @@ pub async fn rows(url: &str, db: &Client, pgbench: &Pgbench, rows: &mut Vec<Row>
             target: None,
         });
     }
-    db.batch_execute(&format!(
-        "SET pg_socketio.channel_prefix = '{prefix}'; SELECT sio_emit(ARRAY[]::text[], 'end', '[]')"
-    ))
-    .await
-    .unwrap();
-    listener.next_summary().await;
+    listener.summary(db).await;
 }

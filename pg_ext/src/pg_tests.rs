@@ -163,6 +163,10 @@ mod tests {
             (trigger_case("AFTER INSERT", "'c:{nope}'"), "42703: sio_trigger names column \"nope\", which the table does not have"),
             (trigger_case("AFTER INSERT", "'c', 'columns=nope'"), "42703: sio_trigger names column \"nope\", which the table does not have"),
             (trigger_case("AFTER INSERT", "'c', 'nsp=admin'"), "22023: sio_trigger's arguments are invalid: namespace \"admin\" is invalid"),
+            // A trigger made without the check (as under 0.2.0) is refused
+            // by the same check when it fires.
+            ("ALTER EVENT TRIGGER pg_socketio_check_triggers DISABLE; CREATE TEMP TABLE fired (id int); CREATE TRIGGER t BEFORE INSERT ON fired FOR EACH ROW EXECUTE FUNCTION sio_trigger('c'); INSERT INTO fired VALUES (1)".into(), "22023: sio_trigger must be an AFTER trigger"),
+            ("ALTER EVENT TRIGGER pg_socketio_check_triggers DISABLE; CREATE TEMP TABLE fired (id int); CREATE TRIGGER t AFTER INSERT ON fired FOR EACH ROW EXECUTE FUNCTION sio_trigger('c', 'e', '/', 'extra'); INSERT INTO fired VALUES (1)".into(), "22023: sio_trigger's arguments are invalid: argument 4"),
             // Refused by CREATE TRIGGER itself, before any write.
             ("CREATE TEMP TABLE only_created (id int); CREATE TRIGGER t AFTER INSERT ON only_created FOR EACH ROW EXECUTE FUNCTION sio_trigger('c:{nope}')".into(), "42703: sio_trigger names column \"nope\""),
             ("CREATE TEMP TABLE only_created (id int); CREATE TRIGGER t BEFORE INSERT ON only_created FOR EACH ROW EXECUTE FUNCTION sio_trigger('c')".into(), "22023: sio_trigger must be an AFTER trigger"),

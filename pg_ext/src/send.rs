@@ -62,11 +62,12 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
 
 /// `bytes`: the inline JSON, or the attachment's MessagePack.
 fn count_emit(function: &str, kind: Counter, bytes: usize) {
-    stats::add(kind, 1);
-    stats::add(Counter::BytesSent, bytes as u64);
-    if let Some(calls) = stats::calls_of(function) {
-        stats::add(calls, 1);
-    }
+    let calls = stats::calls_of(function).map(|calls| (calls, 1));
+    stats::add_each(
+        [(kind, 1), (Counter::BytesSent, bytes as u64)]
+            .into_iter()
+            .chain(calls),
+    );
 }
 
 /// One rule for every message, whatever its size: an emit writes (an

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use pg_socketio_protocol::{
     filter_row, rooms_of, row_change, statement_change, Event, Flags, Operation, RawValue, Target,
-    TemplateError, TriggerOptions, RESERVED_EVENTS, TRIGGER_USAGE,
+    TemplateError, TriggerOptions, TRIGGER_USAGE,
 };
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -22,6 +22,7 @@ use pgrx::{direct_function_call, PgMemoryContexts, PgSqlErrorCode};
 
 use crate::raise::fail;
 use crate::send::publish;
+use crate::trigger_check::check_definition;
 
 const SIO_TRIGGER: &str = "sio_trigger";
 
@@ -29,6 +30,10 @@ thread_local! {
     /// Parsed arguments by trigger oid, kept with the arguments they came
     /// from: CREATE OR REPLACE TRIGGER keeps the oid and may change them.
     static OPTIONS: RefCell<HashMap<pg_sys::Oid, Parsed>> = RefCell::new(HashMap::new());
+    /// Where `row_to_json` works, emptied after each row: the flattened
+    /// tuple and the JSON's buffers would otherwise stay until the trigger
+    /// returns, for every row of a statement.
+    static SCRATCH: RefCell<Option<PgMemoryContexts>> = const { RefCell::new(None) };
 }
 
 /// A trigger's arguments and what they say.
@@ -40,27 +45,16 @@ fn sio_trigger<'a>(
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, std::convert::Infallible> {
     let data = trigger.trigger_data();
     let call = Call::new(data);
-    let event = data.tg_event;
-    let op = match event & pg_sys::TRIGGER_EVENT_OPMASK {
+    call.check_execute();
+    // The definition was checked when the options were first read: no
+    // BEFORE, INSTEAD OF or TRUNCATE trigger gets past it.
+    let options = call.options();
+    let op = match data.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
         pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
-        pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
-        _ => call.misuse(
-            "sio_trigger cannot emit TRUNCATE: it has no rows to name rooms from".into(),
-            "Create it AFTER INSERT OR UPDATE OR DELETE.",
-        ),
+        _ => "DELETE",
     };
-    if event & (pg_sys::TRIGGER_EVENT_BEFORE | pg_sys::TRIGGER_EVENT_INSTEAD) != 0 {
-        call.misuse(
-            "sio_trigger must be an AFTER trigger: it emits what was committed, not what may \
-             still change"
-                .into(),
-            "CREATE TRIGGER ... AFTER INSERT OR UPDATE OR DELETE ON ... FOR EACH ROW ...",
-        );
-    }
-    call.check_execute();
-    let options = call.options();
-    if event & pg_sys::TRIGGER_EVENT_ROW != 0 {
+    if data.tg_event & pg_sys::TRIGGER_EVENT_ROW != 0 {
         call.row(op, &options);
     } else {
         call.statement(op, &options);
@@ -76,10 +70,6 @@ struct Call<'a> {
     /// a trigger PostgreSQL cloned onto a partition).
     table: String,
     schema: String,
-    /// Where `row_to_json` works, emptied after each row: the flattened
-    /// tuple and the JSON's buffers would otherwise stay until the trigger
-    /// returns, for every row of a statement.
-    scratch: RefCell<PgMemoryContexts>,
 }
 
 impl<'a> Call<'a> {
@@ -109,7 +99,6 @@ impl<'a> Call<'a> {
             tupdesc: unsafe { (*data.tg_relation).rd_att },
             table,
             schema,
-            scratch: RefCell::new(PgMemoryContexts::new("sio_trigger rows")),
         }
     }
 
@@ -165,41 +154,41 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The trigger's options, its definition checked: parsed once per
+    /// trigger and kept, the cache compared with the arguments in place.
     fn options(&self) -> Rc<TriggerOptions> {
         let trigger = unsafe { &*self.data.tg_trigger };
-        let args: Vec<String> = (0..trigger.tgnargs as usize)
-            .map(|i| unsafe {
-                std::ffi::CStr::from_ptr(*trigger.tgargs.add(i))
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
+        let args = || {
+            (0..trigger.tgnargs as usize)
+                .map(|i| unsafe { std::ffi::CStr::from_ptr(*trigger.tgargs.add(i)) })
+        };
         if let Some(options) = OPTIONS.with_borrow(|cache| {
             cache
                 .get(&trigger.tgoid)
-                .filter(|(cached, _)| *cached == args)
+                .filter(|(cached, _)| {
+                    cached.len() == trigger.tgnargs as usize
+                        && cached
+                            .iter()
+                            .zip(args())
+                            .all(|(c, a)| c.as_bytes() == a.to_bytes())
+                })
                 .map(|(_, options)| options.clone())
         }) {
             return options;
         }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let options = match TriggerOptions::parse(&refs) {
-            Ok(options) => Rc::new(options),
-            Err(problem) => self.misuse(
-                format!("sio_trigger's arguments are invalid: {problem}"),
-                &format!("EXECUTE FUNCTION {TRIGGER_USAGE}"),
-            ),
-        };
-        if options.event.is_none() && RESERVED_EVENTS.contains(&self.table.as_str()) {
-            self.misuse(
-                format!(
-                    "table \"{}\" is named like a reserved event, which Socket.IO cannot emit",
-                    self.table
-                ),
-                "Give sio_trigger an event name: its second argument, or 'event=<name>'.",
-            );
-        }
-        OPTIONS.with_borrow_mut(|cache| cache.insert(trigger.tgoid, (args, options.clone())));
+        let owned: Vec<String> = args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let transition_tables = !trigger.tgnewtable.is_null() || !trigger.tgoldtable.is_null();
+        let options = check_definition(trigger.tgtype, transition_tables, &refs, &self.table)
+            .map(Rc::new)
+            .unwrap_or_else(|(code, message)| {
+                fail(
+                    ErrorReport::new(code, message, SIO_TRIGGER)
+                        .set_detail(self.place())
+                        .set_hint(format!("EXECUTE FUNCTION {TRIGGER_USAGE}")),
+                )
+            });
+        OPTIONS.with_borrow_mut(|cache| cache.insert(trigger.tgoid, (owned, options.clone())));
         options
     }
 
@@ -275,13 +264,6 @@ impl<'a> Call<'a> {
 
     fn statement(&self, op: &str, options: &TriggerOptions) {
         let data = self.data;
-        if data.tg_newtable.is_null() && data.tg_oldtable.is_null() {
-            self.misuse(
-                "sio_trigger FOR EACH STATEMENT needs the statement's transition tables".into(),
-                "CREATE TRIGGER ... AFTER UPDATE ON t REFERENCING NEW TABLE AS new_rows \
-                 OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger(...)",
-            );
-        }
         let new = if op == "DELETE" {
             Vec::new()
         } else {
@@ -363,16 +345,24 @@ impl<'a> Call<'a> {
 
     /// The row as `row_to_json` writes it.
     fn row_json(&self, tuple: pg_sys::HeapTuple) -> String {
-        let mut scratch = self.scratch.borrow_mut();
-        unsafe {
-            let json = scratch.switch_to(|_| {
-                let datum = pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc);
-                direct_function_call::<String>(pg_sys::row_to_json, &[Some(datum)])
-                    .expect("row_to_json of a row is not NULL")
+        SCRATCH.with_borrow_mut(|scratch| {
+            let scratch = scratch.get_or_insert_with(|| unsafe {
+                // The backend's life long: made once, emptied per row.
+                PgMemoryContexts::TopMemoryContext
+                    .switch_to(|_| PgMemoryContexts::new("sio_trigger rows"))
             });
-            scratch.reset();
-            json
-        }
+            unsafe {
+                // Emptied before too: an ERROR may have left a row behind.
+                scratch.reset();
+                let json = scratch.switch_to(|_| {
+                    let datum = pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc);
+                    direct_function_call::<String>(pg_sys::row_to_json, &[Some(datum)])
+                        .expect("row_to_json of a row is not NULL")
+                });
+                scratch.reset();
+                json
+            }
+        })
     }
 
     fn emit(&self, rooms: &[String], payload: String, options: &TriggerOptions) {

@@ -89,42 +89,9 @@ struct Made {
 
 impl Made {
     fn check(&self) {
-        if self.tgtype & (BEFORE | INSTEAD) != 0 {
-            self.refuse(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                "sio_trigger must be an AFTER trigger: it emits what was committed, not what may \
-                 still change"
-                    .into(),
-            );
-        }
-        if self.tgtype & TRUNCATE != 0 {
-            self.refuse(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                "sio_trigger cannot emit TRUNCATE: it has no rows to name rooms from".into(),
-            );
-        }
-        if self.tgtype & ROW == 0 && !self.transition_tables {
-            self.refuse(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                "sio_trigger FOR EACH STATEMENT needs the statement's transition tables".into(),
-            );
-        }
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let options = TriggerOptions::parse(&args).unwrap_or_else(|problem| {
-            self.refuse(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("sio_trigger's arguments are invalid: {problem}"),
-            )
-        });
-        if options.event.is_none() && RESERVED_EVENTS.contains(&self.table.as_str()) {
-            self.refuse(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!(
-                    "table \"{}\" is named like a reserved event, which Socket.IO cannot emit",
-                    self.table
-                ),
-            );
-        }
+        let options = check_definition(self.tgtype, self.transition_tables, &args, &self.table)
+            .unwrap_or_else(|(code, message)| self.refuse(code, message));
         if let Some(missing) = options
             .named_columns()
             .into_iter()
@@ -147,6 +114,46 @@ impl Made {
                 .set_hint(format!("EXECUTE FUNCTION {TRIGGER_USAGE}")),
         )
     }
+}
+
+/// What makes an sio_trigger's definition unable to emit, wherever it is
+/// looked at: at CREATE TRIGGER (above), and when a trigger made before
+/// this check fires (`trigger.rs`). `tgtype` is pg_trigger's; `table`, the
+/// table whose name is the default event.
+pub(crate) fn check_definition(
+    tgtype: i16,
+    transition_tables: bool,
+    args: &[&str],
+    table: &str,
+) -> Result<TriggerOptions, (PgSqlErrorCode, String)> {
+    let misuse = |message: String| Err((PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message));
+    if tgtype & (BEFORE | INSTEAD) != 0 {
+        return misuse(
+            "sio_trigger must be an AFTER trigger: it emits what was committed, not what may \
+             still change"
+                .into(),
+        );
+    }
+    if tgtype & TRUNCATE != 0 {
+        return misuse(
+            "sio_trigger cannot emit TRUNCATE: it has no rows to name rooms from".into(),
+        );
+    }
+    if tgtype & ROW == 0 && !transition_tables {
+        return misuse(
+            "sio_trigger FOR EACH STATEMENT needs the statement's transition tables".into(),
+        );
+    }
+    let options = match TriggerOptions::parse(args) {
+        Ok(options) => options,
+        Err(problem) => return misuse(format!("sio_trigger's arguments are invalid: {problem}")),
+    };
+    if options.event.is_none() && RESERVED_EVENTS.contains(&table) {
+        return misuse(format!(
+            "table \"{table}\" is named like a reserved event, which Socket.IO cannot emit"
+        ));
+    }
+    Ok(options)
 }
 
 /// pg_trigger.tgargs: each argument followed by a NUL.
