@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use pg_socketio_protocol::{
-    attachment_notification, encode, split_args, Encoded, Event, Flags, Operation, RawValue,
-    Settings, TableName, Target, DEFAULT_ATTACHMENT_TABLE, DEFAULT_PAYLOAD_THRESHOLD,
+    attachment_notification, encode_as, split_args, Encoded, Event, Flags, Operation, RawValue,
+    Sender, Settings, TableName, Target, DEFAULT_ATTACHMENT_TABLE, DEFAULT_PAYLOAD_THRESHOLD,
     DEFAULT_PREFIX,
 };
 use serde::Serialize;
@@ -153,12 +153,15 @@ impl Emitter {
         let op = Operation::ServerSideEmit {
             event: Event::new(event, &args),
         };
-        self.send(db, &[], &[], op).await
+        self.send_as(db, Sender::EMITTER, &[], &[], op).await
     }
 
-    async fn send<C: GenericClient + Sync>(
+    /// Sends `op` as `sender`: emitters send as [`Sender::EMITTER`], a
+    /// [`Peer`](crate::Peer) as itself.
+    pub(crate) async fn send_as<C: GenericClient + Sync>(
         &self,
         db: &C,
+        sender: Sender<'_>,
         rooms: &[&str],
         except: &[&str],
         op: Operation<'_, &RawValue>,
@@ -173,7 +176,7 @@ impl Emitter {
             rooms,
             except,
         };
-        let (channel, payload) = match encode(&settings, target, op, next_seq())? {
+        let (channel, payload) = match encode_as(&settings, sender, target, op, next_seq())? {
             Encoded::Inline { channel, payload } => (channel, payload),
             Encoded::Attachment {
                 channel,
@@ -187,7 +190,10 @@ impl Emitter {
                 let row = db
                     .query_typed_one(&sql, &[(&payload.to_vec(), Type::BYTEA)])
                     .await?;
-                (channel, attachment_notification(kind, row.try_get(0)?))
+                (
+                    channel,
+                    attachment_notification(sender.uid, kind, row.try_get(0)?),
+                )
             }
         };
         db.execute_typed(
@@ -302,7 +308,9 @@ impl Broadcast<'_> {
     ) -> Result<(), EmitError> {
         let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
         let except: Vec<&str> = self.except.iter().map(String::as_str).collect();
-        self.emitter.send(db, &rooms, &except, op).await
+        self.emitter
+            .send_as(db, Sender::EMITTER, &rooms, &except, op)
+            .await
     }
 }
 

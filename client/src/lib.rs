@@ -59,9 +59,13 @@ pub mod bridge;
 mod emitter;
 mod events;
 mod listener;
+mod peer;
 mod session;
 
 pub use emitter::{placeholder, Broadcast, EmitError, Emitter};
 pub use events::{Event, ListenerError};
 pub use listener::{Listener, ListenerBuilder};
+pub use peer::{
+    Acks, Answer, Answers, Peer, PeerBuilder, PeerError, Select, Server, ServerSideHandler,
+};
 pub use session::MakeTls;

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use pg_socketio_protocol::{attachment_notification, Attachment, MessageType};
+use pg_socketio_protocol::{attachment_notification, Attachment, MessageType, EMITTER_UID};
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -46,7 +46,7 @@ pub fn store(kind: MessageType, payload: &Attachment, function: &'static str) ->
     });
     remember(table, id);
     stats::add(Counter::AttachmentsStored, 1);
-    attachment_notification(kind, id)
+    attachment_notification(EMITTER_UID, kind, id)
 }
 
 /// What an error while storing was about, for its detail.

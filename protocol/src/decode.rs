@@ -131,6 +131,92 @@ pub enum Body {
     },
 }
 
+/// A socket of another server, as its FETCH_SOCKETS_RESPONSE describes it
+/// (Node.js's `RemoteSocket`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteSocket {
+    pub id: String,
+    /// Its rooms, its own id among them.
+    pub rooms: Vec<String>,
+    /// `socket.data`, as the server's application set it.
+    pub data: Value,
+    pub handshake: Handshake,
+}
+
+/// What the client sent when it connected (`socket.handshake`); a field the
+/// server left out is its zero value (nil for the maps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handshake {
+    pub headers: Value,
+    /// When, as the server's `Date.toString()` wrote it.
+    pub time: String,
+    /// When, in milliseconds since the epoch.
+    pub issued: u64,
+    pub address: String,
+    pub xdomain: bool,
+    pub secure: bool,
+    pub url: String,
+    pub query: Value,
+    pub auth: Value,
+}
+
+impl RemoteSocket {
+    /// Reads the `sockets` of a [`Body::FetchSocketsResponse`].
+    pub fn decode_all(sockets: &[Value]) -> Result<Vec<RemoteSocket>, DecodeError> {
+        sockets.iter().map(RemoteSocket::decode).collect()
+    }
+
+    fn decode(value: &Value) -> Result<RemoteSocket, DecodeError> {
+        let socket = Fields::of(value, "sockets[]")?;
+        let h = match socket.opt("handshake") {
+            Some(h) => Fields::of(h, "handshake")?,
+            None => Fields(&[]),
+        };
+        let text = |key: &'static str| -> Result<String, DecodeError> {
+            h.opt(key).map_or(Ok(String::new()), |v| {
+                v.as_str().map(str::to_owned).ok_or(DecodeError::WrongType {
+                    field: key,
+                    expected: "a string",
+                })
+            })
+        };
+        let flag = |key: &'static str| h.opt(key).and_then(Value::as_bool).unwrap_or(false);
+        let any = |key: &'static str| h.opt(key).cloned().unwrap_or(Value::Nil);
+        let handshake = Handshake {
+            headers: any("headers"),
+            time: text("time")?,
+            // A JavaScript number: MessagePack may carry it as a float.
+            issued: h.opt("issued").map_or(Ok(0), |v| {
+                v.as_u64()
+                    .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                    .ok_or(DecodeError::WrongType {
+                        field: "issued",
+                        expected: "a number of milliseconds",
+                    })
+            })?,
+            address: text("address")?,
+            xdomain: flag("xdomain"),
+            secure: flag("secure"),
+            url: text("url")?,
+            query: any("query"),
+            auth: any("auth"),
+        };
+        Ok(RemoteSocket {
+            id: socket
+                .req("id")?
+                .as_str()
+                .ok_or(DecodeError::WrongType {
+                    field: "id",
+                    expected: "a string",
+                })?
+                .to_owned(),
+            rooms: strings(socket.req("rooms")?, "rooms")?,
+            data: socket.opt("data").cloned().unwrap_or(Value::Nil),
+            handshake,
+        })
+    }
+}
+
 /// Decodes a notification's payload.
 pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
     let wire: Wire = serde_json::from_str(payload).map_err(|e| match e.classify() {

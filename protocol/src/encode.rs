@@ -6,7 +6,7 @@ use std::io::Write;
 use serde_json::value::RawValue;
 
 use crate::channel::channel_name;
-use crate::message::{Envelope, Event, MessageType, Operation, Target};
+use crate::message::{Envelope, Event, MessageType, Operation, Sender, Target};
 use crate::transcode::{plan, Plan};
 use crate::Error;
 
@@ -134,11 +134,20 @@ pub fn encode<'a>(
     op: Operation<'a, &'a RawValue>,
     seq: u64,
 ) -> Result<Encoded<'a>, Error> {
+    encode_as(settings, Sender::EMITTER, target, op, seq)
+}
+
+/// [`encode`], sent as a cluster member or with a request id.
+pub fn encode_as<'a>(
+    settings: &Settings,
+    sender: Sender,
+    target: Target,
+    op: Operation<'a, &'a RawValue>,
+    seq: u64,
+) -> Result<Encoded<'a>, Error> {
     let channel = channel_name(&settings.channel_prefix, target.nsp)?;
     op.check()?;
-    let event = event_of(&op);
-    let binary: &'a [&'a [u8]] = event.map_or(&[], |e| e.binary);
-    let args: &'a [&'a RawValue] = event.map_or(&[], |e| e.args);
+    let (args, binary) = args_of(&op);
     if binary.is_empty() {
         // A placeholder without binary arguments is a mistake; looking for
         // one costs a substring scan, planning only when one may be there.
@@ -150,6 +159,7 @@ pub fn encode<'a>(
         // reach the threshold, it is not worth writing.
         if args.iter().map(|a| a.get().len()).sum::<usize>() < threshold {
             let envelope = Envelope {
+                sender,
                 target,
                 op,
                 cluster_source: settings.cluster_source,
@@ -176,6 +186,7 @@ pub fn encode<'a>(
     }
     let slots = vec![Slot; args.len()];
     let envelope = Envelope {
+        sender,
         target,
         op: with_args(op, &slots),
         cluster_source: settings.cluster_source,
@@ -292,18 +303,22 @@ pub fn split_args(args: &RawValue) -> Result<Vec<&RawValue>, Error> {
 
 /// The notification that points servers at attachment row `id`. The `uid`
 /// is required: without it the adapter takes the message for its own.
-pub fn attachment_notification(kind: MessageType, id: i64) -> String {
+pub fn attachment_notification(uid: &str, kind: MessageType, id: i64) -> String {
+    let uid = serde_json::to_string(uid).expect("a string serializes");
     format!(
-        r#"{{"uid":"{}","type":{},"attachmentId":"{id}"}}"#,
-        crate::EMITTER_UID,
+        r#"{{"uid":{uid},"type":{},"attachmentId":"{id}"}}"#,
         kind as u8
     )
 }
 
-fn event_of<'o, 'a, A>(op: &'o Operation<'a, A>) -> Option<&'o Event<'a, A>> {
+/// The JSON values an operation carries, and the binary ones they refer to.
+fn args_of<'a, A>(op: &Operation<'a, A>) -> (&'a [A], &'a [&'a [u8]]) {
     match op {
-        Operation::Emit { event, .. } | Operation::ServerSideEmit { event } => Some(event),
-        _ => None,
+        Operation::Emit { event, .. } | Operation::ServerSideEmit { event } => {
+            (event.args, event.binary)
+        }
+        Operation::ServerSideEmitResponse { answer } => (std::slice::from_ref(*answer), &[]),
+        _ => (&[], &[]),
     }
 }
 
@@ -325,5 +340,14 @@ fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> 
         Operation::SocketsJoin { rooms } => Operation::SocketsJoin { rooms },
         Operation::SocketsLeave { rooms } => Operation::SocketsLeave { rooms },
         Operation::DisconnectSockets { close } => Operation::DisconnectSockets { close },
+        // One slot, for the one answer (see `args_of`).
+        Operation::ServerSideEmitResponse { .. } => {
+            Operation::ServerSideEmitResponse { answer: &args[0] }
+        }
+        Operation::FetchSockets => Operation::FetchSockets,
+        Operation::Heartbeat { initial } => Operation::Heartbeat { initial },
+        Operation::AdapterClose => Operation::AdapterClose,
+        Operation::NoSockets => Operation::NoSockets,
+        Operation::BroadcastClientCount { count } => Operation::BroadcastClientCount { count },
     }
 }

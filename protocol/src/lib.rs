@@ -17,16 +17,17 @@ mod transcode;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
 pub use decode::{
-    decode_attachment, decode_notification, Body, DecodeError, Message, Notice, Opts, ReceivedFlags,
+    decode_attachment, decode_notification, Body, DecodeError, Handshake, Message, Notice, Opts,
+    ReceivedFlags, RemoteSocket,
 };
 pub use encode::{
-    attachment_notification, encode, split_args, Attachment, Encoded, Settings,
+    attachment_notification, encode, encode_as, split_args, Attachment, Encoded, Settings,
     DEFAULT_PAYLOAD_THRESHOLD, MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
 pub use message::{
-    Event, Flags, MessageType, Operation, Target, CLUSTER_SOURCE, EMITTER_UID, RESERVED_EVENTS,
-    RESERVED_SERVER_SIDE_EVENTS,
+    Event, Flags, MessageType, Operation, Sender, Target, CLUSTER_SOURCE, EMITTER_UID,
+    RESERVED_EVENTS, RESERVED_SERVER_SIDE_EVENTS,
 };
 pub use rmpv::Value;
 pub use row_change::{

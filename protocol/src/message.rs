@@ -135,6 +135,40 @@ pub enum Operation<'a, A> {
     /// `io.serverSideEmit(event, ...args)`: reaches the servers' own
     /// `io.on(event)` listeners, not clients.
     ServerSideEmit { event: Event<'a, A> },
+    /// `io.in(rooms).fetchSockets()`: each server answers with its sockets
+    /// (a request: sent with a [`Sender::request_id`]).
+    FetchSockets,
+    /// A cluster member's presence: `initial` asks every server to answer
+    /// with its own heartbeat at once.
+    Heartbeat { initial: bool },
+    /// A cluster member leaves: servers stop waiting for its answers.
+    AdapterClose,
+    /// The answer of a member without sockets to a FETCH_SOCKETS.
+    NoSockets,
+    /// The answer to a broadcast with acknowledgements: how many clients
+    /// were sent it (and so how many acknowledgements to expect).
+    BroadcastClientCount { count: u64 },
+    /// The answer to a SERVER_SIDE_EMIT with acknowledgement: the one value
+    /// the handler passed to its callback.
+    ServerSideEmitResponse { answer: &'a A },
+}
+
+/// Who sends a message, and the request it starts or answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sender<'a> {
+    /// Servers count every `uid` but [`EMITTER_UID`] as a cluster member
+    /// whose answers they wait for.
+    pub uid: &'a str,
+    /// Asks for answers (a request), or names the request answered.
+    pub request_id: Option<&'a str>,
+}
+
+impl Sender<'_> {
+    /// What emitters send as: not a member, no request.
+    pub const EMITTER: Sender<'static> = Sender {
+        uid: EMITTER_UID,
+        request_id: None,
+    };
 }
 
 impl<A> Operation<'_, A> {
@@ -145,6 +179,13 @@ impl<A> Operation<'_, A> {
             Operation::SocketsLeave { .. } => MessageType::SocketsLeave,
             Operation::DisconnectSockets { .. } => MessageType::DisconnectSockets,
             Operation::ServerSideEmit { .. } => MessageType::ServerSideEmit,
+            Operation::FetchSockets => MessageType::FetchSockets,
+            Operation::Heartbeat { initial: true } => MessageType::InitialHeartbeat,
+            Operation::Heartbeat { initial: false } => MessageType::Heartbeat,
+            Operation::AdapterClose => MessageType::AdapterClose,
+            Operation::NoSockets => MessageType::FetchSocketsResponse,
+            Operation::BroadcastClientCount { .. } => MessageType::BroadcastClientCount,
+            Operation::ServerSideEmitResponse { .. } => MessageType::ServerSideEmitResponse,
         }
     }
 
@@ -176,6 +217,7 @@ fn check_reserved(event: &str, reserved: &[&str]) -> Result<(), Error> {
 /// spliced in unparsed) and MessagePack (`rmpv::Value`, which holds binary)
 /// share one layout.
 pub(crate) struct Envelope<'a, A> {
+    pub sender: Sender<'a>,
     pub target: Target<'a>,
     pub op: Operation<'a, A>,
     /// Adds `"source":"_sio_adapter"` for Node-cluster workers.
@@ -190,8 +232,14 @@ impl<A: Serialize> Serialize for Envelope<'_, A> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("type", &(self.op.message_type() as u8))?;
-        m.serialize_entry("data", &Data(self))?;
-        m.serialize_entry("uid", EMITTER_UID)?;
+        // Presence messages carry no data, as Node.js sends them.
+        if !matches!(
+            self.op,
+            Operation::Heartbeat { .. } | Operation::AdapterClose
+        ) {
+            m.serialize_entry("data", &Data(self))?;
+        }
+        m.serialize_entry("uid", self.sender.uid)?;
         m.serialize_entry("nsp", self.target.nsp)?;
         if self.cluster_source {
             m.serialize_entry("source", CLUSTER_SOURCE)?;
@@ -210,10 +258,20 @@ impl<A: Serialize> Serialize for Data<'_, '_, A> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let target = &self.0.target;
+        let request_id = self.0.sender.request_id;
+        // Join, leave, disconnect and fetch carry no flags, as Node.js writes them.
+        let no_flags = Opts {
+            target,
+            flags: None,
+        };
         let mut m = s.serialize_map(None)?;
+        // Field order follows Node.js's ClusterAdapter.
         match &self.0.op {
             Operation::Emit { event, flags } => {
                 m.serialize_entry("packet", &Packet { target, event })?;
+                if let Some(id) = request_id {
+                    m.serialize_entry("requestId", id)?;
+                }
                 m.serialize_entry(
                     "opts",
                     &Opts {
@@ -223,28 +281,36 @@ impl<A: Serialize> Serialize for Data<'_, '_, A> {
                 )?;
             }
             Operation::SocketsJoin { rooms } | Operation::SocketsLeave { rooms } => {
-                m.serialize_entry(
-                    "opts",
-                    &Opts {
-                        target,
-                        flags: None,
-                    },
-                )?;
+                m.serialize_entry("opts", &no_flags)?;
                 m.serialize_entry("rooms", rooms)?;
             }
             Operation::DisconnectSockets { close } => {
-                m.serialize_entry(
-                    "opts",
-                    &Opts {
-                        target,
-                        flags: None,
-                    },
-                )?;
+                m.serialize_entry("opts", &no_flags)?;
                 m.serialize_entry("close", close)?;
             }
             Operation::ServerSideEmit { event } => {
+                if let Some(id) = request_id {
+                    m.serialize_entry("requestId", id)?;
+                }
                 m.serialize_entry("packet", &EventArray(event))?;
             }
+            Operation::FetchSockets => {
+                m.serialize_entry("opts", &no_flags)?;
+                m.serialize_entry("requestId", &request_id)?;
+            }
+            Operation::NoSockets => {
+                m.serialize_entry("requestId", &request_id)?;
+                m.serialize_entry("sockets", &[(); 0])?;
+            }
+            Operation::BroadcastClientCount { count } => {
+                m.serialize_entry("requestId", &request_id)?;
+                m.serialize_entry("clientCount", count)?;
+            }
+            Operation::ServerSideEmitResponse { answer } => {
+                m.serialize_entry("requestId", &request_id)?;
+                m.serialize_entry("packet", answer)?;
+            }
+            Operation::Heartbeat { .. } | Operation::AdapterClose => {}
         }
         m.end()
     }

@@ -2,8 +2,8 @@
 
 use pg_socketio_protocol::{
     decode_attachment, decode_notification, encode, Body, DecodeError, Encoded, Event, Flags,
-    Message, MessageType, Notice, Operation, Opts, RawValue, ReceivedFlags, Settings, Target,
-    Value,
+    Message, MessageType, Notice, Operation, Opts, RawValue, ReceivedFlags, RemoteSocket, Settings,
+    Target, Value,
 };
 
 fn inline(json: &str) -> Message {
@@ -383,5 +383,62 @@ fn corrupted_input_never_panics() {
             let _ = decode_attachment(&packed);
             packed[i] = saved;
         }
+    }
+}
+
+/// A FETCH_SOCKETS_RESPONSE as a Node.js server writes it, read into
+/// `RemoteSocket`s; a malformed socket is an error naming the field.
+#[test]
+fn remote_sockets_as_node_servers_describe_them() {
+    let m = inline(
+        r#"{"type":8,"data":{"requestId":"q1","sockets":[{"id":"s1","handshake":{"headers":{"host":"h"},"time":"Fri Dec 04 2026","address":"::1","xdomain":false,"secure":false,"issued":1796000000000,"url":"/socket.io/?EIO=4","query":{"EIO":"4"},"auth":{"rooms":["r1"]}},"rooms":["s1","r1"],"data":{"user":7}},{"id":"s2","rooms":["s2"]}]},"uid":"srv","nsp":"/"}"#,
+    );
+    let Body::FetchSocketsResponse {
+        request_id,
+        sockets,
+    } = m.body
+    else {
+        panic!("{:?}", m.body)
+    };
+    assert_eq!(request_id, "q1");
+    let sockets = RemoteSocket::decode_all(&sockets).unwrap();
+    assert_eq!(sockets.len(), 2);
+    let s1 = &sockets[0];
+    assert_eq!(s1.id, "s1");
+    assert_eq!(s1.rooms, strings(&["s1", "r1"]));
+    assert_eq!(s1.data["user"], Value::from(7));
+    assert_eq!(s1.handshake.issued, 1_796_000_000_000);
+    assert_eq!(s1.handshake.address, "::1");
+    assert_eq!(s1.handshake.url, "/socket.io/?EIO=4");
+    assert_eq!(s1.handshake.auth["rooms"][0].as_str(), Some("r1"));
+    assert_eq!(s1.handshake.headers["host"].as_str(), Some("h"));
+    assert_eq!(sockets[1].data, Value::Nil);
+    assert_eq!(sockets[1].handshake.time, "");
+
+    for (bad, error) in [
+        (r#"[{"rooms":[]}]"#, DecodeError::Missing("id")),
+        (
+            r#"[{"id":1,"rooms":[]}]"#,
+            DecodeError::WrongType {
+                field: "id",
+                expected: "a string",
+            },
+        ),
+        (r#"[7]"#, DecodeError::NotAMap("sockets[]")),
+        (
+            r#"[{"id":"s","rooms":[],"handshake":{"issued":"x"}}]"#,
+            DecodeError::WrongType {
+                field: "issued",
+                expected: "a number of milliseconds",
+            },
+        ),
+    ] {
+        let message = inline(&format!(
+            r#"{{"type":8,"data":{{"requestId":"q","sockets":{bad}}},"uid":"s","nsp":"/"}}"#
+        ));
+        let Body::FetchSocketsResponse { sockets, .. } = message.body else {
+            panic!()
+        };
+        assert_eq!(RemoteSocket::decode_all(&sockets), Err(error), "{bad}");
     }
 }

@@ -1,8 +1,9 @@
 //! The exact bytes the codec produces, without a database.
 
 use pg_socketio_protocol::{
-    attachment_notification, encode, split_args, Encoded, Error, Event, Flags, MessageType,
-    Operation, RawValue, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
+    attachment_notification, encode, encode_as, split_args, Encoded, Error, Event, Flags,
+    MessageType, Operation, RawValue, Sender, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
+    EMITTER_UID,
 };
 
 fn raw(json: &str) -> Box<RawValue> {
@@ -348,8 +349,124 @@ fn value_to_json(v: &rmpv::Value) -> String {
 #[test]
 fn attachment_notification_points_at_the_row() {
     assert_eq!(
-        attachment_notification(MessageType::Broadcast, 42),
+        attachment_notification(EMITTER_UID, MessageType::Broadcast, 42),
         r#"{"uid":"emitter","type":3,"attachmentId":"42"}"#
+    );
+    assert_eq!(
+        attachment_notification("a\"b", MessageType::FetchSocketsResponse, 7),
+        r#"{"uid":"a\"b","type":8,"attachmentId":"7"}"#
+    );
+}
+
+/// A cluster member's requests, answers and presence, as Node.js's
+/// ClusterAdapterWithHeartbeat writes them (socket.io-adapter 2.5.8).
+#[test]
+fn exact_json_for_requests_answers_and_presence() {
+    let settings = Settings {
+        cluster_source: false,
+        ..Settings::default()
+    };
+    let n1 = raw(r#"{"n":1}"#);
+    let args: &[&RawValue] = &[&n1];
+    let rooms = ["r"];
+    let except = ["x"];
+    let target = Target {
+        nsp: "/",
+        rooms: &rooms,
+        except: &except,
+    };
+    let request = Sender {
+        uid: "peer1",
+        request_id: Some("q1"),
+    };
+    let cases: Vec<(Sender, Operation<&RawValue>, &str)> = vec![
+        (
+            request,
+            Operation::FetchSockets,
+            r#"{"type":7,"data":{"opts":{"rooms":["r"],"except":["x"]},"requestId":"q1"},"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+        (
+            Sender::EMITTER,
+            Operation::Heartbeat { initial: true },
+            r#"{"type":1,"uid":"emitter","nsp":"/","seq":5}"#,
+        ),
+        (
+            Sender {
+                uid: "peer1",
+                request_id: None,
+            },
+            Operation::Heartbeat { initial: false },
+            r#"{"type":2,"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+        (
+            Sender {
+                uid: "peer1",
+                request_id: None,
+            },
+            Operation::AdapterClose,
+            r#"{"type":13,"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+        (
+            request,
+            Operation::NoSockets,
+            r#"{"type":8,"data":{"requestId":"q1","sockets":[]},"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+        (
+            request,
+            Operation::BroadcastClientCount { count: 0 },
+            r#"{"type":11,"data":{"requestId":"q1","clientCount":0},"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+        (
+            request,
+            Operation::ServerSideEmitResponse { answer: &args[0] },
+            r#"{"type":10,"data":{"requestId":"q1","packet":{"n":1}},"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+        (
+            request,
+            Operation::ServerSideEmit {
+                event: Event::new("ask", args),
+            },
+            r#"{"type":9,"data":{"requestId":"q1","packet":["ask",{"n":1}]},"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+        (
+            request,
+            Operation::Emit {
+                event: Event::new("ask", args),
+                flags: Flags::default(),
+            },
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["ask",{"n":1}],"nsp":"/"},"requestId":"q1","opts":{"rooms":["r"],"except":["x"],"flags":{}}},"uid":"peer1","nsp":"/","seq":5}"#,
+        ),
+    ];
+    for (sender, op, expected) in cases {
+        match encode_as(&settings, sender, target, op, 5).unwrap() {
+            Encoded::Inline { payload, .. } => assert_eq!(payload, expected),
+            other => panic!("expected inline, got {other:?}"),
+        }
+    }
+}
+
+/// An answer too large for a notification goes to the attachment table like
+/// any message, and its notification names the member that sent it.
+#[test]
+fn a_large_answer_goes_to_the_attachment() {
+    let big = raw(&format!("\"{}\"", "a".repeat(DEFAULT_PAYLOAD_THRESHOLD)));
+    let sender = Sender {
+        uid: "peer1",
+        request_id: Some("q1"),
+    };
+    let op = Operation::ServerSideEmitResponse { answer: &&*big };
+    let Encoded::Attachment { kind, payload, .. } =
+        encode_as(&Settings::default(), sender, Target::default(), op, 1).unwrap()
+    else {
+        panic!("expected an attachment");
+    };
+    assert_eq!(kind, MessageType::ServerSideEmitResponse);
+    let message = rmpv::decode::read_value(&mut &payload.to_vec()[..]).unwrap();
+    assert_eq!(message["uid"].as_str(), Some("peer1"));
+    assert_eq!(message["data"]["requestId"].as_str(), Some("q1"));
+    assert_eq!(
+        message["data"]["packet"].as_str().map(str::len),
+        Some(DEFAULT_PAYLOAD_THRESHOLD)
     );
 }
 

@@ -1,6 +1,6 @@
 // The Rust programs the interop tests judge, built by scripts/test.sh:
-// tests' `emit_lines` (the Rust Emitter driven by JSON lines) and the client's
-// `socketioxide_bridge` example.
+// tests' `emit_lines` and `peer_lines` (the Rust Emitter and Peer driven by JSON
+// lines) and the client's `socketioxide_bridge` example.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ import { DATABASE_URL } from "./cluster.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? fileURLToPath(new URL("../../../target", import.meta.url));
 export const EMIT_LINES = `${target}/debug/emit_lines`;
+export const PEER_LINES = `${target}/debug/peer_lines`;
 export const BRIDGE = `${target}/debug/examples/socketioxide_bridge`;
 
 /** Starts `bin` with `args`; its stdout lines are kept and can be awaited. */
