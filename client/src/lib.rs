@@ -56,12 +56,17 @@ pub use pg_socketio_protocol as protocol;
 
 #[cfg(feature = "socketioxide")]
 pub mod bridge;
+mod durable;
 mod emitter;
 mod events;
 mod listener;
 mod peer;
+mod replication;
 mod session;
 
+pub use durable::{
+    DurableBuilder, DurableError, DurableEvent, DurableListener, Lag, Offset, ServerError,
+};
 pub use emitter::{placeholder, Broadcast, EmitError, Emitter};
 pub use events::{Event, ListenerError};
 pub use listener::{Listener, ListenerBuilder};

@@ -79,15 +79,7 @@ impl ListenerBuilder {
 
     /// Connects with a TLS connector (as `tokio_postgres::connect` takes it).
     pub async fn connect_with<T: MakeTls>(self, tls: T) -> Result<Listener, ListenerError> {
-        if self.namespaces.is_empty() {
-            return Err(ListenerError::Options("no namespace to listen on".into()));
-        }
-        let channels = self
-            .namespaces
-            .iter()
-            .map(|nsp| Ok((channel_name(&self.prefix, nsp)?, nsp.clone())))
-            .collect::<Result<Vec<_>, pg_socketio_protocol::Error>>()
-            .map_err(|e| ListenerError::Options(e.to_string()))?;
+        let channels = channels(&self.prefix, &self.namespaces).map_err(ListenerError::Options)?;
         let mut config: Config = self
             .config
             .parse()
@@ -142,6 +134,22 @@ impl ListenerBuilder {
             .keepalives(true)
             .keepalives_idle(self.ping_interval.max(Duration::from_secs(1)));
     }
+}
+
+/// Each namespace's channel, with the namespace: what both listeners
+/// LISTEN on or filter by.
+pub(crate) fn channels(
+    prefix: &str,
+    namespaces: &[String],
+) -> Result<Vec<(String, String)>, String> {
+    if namespaces.is_empty() {
+        return Err("no namespace to listen on".into());
+    }
+    namespaces
+        .iter()
+        .map(|nsp| Ok((channel_name(prefix, nsp)?, nsp.clone())))
+        .collect::<Result<Vec<_>, pg_socketio_protocol::Error>>()
+        .map_err(|e| e.to_string())
 }
 
 /// Receives decoded messages from PostgreSQL, in the order they were

@@ -23,6 +23,7 @@ mod stats;
 mod table_lock;
 mod trigger;
 mod trigger_check;
+mod wal;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -1,10 +1,11 @@
 //! Hands encoded messages to PostgreSQL, in the caller's transaction: NOTIFY
-//! for inline messages, an attachment row plus NOTIFY for the others.
+//! for inline messages, an attachment row plus NOTIFY for the others; and,
+//! per `pg_socketio.delivery`, the whole message to the WAL.
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pg_socketio_protocol::{encode, Encoded, Operation, RawValue, Target};
+use pg_socketio_protocol::{encode, wal_content, Encoded, Operation, RawValue, Target};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -12,7 +13,7 @@ use pgrx::PgSqlErrorCode;
 use crate::args::{required, room_list};
 use crate::raise::{fail, OrRaise};
 use crate::stats::{self, Counter};
-use crate::{attachments, queue_check, settings};
+use crate::{attachments, queue_check, settings, wal};
 
 /// PostgreSQL delivers identical notifications of one transaction once; a
 /// per-backend counter makes every message of a transaction distinct.
@@ -37,25 +38,51 @@ pub fn to_sockets(
     publish(target, op, function);
 }
 
-/// Encodes `op` with the session's settings and sends it.
+/// Encodes `op` with the session's settings and sends it the ways
+/// `pg_socketio.delivery` says.
 pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
     refuse_if_read_only(function);
+    let delivery = settings::delivery();
+    if delivery.wal() {
+        wal::require_logical(function);
+    }
     let settings = settings::current();
-    queue_check::warn_if_filling(function);
+    if delivery.notify() {
+        queue_check::warn_if_filling(function);
+    }
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     match encode(&settings, target, op, seq).or_raise(function) {
         Encoded::Inline { channel, payload } => {
             count_emit(function, Counter::EmitsInline, payload.len());
-            notify(channel, payload)
+            if delivery.wal() {
+                let content = wal_content(&channel, payload.len(), |out| {
+                    out.extend_from_slice(payload.as_bytes())
+                });
+                wal::log_message(&content);
+            }
+            if delivery.notify() {
+                notify(channel, payload)
+            }
         }
         Encoded::Attachment {
             channel,
             kind,
             payload,
         } => {
-            let notification = attachments::store(kind, &payload, function);
             count_emit(function, Counter::EmitsAttachment, payload.len());
-            notify(channel, notification)
+            // The WAL takes the whole message: no attachment row.
+            if delivery.wal() {
+                let content = wal_content(&channel, payload.len(), |out| {
+                    payload
+                        .write_to(out)
+                        .expect("writing into a Vec does not fail")
+                });
+                wal::log_message(&content);
+            }
+            if delivery.notify() {
+                let notification = attachments::store(kind, &payload, function);
+                notify(channel, notification)
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::ffi::CString;
 
 use pg_socketio_protocol::{Settings, DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_PREFIX};
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 
 /// `protocol::DEFAULT_PREFIX` as the C string a GUC needs (tested equal).
 static CHANNEL_PREFIX: GucSetting<Option<CString>> =
@@ -16,6 +16,7 @@ static CLEANUP_DATABASE: GucSetting<Option<CString>> =
 static CLEANUP_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(30);
 static LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 static QUEUE_WARNING: GucSetting<f64> = GucSetting::<f64>::new(0.1);
+static DELIVERY: GucSetting<Delivery> = GucSetting::<Delivery>::new(Delivery::Notify);
 /// `protocol::DEFAULT_ATTACHMENT_TABLE`, as the C string a GUC needs (a
 /// test keeps them equal).
 static ATTACHMENT_TABLE: GucSetting<Option<CString>> =
@@ -44,7 +45,39 @@ pub fn register_cleanup() {
     );
 }
 
+/// How messages leave the database (`pg_socketio.delivery`).
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Delivery {
+    /// NOTIFY (and the attachment table), which Node.js servers read.
+    #[name = c"notify"]
+    Notify,
+    /// A transactional logical decoding message, for durable listeners.
+    #[name = c"wal"]
+    Wal,
+    /// Both: mixed Node.js and durable Rust clusters.
+    #[name = c"both"]
+    Both,
+}
+
+impl Delivery {
+    pub fn notify(self) -> bool {
+        self != Delivery::Wal
+    }
+
+    pub fn wal(self) -> bool {
+        self != Delivery::Notify
+    }
+}
+
 pub fn register() {
+    GucRegistry::define_enum_guc(
+        c"pg_socketio.delivery",
+        c"How emits leave the database: notify, wal or both.",
+        c"notify: NOTIFY, as the Node.js adapter reads it. wal: a transactional logical decoding message with prefix pg_socketio, for durable listeners (needs wal_level = logical). both: each emit is sent both ways.",
+        &DELIVERY,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"pg_socketio.attachment_table",
         c"Table for messages with binary arguments or of 8000 bytes or more.",
@@ -111,6 +144,10 @@ pub fn current() -> Settings {
         payload_threshold: PAYLOAD_THRESHOLD.get().max(0) as usize,
         cluster_source: CLUSTER_SOURCE.get(),
     }
+}
+
+pub fn delivery() -> Delivery {
+    DELIVERY.get()
 }
 
 pub fn attachment_table() -> String {

@@ -14,6 +14,7 @@ mod message;
 mod row_change;
 mod table_name;
 mod transcode;
+mod wal;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
 pub use decode::{
@@ -36,3 +37,4 @@ pub use row_change::{
 };
 pub use serde_json::value::RawValue;
 pub use table_name::{TableName, DEFAULT_ATTACHMENT_TABLE};
+pub use wal::{decode_wal_content, wal_content, WAL_PREFIX};
