@@ -7,9 +7,12 @@
 //! one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
 //! listener benchmarks start as a child process. `pg_socketio_bench soak
-//! [minutes]` is the soak run of `scripts/soak.sh`.
+//! [minutes]` is the soak run of `scripts/soak.sh`; `pg_socketio_bench
+//! durable [minutes] [kills] [restarts]` the durable delivery proof of
+//! `scripts/durable-soak.sh` (its child: `durable-receive <url>`).
 
 mod codec;
+mod durable;
 mod listener;
 mod memory;
 mod pgbench;
@@ -29,6 +32,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if cmd == "receive" {
             return receiver::run(url, prefix).await;
         }
+    }
+    if let [cmd, url] = args.as_slice() {
+        if cmd == "durable-receive" {
+            return durable::receive(url).await;
+        }
+    }
+    if let Some("durable") = args.first().map(String::as_str) {
+        let arg = |i: usize, default: u32| args.get(i).map_or(Ok(default), |m| m.parse());
+        return durable::run(arg(1, 5)?, arg(2, 50)?, arg(3, 20)?).await;
     }
     if let Some("soak") = args.first().map(String::as_str) {
         let minutes = args.get(1).map_or(Ok(30), |m| m.parse())?;
