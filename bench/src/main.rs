@@ -3,8 +3,8 @@
 //! Markdown table; every figure is compared with a baseline measured in the
 //! same run, with repeats (these machines are noisy).
 //!
-//! `pg_socketio_bench sql`, `trigger`, `listener`, `scaling` or `memory` runs
-//! one part.
+//! `pg_socketio_bench sql`, `trigger`, `listener`, `scaling`, `delivery` or
+//! `memory` runs one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
 //! listener benchmarks start as a child process. `pg_socketio_bench soak
 //! [minutes]` is the soak run of `scripts/soak.sh`; `pg_socketio_bench
@@ -12,6 +12,7 @@
 //! `scripts/durable-soak.sh` (its child: `durable-receive <url>`).
 
 mod codec;
+mod delivery;
 mod durable;
 mod listener;
 mod memory;
@@ -89,6 +90,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if part("scaling") {
         eprintln!("the cost of an emit as servers are added (1, 8, 32)…");
         scaling::rows(&url, &db, &pgbench, &mut rows).await;
+    }
+    if part("delivery") {
+        eprintln!("emit throughput by pg_socketio.delivery (1, 2, 4, 8 clients)…");
+        delivery::rows(&mut rows).await;
     }
     if part("memory") {
         eprintln!("backend memory of large emits…");

@@ -363,3 +363,78 @@ async fn an_invalidated_slot_is_an_error_never_a_silent_gap() {
         "{error:?}"
     );
 }
+
+/// A mixed cluster: with `delivery = 'both'`, a Node.js server (NOTIFY)
+/// and the durable listener (WAL) receive the same emits.
+#[tokio::test]
+async fn node_servers_and_the_durable_listener_receive_the_same_emits() {
+    use tokio::io::AsyncBufReadExt;
+    let (cluster, db) = cluster(&[]).await;
+    let mut listener = durable(&cluster, "mixed").await;
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+    let mut node = tokio::process::Command::new("node")
+        .args(["capture/mixed-receive.mjs", "4"])
+        .current_dir(&interop)
+        .env("DATABASE_URL", cluster.url())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (npm ci in tests/interop)");
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the Node.js server starts")
+        .unwrap();
+    assert_eq!(ready.as_deref(), Some("ready"));
+
+    db.batch_execute(
+        r#"SET pg_socketio.delivery = 'both';
+           SELECT sio_emit('r', 'small', '{"n":1}');
+           SELECT sio_emit('r', 'large', to_jsonb(repeat('é', 5000)));
+           SELECT sio_emit_args(ARRAY['r'], 'bin', '[{"_placeholder":true,"num":0}, 2]', binary_args => ARRAY['\x00ff'::bytea]);
+           SELECT sio_emit('r', 'end', '[]');"#,
+    )
+    .await
+    .unwrap();
+    let mut from_node = Vec::new();
+    while let Some(line) = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        from_node.push(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+    }
+    let mut from_wal = Vec::new();
+    while from_wal.last().map(|(e, _): &(String, _)| e.as_str()) != Some("end") {
+        let DurableEvent::Message { message, .. } = next(&mut listener).await else {
+            panic!("invalid")
+        };
+        let Body::Broadcast { event, args, .. } = message.body else {
+            panic!("not a broadcast")
+        };
+        from_wal.push((event, args));
+    }
+    // Node.js writes a Buffer as {"type":"Buffer","data":[..]}; the listener
+    // has it as MessagePack bin.
+    let as_node = |v: &Value| match v {
+        Value::Binary(b) => serde_json::json!({"type": "Buffer", "data": b}),
+        other => serde_json::to_value(other).unwrap(),
+    };
+    let from_wal: Vec<serde_json::Value> = from_wal
+        .iter()
+        .map(|(event, args)| {
+            let mut all = vec![serde_json::json!(event)];
+            all.extend(args.iter().map(as_node));
+            serde_json::Value::Array(all)
+        })
+        .collect();
+    // The adapter fetches attachments asynchronously: Node.js's order of
+    // arrival may differ; the durable listener's is commit order.
+    assert_eq!(from_wal[3][0], "end");
+    let by_event = |v: &mut Vec<serde_json::Value>| v.sort_by_key(|e| e[0].to_string());
+    let mut from_wal = from_wal;
+    by_event(&mut from_node);
+    by_event(&mut from_wal);
+    assert_eq!(from_node.len(), 4);
+    assert_eq!(from_wal, from_node);
+}

@@ -1,0 +1,66 @@
+//! Emit throughput by `pg_socketio.delivery`, at 1, 2, 4 and 8 emitting
+//! clients, on a private cluster with `wal_level = logical`: NOTIFY (one
+//! global lock at COMMIT) against the WAL (no such lock) and both, in the
+//! same run; and the WAL each emit writes. Nobody reads: this is the
+//! emitting side's cost.
+
+use pg_socketio_tests::PrivateCluster;
+use tokio_postgres::Client;
+
+use crate::pgbench::{Pgbench, Run};
+use crate::report::{thousands, Row};
+
+const EMIT: &str = "SELECT sio_emit(ARRAY[]::text[], 'x', '{\"n\":1}');\n";
+const SECONDS: u32 = 5;
+
+pub async fn rows(rows: &mut Vec<Row>) {
+    let cluster = PrivateCluster::start(&["wal_level=logical"]);
+    let db = cluster.connect().await;
+    db.batch_execute("CREATE EXTENSION pg_socketio")
+        .await
+        .unwrap();
+    let pgbench = Pgbench::new(&cluster.url());
+    for clients in [1, 2, 4, 8] {
+        let mut measured = Vec::new();
+        for mode in ["notify", "wal", "both"] {
+            let before = lsn(&db).await;
+            let options = format!("-c pg_socketio.delivery={mode}");
+            let run = Run {
+                script: EMIT,
+                clients,
+                seconds: SECONDS,
+                protocol: "prepared",
+                rate: None,
+                options: &options,
+            };
+            let tps = tokio::task::block_in_place(|| pgbench.tps(&run));
+            let wal = (lsn(&db).await - before) / (tps * f64::from(SECONDS));
+            measured.push((mode, tps, wal));
+        }
+        let (_, notify, notify_wal) = measured[0];
+        for &(mode, tps, wal) in &measured[1..] {
+            rows.push(Row {
+                name: format!(
+                    "delivery = {mode}: {clients} emitting client(s), 1 emit per transaction"
+                ),
+                ours: format!("{} tps, {wal:.0} B WAL/emit", thousands(tps)),
+                baseline: format!(
+                    "notify: {} tps, {notify_wal:.0} B WAL/emit",
+                    thousands(notify)
+                ),
+                ratio: tps / notify,
+                target: None,
+            });
+        }
+    }
+}
+
+async fn lsn(db: &Client) -> f64 {
+    db.query_one(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
