@@ -438,3 +438,74 @@ async fn node_servers_and_the_durable_listener_receive_the_same_emits() {
     assert_eq!(from_node.len(), 4);
     assert_eq!(from_wal, from_node);
 }
+
+/// The socketioxide bridge example on the durable listener: its clients get
+/// what SQL emits through the WAL, and after a restart it gets what was
+/// committed while it was down (a server-side emit, which it prints).
+#[tokio::test]
+async fn the_socketioxide_bridge_runs_on_the_durable_listener() {
+    use tokio::io::AsyncBufReadExt;
+    let bridge_bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/debug/examples/socketioxide_bridge");
+    assert!(
+        bridge_bin.exists(),
+        "build it first: cargo build -p pg_socketio_client --features socketioxide --examples"
+    );
+    let (cluster, db) = cluster(&[]).await;
+    db.batch_execute("ALTER DATABASE postgres SET pg_socketio.delivery = 'wal'")
+        .await
+        .unwrap();
+    let db = cluster.connect().await;
+    let start_bridge = || {
+        let mut child = tokio::process::Command::new(&bridge_bin)
+            .arg("0")
+            .env("DATABASE_URL", cluster.url())
+            .env("DURABLE_SLOT", "bridge")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        (child, lines)
+    };
+    let (mut bridge, mut out) = start_bridge();
+    let listening = next_line(&mut out).await;
+    let port = listening.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(next_line(&mut out).await, "reading the WAL");
+
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+    let mut client = tokio::process::Command::new("node")
+        .args(["capture/bridge-client.mjs", &port, "1"])
+        .current_dir(&interop)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut client_out = tokio::io::BufReader::new(client.stdout.take().unwrap()).lines();
+    assert_eq!(next_line(&mut client_out).await, "connected");
+    db.batch_execute("SELECT sio_emit('r', 'one', '{\"n\":1}')")
+        .await
+        .unwrap();
+    assert_eq!(next_line(&mut client_out).await, r#"["one",{"n":1}]"#);
+
+    // Down: what commits meanwhile waits in the slot.
+    bridge.kill().await.unwrap();
+    db.batch_execute("SELECT sio_server_side_emit('two', '[2]')")
+        .await
+        .unwrap();
+    let (_bridge, mut out) = start_bridge();
+    next_line(&mut out).await; // listening on …
+    assert_eq!(next_line(&mut out).await, "reading the WAL");
+    assert_eq!(
+        next_line(&mut out).await,
+        "server-side / two [Integer(PosInt(2))]"
+    );
+}
+
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R>) -> String {
+    tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("a line within 15 s")
+        .unwrap()
+        .expect("the program runs")
+}
