@@ -217,12 +217,25 @@ impl RemoteSocket {
     }
 }
 
+/// How deeply a message's values may nest. Inline JSON cannot go deeper (a
+/// NOTIFY payload has fewer than 8000 bytes, two per level); attachments are
+/// held to the same bound, so that a decoded message is also safe to drop and
+/// to walk recursively on a thread's stack. Parsing itself grows the stack as
+/// it needs (serde_stacker), whatever the depth.
+pub const MAX_DEPTH: usize = 4096;
+
 /// Decodes a notification's payload.
 pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
-    let wire: Wire = serde_json::from_str(payload).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => DecodeError::Malformed(e.to_string()),
-        _ => DecodeError::Json(e.to_string()),
-    })?;
+    let mut de = serde_json::Deserializer::from_str(payload);
+    // Node.js's JSON.parse has no fixed limit: neither has this, within the
+    // 8000-byte payload (at most 4000 levels).
+    de.disable_recursion_limit();
+    let wire = Wire::deserialize(serde_stacker::Deserializer::new(&mut de))
+        .and_then(|wire| de.end().map(|()| wire))
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => DecodeError::Malformed(e.to_string()),
+            _ => DecodeError::Json(e.to_string()),
+        })?;
     if let Some(id) = &wire.attachment_id {
         // A string in the Node packages, a number in some; both are accepted.
         let id = match id {
@@ -246,12 +259,14 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
 pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
     let mut rest = bytes;
     let mut de = rmp_serde::Deserializer::new(&mut rest);
-    let wire = Wire::deserialize(&mut de).map_err(|e| match e {
-        rmp_serde::decode::Error::Syntax(_) | rmp_serde::decode::Error::TypeMismatch(_) => {
-            DecodeError::Malformed(e.to_string())
-        }
-        _ => DecodeError::MessagePack(e.to_string()),
-    })?;
+    de.set_max_depth(MAX_DEPTH);
+    let wire =
+        Wire::deserialize(serde_stacker::Deserializer::new(&mut de)).map_err(|e| match e {
+            rmp_serde::decode::Error::Syntax(_) | rmp_serde::decode::Error::TypeMismatch(_) => {
+                DecodeError::Malformed(e.to_string())
+            }
+            _ => DecodeError::MessagePack(e.to_string()),
+        })?;
     if !rest.is_empty() {
         let trailing = rest.len();
         return Err(DecodeError::MessagePack(format!(
@@ -364,8 +379,7 @@ fn message(wire: Wire) -> Result<Message, DecodeError> {
         MessageType::Broadcast => {
             let data = data()?;
             let packet = data.packet.ok_or(DecodeError::Missing("packet"))?;
-            let packet = Fields::of(&packet, "packet")?;
-            let (event, args) = event_array(packet.req("data")?, "packet.data")?;
+            let (event, args) = event_array(take(packet, "data", "packet")?, "packet.data")?;
             Body::Broadcast {
                 event,
                 args,
@@ -406,13 +420,13 @@ fn message(wire: Wire) -> Result<Message, DecodeError> {
             let sockets = data.sockets.ok_or(DecodeError::Missing("sockets"))?;
             Body::FetchSocketsResponse {
                 request_id: string(data.request_id, "requestId")?,
-                sockets: array(&sockets, "sockets")?.to_vec(),
+                sockets: owned_array(sockets, "sockets")?,
             }
         }
         MessageType::ServerSideEmit => {
             let data = data()?;
             let packet = data.packet.ok_or(DecodeError::Missing("packet"))?;
-            let (event, args) = event_array(&packet, "packet")?;
+            let (event, args) = event_array(packet, "packet")?;
             Body::ServerSideEmit {
                 event,
                 args,
@@ -474,15 +488,44 @@ fn message_type(value: &Value) -> Result<MessageType, DecodeError> {
         .ok_or_else(|| DecodeError::UnknownType(value.to_string()))
 }
 
-/// `[event, ...args]`
-fn event_array(value: &Value, field: &'static str) -> Result<(String, Vec<Value>), DecodeError> {
-    let items = array(value, field)?;
-    let (event, args) = items.split_first().ok_or(DecodeError::Missing(field))?;
-    let event = event.as_str().ok_or(DecodeError::WrongType {
+/// `[event, ...args]`. Values are moved, never cloned: cloning (like
+/// dropping) recurses once per level.
+fn event_array(value: Value, field: &'static str) -> Result<(String, Vec<Value>), DecodeError> {
+    let mut items = owned_array(value, field)?.into_iter();
+    let event = match items.next() {
+        Some(Value::String(s)) => s.into_str(),
+        Some(_) => None,
+        None => return Err(DecodeError::Missing(field)),
+    }
+    .ok_or(DecodeError::WrongType {
         field,
         expected: "an array starting with the event name",
     })?;
-    Ok((event.to_owned(), args.to_vec()))
+    Ok((event, items.collect()))
+}
+
+fn owned_array(value: Value, field: &'static str) -> Result<Vec<Value>, DecodeError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        _ => Err(DecodeError::WrongType {
+            field,
+            expected: "an array",
+        }),
+    }
+}
+
+/// Member `key` of map `value` (JSON null and MessagePack nil mean absent),
+/// moved out.
+fn take(value: Value, key: &'static str, what: &'static str) -> Result<Value, DecodeError> {
+    match value {
+        Value::Map(entries) => entries
+            .into_iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_nil())
+            .ok_or(DecodeError::Missing(key)),
+        _ => Err(DecodeError::NotAMap(what)),
+    }
 }
 
 /// `opts`: absent rooms, except and flags are Socket.IO's defaults.

@@ -19,7 +19,7 @@ mod wal;
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
 pub use decode::{
     decode_attachment, decode_notification, Body, DecodeError, Handshake, Message, Notice, Opts,
-    ReceivedFlags, RemoteSocket,
+    ReceivedFlags, RemoteSocket, MAX_DEPTH,
 };
 pub use encode::{
     attachment_notification, encode, encode_as, split_args, Attachment, Encoded, Settings,

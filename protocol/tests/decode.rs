@@ -3,7 +3,7 @@
 use pg_socketio_protocol::{
     decode_attachment, decode_notification, encode, Body, DecodeError, Encoded, Event, Flags,
     Message, MessageType, Notice, Operation, Opts, RawValue, ReceivedFlags, RemoteSocket, Settings,
-    Target, Value,
+    Target, Value, MAX_DEPTH,
 };
 
 fn inline(json: &str) -> Message {
@@ -440,5 +440,88 @@ fn remote_sockets_as_node_servers_describe_them() {
             panic!()
         };
         assert_eq!(RemoteSocket::decode_all(&sockets), Err(error), "{bad}");
+    }
+}
+
+/// On a thread with a 2 MB stack, as a Tokio worker has.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn depth_of(mut v: &Value) -> usize {
+    let mut depth = 0;
+    while let Value::Array(items) = v {
+        depth += 1;
+        match items.first() {
+            Some(inner) => v = inner,
+            None => break,
+        }
+    }
+    depth
+}
+
+/// Node.js's JSON.parse reads any depth that fits a notification (under 8000
+/// bytes: about 4000 levels); so does the listener, without overflowing a
+/// small stack, and the decoded value drops safely there too.
+#[test]
+fn inline_json_as_deep_as_a_notification_allows() {
+    let depth = 3_900;
+    let payload = format!(
+        r#"{{"type":3,"data":{{"packet":{{"type":2,"data":["d",{}{}]}},"opts":{{"rooms":[],"except":[]}}}},"uid":"emitter","nsp":"/"}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    assert!(payload.len() < 8000);
+    let got = on_small_stack(move || {
+        let Body::Broadcast { args, .. } = inline(&payload).body else {
+            panic!()
+        };
+        depth_of(&args[0])
+    });
+    assert_eq!(got, depth);
+}
+
+/// An attachment broadcasting one argument nested `depth` arrays deep.
+fn deep_attachment(depth: usize) -> Vec<u8> {
+    let envelope = rmp_serde::to_vec_named(&serde_json::json!({
+        "type": 3, "uid": "emitter", "nsp": "/",
+        "data": {"opts": {"rooms": [], "except": []}, "packet": {"type": 2, "data": ["d", "SENTINEL"]}}
+    }))
+    .unwrap();
+    let sentinel = b"\xa8SENTINEL";
+    let at = envelope
+        .windows(sentinel.len())
+        .position(|w| w == sentinel)
+        .unwrap();
+    let mut bytes = envelope[..at].to_vec();
+    bytes.extend(std::iter::repeat_n(0x91, depth)); // [ ... one element
+    bytes.push(0xc0); // nil
+    bytes.extend_from_slice(&envelope[at + sentinel.len()..]);
+    bytes
+}
+
+/// Attachments are held to `MAX_DEPTH` levels: deeper is an error, never a
+/// stack overflow, however deep the input.
+#[test]
+fn attachments_deeper_than_max_depth_are_refused_not_a_crash() {
+    let ok = on_small_stack(|| {
+        let m = decode_attachment(&deep_attachment(MAX_DEPTH - 10)).unwrap();
+        let Body::Broadcast { args, .. } = m.body else {
+            panic!()
+        };
+        depth_of(&args[0])
+    });
+    assert_eq!(ok, MAX_DEPTH - 10);
+    for depth in [MAX_DEPTH + 1, 1_000_000] {
+        let refused = on_small_stack(move || decode_attachment(&deep_attachment(depth)));
+        assert!(
+            matches!(&refused, Err(DecodeError::MessagePack(e)) if e.contains("depth limit")),
+            "{depth}: {refused:?}"
+        );
     }
 }

@@ -611,3 +611,38 @@ async fn a_gap_carries_the_servers_sqlstate_and_message() {
         other => panic!("expected a gap, got {other:?}"),
     }
 }
+
+/// Nesting as deep as a notification allows, inline and through the
+/// attachment table, arrives whole (Node.js servers deliver both).
+#[tokio::test]
+async fn deeply_nested_arguments_arrive_inline_and_attached() {
+    let prefix = unique_prefix("rl_deep");
+    let mut listener = builder(&prefix).connect().await.unwrap();
+    let db = emitter(&prefix).await;
+    // 150 levels; 3,900 inline (7,800 bytes of brackets); 3,000 around a
+    // 20 kB string, which makes it an attachment.
+    db.batch_execute(
+        "SELECT sio_emit('r', 'd150', (repeat('[', 150) || repeat(']', 150))::jsonb);
+         SELECT sio_emit('r', 'd3900', (repeat('[', 3900) || repeat(']', 3900))::jsonb);
+         SELECT sio_emit('r', 'd3000', (repeat('[', 3000) || to_jsonb(repeat('x', 20000))::text || repeat(']', 3000))::jsonb);",
+    )
+    .await
+    .unwrap();
+    for (name, depth) in [("d150", 150), ("d3900", 3900), ("d3000", 3000)] {
+        let (_, message) = next_message(&mut listener, WAIT).await;
+        let Body::Broadcast { event, args, .. } = message.body else {
+            panic!("not a broadcast")
+        };
+        assert_eq!(event, name);
+        let mut v = &args[0];
+        let mut levels = 0;
+        while let Value::Array(items) = v {
+            levels += 1;
+            match items.first() {
+                Some(inner) => v = inner,
+                None => break,
+            }
+        }
+        assert_eq!(levels, depth, "{name}");
+    }
+}
