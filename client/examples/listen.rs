@@ -5,7 +5,7 @@
 //! # elsewhere: psql -c "SELECT sio_emit('room1', 'ping', '{\"n\":1}')"
 //! ```
 
-use pg_socketio_client::protocol::Body;
+use pg_socketio_client::protocol::{Body, Value};
 use pg_socketio_client::{Event, Listener};
 
 #[tokio::main]
@@ -27,8 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Body::Broadcast {
                     event, args, opts, ..
                 } => {
-                    // rmpv values display as JSON-like text.
-                    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+                    let args: Vec<String> = args.iter().map(show).collect();
                     println!(
                         "{namespace} emit {event} [{}] rooms={:?} except={:?} from {}",
                         args.join(", "),
@@ -44,4 +43,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// JSON-like text, as rmpv displays values, but binary as
+/// `<N bytes: hex>` rather than an array of numbers.
+fn show(value: &Value) -> String {
+    match value {
+        Value::Binary(bytes) => {
+            let hex: String = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            let more = if bytes.len() > 16 { "…" } else { "" };
+            format!("<{} bytes: {hex}{more}>", bytes.len())
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", show(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
 }

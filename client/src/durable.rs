@@ -11,7 +11,7 @@ use pg_socketio_protocol::{decode_wal_content, Message, WAL_PREFIX};
 use tokio_postgres::{Config, NoTls};
 use tracing::{info, warn};
 
-use crate::events::cause;
+use crate::events::{cause, message_namespace};
 use crate::listener::channels;
 pub use crate::replication::ServerError;
 use crate::replication::{format_lsn, Replication, Streamed, WireError};
@@ -523,7 +523,7 @@ impl DurableListener {
                     .channels
                     .iter()
                     .find(|(c, _)| *c == channel)
-                    .map(|(_, nsp)| nsp.clone())?;
+                    .map(|(_, nsp)| message_namespace(&message, nsp))?;
                 Some(DurableEvent::Message {
                     offset,
                     namespace,

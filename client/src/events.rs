@@ -8,8 +8,9 @@ use pg_socketio_protocol::Message;
 /// What a [`Listener`] yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A message, with the namespace whose channel it came on (messages of
-    /// old adapters and of the official emitter carry no `nsp` of their own).
+    /// A message, with its namespace: its own `nsp`, by which adapter 0.5.0
+    /// routes it, or, when it has none (old adapters, the official
+    /// emitter), the namespace whose channel it came on.
     Message { namespace: String, message: Message },
     /// The connection was lost and is back: anything sent in between was
     /// missed (PostgreSQL keeps no notifications for absent listeners).
@@ -35,6 +36,12 @@ pub enum ListenerError {
     Closed,
     #[error("no answer to LISTEN within {0:?}")]
     Timeout(Duration),
+}
+
+/// The namespace a message is for: its `nsp` (adapter 0.5.0 routes by it,
+/// whatever the channel), else the channel's.
+pub(crate) fn message_namespace(message: &Message, channel_nsp: &str) -> String {
+    message.nsp.as_deref().unwrap_or(channel_nsp).to_owned()
 }
 
 /// What went wrong, with PostgreSQL's SQLSTATE and message when the server

@@ -23,7 +23,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{AsyncMessage, Client, Config, Connection, Notification, Socket, Statement};
 use tracing::{debug, warn};
 
-use crate::events::{cause, Event, ListenerError};
+use crate::events::{cause, message_namespace, Event, ListenerError};
 
 /// A TLS connector tokio-postgres can use for the listener's connections
 /// (`tokio_postgres::NoTls`, or one from `postgres-native-tls`/`tokio-postgres-rustls`).
@@ -271,9 +271,9 @@ impl<T: MakeTls> Session<T> {
             Err(e) => Err(e.to_string()),
         };
         Ok(match (decoded, plan.namespace_of(n.channel())) {
-            (Ok(message), Some(namespace)) => {
+            (Ok(message), Some(channel_nsp)) => {
                 plan.options.wants(&message).then(|| Event::Message {
-                    namespace: namespace.to_owned(),
+                    namespace: message_namespace(&message, channel_nsp),
                     message,
                 })
             }

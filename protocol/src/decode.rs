@@ -273,7 +273,76 @@ pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
             "{trailing} bytes after the message"
         )));
     }
-    message(wire)
+    let mut message = message(wire)?;
+    message.body.values_mut(as_javascript_reads);
+    Ok(message)
+}
+
+impl Body {
+    /// Calls `f` on every value the message carries (arguments, answers,
+    /// sockets).
+    fn values_mut(&mut self, mut f: impl FnMut(&mut Value)) {
+        match self {
+            Body::Broadcast { args, .. } | Body::ServerSideEmit { args, .. } => {
+                args.iter_mut().for_each(f)
+            }
+            Body::FetchSocketsResponse { sockets, .. } => sockets.iter_mut().for_each(f),
+            Body::ServerSideEmitResponse { packet, .. } | Body::BroadcastAck { packet, .. } => {
+                f(packet)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What the Node.js adapter's MessagePack decoder (`@msgpack/msgpack`)
+/// makes of an attachment, where it differs from the bytes: a timestamp
+/// (extension -1, what it encodes a `Date` as) is a `Date`, which clients
+/// receive as its ISO text — as they would from inline JSON. Iterative:
+/// values may nest `MAX_DEPTH` deep.
+fn as_javascript_reads(value: &mut Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Ext(-1, bytes) => {
+                if let Some(text) = timestamp_text(bytes) {
+                    *v = Value::from(text);
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Map(entries) => {
+                for (k, v) in entries.iter_mut() {
+                    stack.push(k);
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A MessagePack timestamp (32, 64 or 96 bits) as JavaScript's
+/// `Date.prototype.toISOString` writes it (milliseconds, `Z`).
+fn timestamp_text(bytes: &[u8]) -> Option<String> {
+    let (secs, nanos): (i64, u32) = match bytes.len() {
+        4 => (i64::from(u32::from_be_bytes(bytes.try_into().ok()?)), 0),
+        8 => {
+            let v = u64::from_be_bytes(bytes.try_into().ok()?);
+            ((v & 0x3_ffff_ffff) as i64, (v >> 34) as u32)
+        }
+        12 => (
+            i64::from_be_bytes(bytes[4..].try_into().ok()?),
+            u32::from_be_bytes(bytes[..4].try_into().ok()?),
+        ),
+        _ => return None,
+    };
+    // humantime writes 1970 to 9999 (and panics outside): other dates stay
+    // the extension they came as.
+    if !(0..253_402_300_800).contains(&secs) || nanos >= 1_000_000_000 {
+        return None;
+    }
+    let time = std::time::UNIX_EPOCH + std::time::Duration::new(secs as u64, nanos);
+    Some(humantime::format_rfc3339_millis(time).to_string())
 }
 
 /// The envelope as sent: every field optional, so that a missing one is
@@ -484,6 +553,13 @@ fn message_type(value: &Value) -> Result<MessageType, DecodeError> {
     ];
     value
         .as_u64()
+        // JavaScript has one number type: `3.0` is 3 to a Node.js server.
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        })
         .and_then(|n| ALL.iter().copied().find(|t| *t as u64 == n))
         .ok_or_else(|| DecodeError::UnknownType(value.to_string()))
 }

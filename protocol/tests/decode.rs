@@ -488,6 +488,13 @@ fn inline_json_as_deep_as_a_notification_allows() {
 
 /// An attachment broadcasting one argument nested `depth` arrays deep.
 fn deep_attachment(depth: usize) -> Vec<u8> {
+    let mut arg = vec![0x91; depth]; // [ ... one element
+    arg.push(0xc0); // nil
+    attachment_with_arg(&arg)
+}
+
+/// An attachment broadcasting one argument, given as MessagePack bytes.
+fn attachment_with_arg(arg: &[u8]) -> Vec<u8> {
     let envelope = rmp_serde::to_vec_named(&serde_json::json!({
         "type": 3, "uid": "emitter", "nsp": "/",
         "data": {"opts": {"rooms": [], "except": []}, "packet": {"type": 2, "data": ["d", "SENTINEL"]}}
@@ -499,8 +506,7 @@ fn deep_attachment(depth: usize) -> Vec<u8> {
         .position(|w| w == sentinel)
         .unwrap();
     let mut bytes = envelope[..at].to_vec();
-    bytes.extend(std::iter::repeat_n(0x91, depth)); // [ ... one element
-    bytes.push(0xc0); // nil
+    bytes.extend_from_slice(arg);
     bytes.extend_from_slice(&envelope[at + sentinel.len()..]);
     bytes
 }
@@ -524,4 +530,57 @@ fn attachments_deeper_than_max_depth_are_refused_not_a_crash() {
             "{depth}: {refused:?}"
         );
     }
+}
+
+fn first_arg(m: Message) -> Value {
+    match m.body {
+        Body::Broadcast { mut args, .. } => args.remove(0),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A timestamp in an attachment (how Node.js's MessagePack encoder writes a
+/// `Date`) is read as the ISO text a client receives, as from inline JSON.
+#[test]
+fn attachments_read_as_node_reads_them() {
+    // timestamp 32: 0 s; 64: 1,796,000,000 s + 123,000,000 ns; 96: the same.
+    let ts64 = (123_000_000u64 << 34) | 1_796_000_000;
+    let mut ts96 = vec![0xc7, 12, 0xff];
+    ts96.extend_from_slice(&123_000_000u32.to_be_bytes());
+    ts96.extend_from_slice(&1_796_000_000i64.to_be_bytes());
+    let mut ts64_bytes = vec![0xd7, 0xff];
+    ts64_bytes.extend_from_slice(&ts64.to_be_bytes());
+    for (bytes, text) in [
+        (vec![0xd6, 0xff, 0, 0, 0, 0], "1970-01-01T00:00:00.000Z"),
+        (ts64_bytes, "2026-11-30T00:53:20.123Z"),
+        (ts96, "2026-11-30T00:53:20.123Z"),
+    ] {
+        let arg = first_arg(decode_attachment(&attachment_with_arg(&bytes)).unwrap());
+        assert_eq!(arg, Value::from(text), "{bytes:?}");
+    }
+    // Before 1970: left as the extension it came as.
+    let mut before = vec![0xc7, 12, 0xff, 0, 0, 0, 0];
+    before.extend_from_slice(&(-1i64).to_be_bytes());
+    let arg = first_arg(decode_attachment(&attachment_with_arg(&before)).unwrap());
+    assert!(matches!(arg, Value::Ext(-1, _)), "{arg:?}");
+}
+
+/// JavaScript has one number type, and `JSON.parse` keeps the last of
+/// duplicate keys: `"type":3.0` is a broadcast, and so is a message whose
+/// `type` says 4 and then 3.
+#[test]
+fn integral_floats_and_the_last_of_duplicate_keys() {
+    for payload in [
+        r#"{"type":3.0,"data":{"packet":{"type":2,"data":["e"]},"opts":{"rooms":[],"except":[]}},"uid":"s","nsp":"/"}"#,
+        r#"{"type":4,"type":3,"data":{"packet":{"type":2,"data":["e"]},"opts":{"rooms":[],"except":[]}},"uid":"s","nsp":"/"}"#,
+    ] {
+        assert!(
+            matches!(inline(payload).body, Body::Broadcast { .. }),
+            "{payload}"
+        );
+    }
+    assert_eq!(
+        decode_notification(r#"{"type":3.5,"uid":"s"}"#),
+        Err(DecodeError::UnknownType("3.5".into()))
+    );
 }

@@ -287,7 +287,7 @@ async fn malformed_notifications_are_reported_and_skipped() {
 }
 
 #[tokio::test]
-async fn heartbeats_and_responses_only_when_asked_and_namespace_from_the_channel() {
+async fn heartbeats_and_responses_only_when_asked_and_the_namespace_as_adapter_0_5_routes() {
     let prefix = unique_prefix("rl_kinds");
     let mut quiet = builder(&prefix)
         .namespaces(["/admin"])
@@ -308,6 +308,8 @@ async fn heartbeats_and_responses_only_when_asked_and_namespace_from_the_channel
         r#"{"uid":"srv1","type":11,"nsp":"/admin","data":{"requestId":"q","clientCount":3}}"#,
         // The official emitter 0.1.1 writes no nsp.
         r#"{"uid":"emitter","type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["z"]}}"#,
+        // Adapter 0.5.0 routes by nsp, whatever the channel.
+        r#"{"uid":"emitter","type":5,"nsp":"/other","data":{"opts":{"rooms":[],"except":[]},"rooms":["y"]}}"#,
     ] {
         db.execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
             .await
@@ -334,6 +336,14 @@ async fn heartbeats_and_responses_only_when_asked_and_namespace_from_the_channel
             rooms: rooms(&["z"]),
         },
     };
+    let leave = Message {
+        uid: "emitter".into(),
+        nsp: Some("/other".into()),
+        body: Body::SocketsLeave {
+            opts: Opts::default(),
+            rooms: rooms(&["y"]),
+        },
+    };
     for message in [heartbeat, count, join.clone()] {
         assert_eq!(
             next_message(&mut all, WAIT).await,
@@ -341,8 +351,16 @@ async fn heartbeats_and_responses_only_when_asked_and_namespace_from_the_channel
         );
     }
     assert_eq!(
+        next_message(&mut all, WAIT).await,
+        ("/other".into(), leave.clone())
+    );
+    assert_eq!(
         next_message(&mut quiet, WAIT).await,
         ("/admin".into(), join)
+    );
+    assert_eq!(
+        next_message(&mut quiet, WAIT).await,
+        ("/other".into(), leave)
     );
 }
 
