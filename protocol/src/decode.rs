@@ -230,12 +230,24 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
     // Node.js's JSON.parse has no fixed limit: neither has this, within the
     // 8000-byte payload (at most 4000 levels).
     de.disable_recursion_limit();
-    let wire = Wire::deserialize(serde_stacker::Deserializer::new(&mut de))
+    let wire = match Wire::deserialize(serde_stacker::Deserializer::new(&mut de))
         .and_then(|wire| de.end().map(|()| wire))
-        .map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => DecodeError::Malformed(e.to_string()),
-            _ => DecodeError::Json(e.to_string()),
-        })?;
+    {
+        Ok(wire) => wire,
+        // serde_json refuses a number beyond f64 (`1e400`), which
+        // JavaScript reads as ±Infinity: read such a payload the way
+        // attachments carry JSON, through the transcoder, which applies
+        // JavaScript's rule to every number.
+        Err(e) if e.to_string().starts_with("number out of range") => {
+            return as_messagepack(payload).map(Notice::Message);
+        }
+        Err(e) => {
+            return Err(match e.classify() {
+                serde_json::error::Category::Data => DecodeError::Malformed(e.to_string()),
+                _ => DecodeError::Json(e.to_string()),
+            })
+        }
+    };
     if let Some(id) = &wire.attachment_id {
         // A string in the Node packages, a number in some; both are accepted.
         let id = match id {
@@ -253,6 +265,16 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
         });
     }
     message(wire).map(Notice::Message)
+}
+
+/// A JSON payload decoded as its MessagePack transcoding.
+fn as_messagepack(payload: &str) -> Result<Message, DecodeError> {
+    let plan =
+        crate::transcode::plan(payload, &[]).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let mut bytes = Vec::with_capacity(plan.len());
+    plan.write(&[], &mut bytes)
+        .map_err(|e| DecodeError::Json(e.to_string()))?;
+    decode_attachment(&bytes)
 }
 
 /// Decodes an attachment row's payload (MessagePack of the whole message).

@@ -584,3 +584,32 @@ fn integral_floats_and_the_last_of_duplicate_keys() {
         Err(DecodeError::UnknownType("3.5".into()))
     );
 }
+
+/// A number beyond float64 is what JavaScript reads from its text — a
+/// Node.js server reads `1e400` as Infinity (and sends clients `null`) —
+/// not an error; the rest of the message is read as usual.
+#[test]
+fn numbers_beyond_float64_read_as_javascript_reads_them() {
+    let big = format!("1{}", "0".repeat(400));
+    let payload = format!(
+        r#"{{"type":3,"data":{{"packet":{{"type":2,"data":["inf",{big},-1e400,1e-400,12345678901234567890,"s"]}},"opts":{{"rooms":["r"],"except":[]}}}},"uid":"emitter","nsp":"/"}}"#
+    );
+    let Body::Broadcast {
+        event, args, opts, ..
+    } = inline(&payload).body
+    else {
+        panic!()
+    };
+    assert_eq!(event, "inf");
+    assert_eq!(
+        args,
+        vec![
+            Value::F64(f64::INFINITY),
+            Value::F64(f64::NEG_INFINITY),
+            Value::F64(0.0),
+            Value::from(12_345_678_901_234_567_890u64),
+            Value::from("s"),
+        ]
+    );
+    assert_eq!(opts.rooms, strings(&["r"]));
+}

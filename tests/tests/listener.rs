@@ -664,3 +664,23 @@ async fn deeply_nested_arguments_arrive_inline_and_attached() {
         assert_eq!(levels, depth, "{name}");
     }
 }
+
+/// A number beyond float64 arrives as JavaScript reads it (Infinity; a
+/// Node.js server does the same and sends clients `null`), not as an error.
+#[tokio::test]
+async fn numbers_beyond_float64_arrive_as_javascript_reads_them() {
+    let prefix = unique_prefix("rl_inf");
+    let mut listener = builder(&prefix).connect().await.unwrap();
+    let db = emitter(&prefix).await;
+    db.batch_execute("SELECT sio_emit('r', 'inf', ('1' || repeat('0', 400))::jsonb)")
+        .await
+        .unwrap();
+    let (_, message) = next_message(&mut listener, WAIT).await;
+    let Body::Broadcast { event, args, .. } = message.body else {
+        panic!("not a broadcast")
+    };
+    assert_eq!(
+        (event.as_str(), args),
+        ("inf", vec![Value::F64(f64::INFINITY)])
+    );
+}
