@@ -16,6 +16,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::message::MessageType;
+use crate::msgpack_walk::{walk, Kind};
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum DecodeError {
@@ -279,7 +280,8 @@ fn as_messagepack(payload: &str) -> Result<Message, DecodeError> {
 
 /// Decodes an attachment row's payload (MessagePack of the whole message).
 pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
-    let mut rest = bytes;
+    let rewritten = lossy_strings(bytes);
+    let mut rest = rewritten.as_deref().unwrap_or(bytes);
     let mut de = rmp_serde::Deserializer::new(&mut rest);
     de.set_max_depth(MAX_DEPTH);
     let wire =
@@ -298,6 +300,36 @@ pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
     let mut message = message(wire)?;
     message.body.values_mut(as_javascript_reads);
     Ok(message)
+}
+
+/// The message with each string of invalid UTF-8 written again with U+FFFD
+/// in place of the bad bytes, as the Node.js adapter's decoder reads it
+/// (rmp-serde would hand such a string over as binary); `None` when every
+/// string is valid, or when the structure is broken (decoding says how).
+fn lossy_strings(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut bad = Vec::new();
+    walk(bytes, |span| {
+        let valid = bytes
+            .get(span.data.clone())
+            .is_none_or(|b| std::str::from_utf8(b).is_ok());
+        if span.kind == Kind::Str && !valid {
+            bad.push(span);
+        }
+    })
+    .ok()?;
+    if bad.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 3 * bad.len());
+    let mut from = 0;
+    for span in bad {
+        out.extend_from_slice(&bytes[from..span.at]);
+        let text = String::from_utf8_lossy(&bytes[span.data.clone()]);
+        rmp::encode::write_str(&mut out, &text).ok()?;
+        from = span.data.end;
+    }
+    out.extend_from_slice(&bytes[from..]);
+    Some(out)
 }
 
 impl Body {

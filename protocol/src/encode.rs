@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::channel::channel_name;
 use crate::message::{Envelope, Event, MessageType, Operation, Sender, Target};
+use crate::msgpack_walk::{walk, Kind};
 use crate::transcode::{plan, Plan};
 use crate::Error;
 
@@ -220,71 +221,14 @@ pub fn encode_as<'a>(
 /// The offsets of the empty `bin`s in an envelope, found by walking its
 /// structure (a string's bytes are never mistaken for one). The envelope
 /// holds no other `bin`.
-fn empty_bins(mut bytes: &[u8]) -> Result<Vec<usize>, Error> {
-    use rmp::Marker;
-    let total = bytes.len();
+fn empty_bins(bytes: &[u8]) -> Result<Vec<usize>, Error> {
     let mut found = Vec::new();
-    let mut pending = 1usize;
-    let skip = |bytes: &mut &[u8], n: usize| -> Result<(), Error> {
-        *bytes = bytes
-            .get(n..)
-            .ok_or_else(|| write_error(std::io::ErrorKind::UnexpectedEof.into()))?;
-        Ok(())
-    };
-    let be = |bytes: &[u8], n: usize| -> Result<usize, Error> {
-        bytes
-            .get(..n)
-            .map(|b| b.iter().fold(0usize, |acc, &x| acc << 8 | usize::from(x)))
-            .ok_or_else(|| write_error(std::io::ErrorKind::UnexpectedEof.into()))
-    };
-    while pending > 0 {
-        pending -= 1;
-        let at = total - bytes.len();
-        let marker = Marker::from_u8(
-            *bytes
-                .first()
-                .ok_or_else(|| write_error(std::io::ErrorKind::UnexpectedEof.into()))?,
-        );
-        skip(&mut bytes, 1)?;
-        match marker {
-            Marker::FixArray(n) => pending += usize::from(n),
-            Marker::FixMap(n) => pending += 2 * usize::from(n),
-            Marker::Array16 | Marker::Array32 => {
-                let w = if marker == Marker::Array16 { 2 } else { 4 };
-                pending += be(bytes, w)?;
-                skip(&mut bytes, w)?;
-            }
-            Marker::Map16 | Marker::Map32 => {
-                let w = if marker == Marker::Map16 { 2 } else { 4 };
-                pending += 2 * be(bytes, w)?;
-                skip(&mut bytes, w)?;
-            }
-            Marker::FixStr(n) => skip(&mut bytes, usize::from(n))?,
-            Marker::Str8
-            | Marker::Str16
-            | Marker::Str32
-            | Marker::Bin8
-            | Marker::Bin16
-            | Marker::Bin32 => {
-                let w = match marker {
-                    Marker::Str8 | Marker::Bin8 => 1,
-                    Marker::Str16 | Marker::Bin16 => 2,
-                    _ => 4,
-                };
-                let n = be(bytes, w)?;
-                if matches!(marker, Marker::Bin8 | Marker::Bin16 | Marker::Bin32) {
-                    found.push(at);
-                }
-                skip(&mut bytes, w + n)?;
-            }
-            Marker::U8 | Marker::I8 => skip(&mut bytes, 1)?,
-            Marker::U16 | Marker::I16 => skip(&mut bytes, 2)?,
-            Marker::U32 | Marker::I32 | Marker::F32 => skip(&mut bytes, 4)?,
-            Marker::U64 | Marker::I64 | Marker::F64 => skip(&mut bytes, 8)?,
-            // nil, booleans, fixints: the marker is all there is.
-            _ => {}
+    walk(bytes, |span| {
+        if span.kind == Kind::Bin {
+            found.push(span.at)
         }
-    }
+    })
+    .map_err(|_| write_error(std::io::ErrorKind::UnexpectedEof.into()))?;
     Ok(found)
 }
 

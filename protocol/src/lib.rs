@@ -11,6 +11,7 @@ mod encode;
 mod error;
 mod json_text;
 mod message;
+mod msgpack_walk;
 mod row_change;
 mod table_name;
 mod transcode;

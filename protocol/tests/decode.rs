@@ -539,10 +539,21 @@ fn first_arg(m: Message) -> Value {
     }
 }
 
-/// A timestamp in an attachment (how Node.js's MessagePack encoder writes a
-/// `Date`) is read as the ISO text a client receives, as from inline JSON.
+/// Where the Node.js adapter's MessagePack decoder reads a value otherwise
+/// than its bytes say, the listener reads it as Node.js does: invalid UTF-8
+/// in a string becomes U+FFFD (not binary); a timestamp (a `Date`) becomes
+/// the ISO text a client receives, as from inline JSON.
 #[test]
 fn attachments_read_as_node_reads_them() {
+    // fixstr of 3 bytes: "a", an invalid byte, "b"; and a real bin after it.
+    let mut arg = vec![0x92, 0xa3, b'a', 0xff, b'b', 0xc4, 1, 0xff];
+    let lossy = first_arg(decode_attachment(&attachment_with_arg(&arg)).unwrap());
+    assert_eq!(
+        lossy,
+        Value::Array(vec![Value::from("a\u{fffd}b"), Value::Binary(vec![0xff])])
+    );
+    arg.truncate(4); // cut short: an error, not a panic
+    assert!(decode_attachment(&attachment_with_arg(&arg)).is_err());
     // timestamp 32: 0 s; 64: 1,796,000,000 s + 123,000,000 ns; 96: the same.
     let ts64 = (123_000_000u64 << 34) | 1_796_000_000;
     let mut ts96 = vec![0xc7, 12, 0xff];
