@@ -40,6 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             Event::Gap { reason } => println!("gap (messages may be lost): {reason}"),
             Event::Invalid { channel, error, .. } => println!("invalid on {channel}: {error}"),
+            other => println!("{other:?}"),
         }
     }
     Ok(())

@@ -61,6 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     namespace, message, ..
                 } => apply(&io, namespace, message).await,
                 DurableEvent::Invalid { error, .. } => eprintln!("invalid: {error}"),
+                other => eprintln!("not handled: {other:?}"),
             }
             // Applied to the sockets: handled.
             listener.confirm(event.offset());
@@ -76,6 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Event::Message { namespace, message } => apply(&io, namespace, message).await,
             Event::Gap { reason } => eprintln!("gap: {reason}"),
             Event::Invalid { channel, error, .. } => eprintln!("invalid on {channel}: {error}"),
+            other => eprintln!("not handled: {other:?}"),
         }
     }
     Ok(())

@@ -31,6 +31,7 @@ use socketioxide::SocketIo;
 
 /// What [`apply`] did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Applied {
     /// Done on this server's sockets.
     Sockets,
@@ -42,6 +43,7 @@ pub enum Applied {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BridgeError {
     #[error("broadcast to namespace {nsp}: {error}")]
     Broadcast {

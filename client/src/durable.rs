@@ -35,6 +35,7 @@ impl std::fmt::Display for Offset {
 
 /// What a [`DurableListener`] yields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum DurableEvent {
     Message {
         offset: Offset,
@@ -58,6 +59,7 @@ impl DurableEvent {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DurableError {
     #[error("invalid durable listener options: {0}")]
     Options(String),

@@ -18,6 +18,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmitError {
     /// Refused before anything was sent: bad namespace, reserved event name,
     /// arguments that are not an array, placeholders without binary data…

@@ -7,6 +7,7 @@ use pg_socketio_protocol::Message;
 
 /// What a [`Listener`] yields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// A message, with its namespace: its own `nsp`, by which adapter 0.5.0
     /// routes it, or, when it has none (old adapters, the official
@@ -26,6 +27,7 @@ pub enum Event {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ListenerError {
     #[error("invalid listener options: {0}")]
     Options(String),

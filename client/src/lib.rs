@@ -34,6 +34,7 @@
 //!         }
 //!         Event::Gap { reason } => eprintln!("lost messages while reconnecting: {reason}"),
 //!         Event::Invalid { error, .. } => eprintln!("skipped: {error}"),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(()) }

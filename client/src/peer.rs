@@ -34,6 +34,7 @@ use crate::listener::Listener;
 use crate::session::MakeTls;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PeerError {
     #[error("invalid peer options: {0}")]
     Options(String),

@@ -19,6 +19,7 @@ use crate::message::MessageType;
 use crate::msgpack_walk::{walk, Kind};
 
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     #[error("not JSON: {0}")]
     Json(String),
@@ -82,6 +83,7 @@ pub struct ReceivedFlags {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Body {
     InitialHeartbeat,
     Heartbeat,

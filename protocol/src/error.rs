@@ -4,6 +4,7 @@ use thiserror::Error;
 /// is allowed, so that callers (SQL functions, the Rust emitter) can pass the
 /// text on unchanged; [`ErrorKind`] says which class of error it is.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("{what} must not be NULL")]
     Null { what: &'static str },
