@@ -2,7 +2,7 @@
 //! would write by hand for the same messages.
 
 use pg_socketio_client::protocol::{
-    encode, Encoded, Event, Flags, Operation, RawValue, Settings, Target,
+    encode, Encoded, Flags, Operation, RawValue, SentEvent, Settings, Target,
 };
 
 use crate::pgbench::{Pgbench, Run};
@@ -20,7 +20,7 @@ fn emit_payload(seq: &str) -> String {
     let arg = RawValue::from_string(r#"{"n":1}"#.into()).unwrap();
     let args: &[&RawValue] = &[&arg];
     let op = Operation::Emit {
-        event: Event::new("ping", args),
+        event: SentEvent::new("ping", args),
         flags: Flags::default(),
     };
     let target = Target {

@@ -23,7 +23,7 @@
 //! `disconnectSockets(true)` disconnects the sockets from their namespace
 //! (socket.io-client closes the connection when no namespace is left).
 
-use pg_socketio_protocol::{Body, Message, Opts, Value};
+use pg_socketio_protocol::{Body, Message, ReceivedOpts, Value};
 use serde::ser::{Serialize, SerializeTuple, Serializer};
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
@@ -66,7 +66,7 @@ pub async fn apply<A: Adapter>(
     let Some(sockets) = io.of(nsp) else {
         return Ok(Applied::NoNamespace);
     };
-    let select = |opts: &Opts| {
+    let select = |opts: &ReceivedOpts| {
         let mut op = sockets.clone().local();
         if !opts.rooms.is_empty() {
             op = op.within(opts.rooms.clone());

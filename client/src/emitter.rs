@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use pg_socketio_protocol::{
-    attachment_notification, encode_as, split_args, Encoded, Event, Flags, Operation, RawValue,
-    Sender, Settings, TableName, Target, DEFAULT_ATTACHMENT_TABLE, DEFAULT_PAYLOAD_THRESHOLD,
+    attachment_notification, encode_as, split_args, Encoded, Flags, Operation, RawValue, Sender,
+    SentEvent, Settings, TableName, Target, DEFAULT_ATTACHMENT_TABLE, DEFAULT_PAYLOAD_THRESHOLD,
     DEFAULT_PREFIX,
 };
 use serde::Serialize;
@@ -152,7 +152,7 @@ impl Emitter {
         let args = serde_json::value::to_raw_value(args)?;
         let args = split_args(&args)?;
         let op = Operation::ServerSideEmit {
-            event: Event::new(event, &args),
+            event: SentEvent::new(event, &args),
         };
         self.send_as(db, Sender::EMITTER, &[], &[], op).await
     }
@@ -264,7 +264,7 @@ impl Broadcast<'_> {
         let args = serde_json::value::to_raw_value(args)?;
         let args = split_args(&args)?;
         let op = Operation::Emit {
-            event: Event {
+            event: SentEvent {
                 name: event,
                 args: &args,
                 binary,

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pg_socketio_protocol::{
-    split_args, Body, Event as Packet, Flags, Message, Operation, RawValue, RemoteSocket, Sender,
-    Value, EMITTER_UID,
+    split_args, Body, Flags, Message, Operation, RawValue, RemoteSocket, Sender, SentEvent, Value,
+    EMITTER_UID,
 };
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -374,7 +374,7 @@ impl Peer {
         let args = serde_json::value::to_raw_value(args)?;
         let args = split_args(&args).map_err(EmitError::from)?;
         let op = Operation::ServerSideEmit {
-            event: Packet::new(event, &args),
+            event: SentEvent::new(event, &args),
         };
         self.shared
             .ask(&[], &[], op, timeout, |body| match body {
@@ -470,7 +470,7 @@ impl Select<'_> {
         let args = serde_json::value::to_raw_value(args)?;
         let args = split_args(&args).map_err(EmitError::from)?;
         let op = Operation::Emit {
-            event: Packet::new(event, &args),
+            event: SentEvent::new(event, &args),
             flags: Flags::default(),
         };
         let mut request = shared.open();

@@ -1,6 +1,6 @@
 //! Emits to clients: `io.of(nsp).to(rooms).except(except_rooms).emit(..)`.
 
-use pg_socketio_protocol::{Event, Flags, Operation, RawValue};
+use pg_socketio_protocol::{Flags, Operation, RawValue, SentEvent};
 use pgrx::prelude::*;
 
 use crate::args::{binary_args, json_args, required, target_room, target_rooms};
@@ -20,7 +20,7 @@ fn emit<'a>(
     function: &'static str,
 ) -> Operation<'a, &'a RawValue> {
     Operation::Emit {
-        event: Event {
+        event: SentEvent {
             name: required(event, "event", function),
             args,
             binary,

@@ -1,7 +1,7 @@
 //! The operations besides emitting to clients: socketsJoin, socketsLeave,
 //! disconnectSockets and serverSideEmit.
 
-use pg_socketio_protocol::{Event, Operation};
+use pg_socketio_protocol::{Operation, SentEvent};
 use pgrx::prelude::*;
 
 use crate::args::{binary_args, json_args, required, room_list, target_rooms};
@@ -81,7 +81,7 @@ fn sio_server_side_emit(
     const F: &str = "sio_server_side_emit";
     let json = json_args(&args, F);
     let binary = self::binary_args(&binary_args, F);
-    let event = Event {
+    let event = SentEvent {
         name: required(event, "event", F),
         args: &json,
         binary: &binary,

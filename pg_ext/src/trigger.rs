@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pg_socketio_protocol::{
-    filter_row, rooms_of, row_change, statement_change, Event, Flags, Operation, RawValue, Target,
-    TemplateError, TriggerOptions, TRIGGER_USAGE,
+    filter_row, rooms_of, row_change, statement_change, Flags, Operation, RawValue, SentEvent,
+    Target, TemplateError, TriggerOptions, TRIGGER_USAGE,
 };
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -375,7 +375,7 @@ impl<'a> Call<'a> {
             except: &[],
         };
         let op = Operation::Emit {
-            event: Event::new(options.event.as_deref().unwrap_or(&self.table), &args),
+            event: SentEvent::new(options.event.as_deref().unwrap_or(&self.table), &args),
             flags: Flags::default(),
         };
         publish(target, op, SIO_TRIGGER);

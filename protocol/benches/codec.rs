@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pg_socketio_protocol::{
-    decode_attachment, decode_notification, encode, Encoded, Event, Flags, Operation, RawValue,
+    decode_attachment, decode_notification, encode, Encoded, Flags, Operation, RawValue, SentEvent,
     Settings, Target,
 };
 use std::hint::black_box;
@@ -11,7 +11,7 @@ use std::hint::black_box;
 /// A broadcast to room1 with an object argument, as `sio_emit` sends it.
 fn broadcast<'a>(args: &'a [&'a RawValue]) -> Encoded<'a> {
     let op = Operation::Emit {
-        event: Event::new("message", args),
+        event: SentEvent::new("message", args),
         flags: Flags::default(),
     };
     let target = Target {
@@ -34,7 +34,7 @@ fn codec(c: &mut Criterion) {
         &Settings::default(),
         Target::default(),
         Operation::Emit {
-            event: Event {
+            event: SentEvent {
                 name: "file",
                 args: with_binary,
                 binary,

@@ -66,7 +66,7 @@ pub struct Message {
 
 /// Which sockets an operation applies to.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Opts {
+pub struct ReceivedOpts {
     pub rooms: Vec<String>,
     pub except: Vec<String>,
     pub flags: ReceivedFlags,
@@ -91,24 +91,24 @@ pub enum Body {
     Broadcast {
         event: String,
         args: Vec<Value>,
-        opts: Opts,
+        opts: ReceivedOpts,
         /// Present when the sender collects acknowledgements.
         request_id: Option<String>,
     },
     SocketsJoin {
-        opts: Opts,
+        opts: ReceivedOpts,
         rooms: Vec<String>,
     },
     SocketsLeave {
-        opts: Opts,
+        opts: ReceivedOpts,
         rooms: Vec<String>,
     },
     DisconnectSockets {
-        opts: Opts,
+        opts: ReceivedOpts,
         close: bool,
     },
     FetchSockets {
-        opts: Opts,
+        opts: ReceivedOpts,
         request_id: String,
     },
     FetchSocketsResponse {
@@ -408,14 +408,14 @@ struct Wire {
     uid: Option<String>,
     nsp: Option<String>,
     attachment_id: Option<Value>,
-    data: Option<Data>,
+    data: Option<WireData>,
 }
 
 /// `data`, for every message type at once; fields whose shape depends on the
 /// type stay `Value`s.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Data {
+struct WireData {
     packet: Option<Value>,
     opts: Option<WireOpts>,
     rooms: Option<Value>,
@@ -661,10 +661,10 @@ fn take(value: Value, key: &'static str, what: &'static str) -> Result<Value, De
 }
 
 /// `opts`: absent rooms, except and flags are Socket.IO's defaults.
-fn opts(opts: Option<WireOpts>) -> Result<Opts, DecodeError> {
+fn opts(opts: Option<WireOpts>) -> Result<ReceivedOpts, DecodeError> {
     let opts = opts.ok_or(DecodeError::Missing("opts"))?;
     let flags = opts.flags.unwrap_or_default();
-    Ok(Opts {
+    Ok(ReceivedOpts {
         rooms: opts.rooms.unwrap_or_default(),
         except: opts.except.unwrap_or_default(),
         flags: ReceivedFlags {

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde_json::value::RawValue;
 
 use crate::channel::channel_name;
-use crate::message::{Envelope, Event, MessageType, Operation, Sender, Target};
+use crate::message::{Envelope, MessageType, Operation, Sender, SentEvent, Target};
 use crate::msgpack_walk::{walk, Kind};
 use crate::transcode::{plan, Plan};
 use crate::Error;
@@ -269,14 +269,14 @@ fn args_of<'a, A>(op: &Operation<'a, A>) -> (&'a [A], &'a [&'a [u8]]) {
 fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> {
     match op {
         Operation::Emit { event, flags } => Operation::Emit {
-            event: Event {
+            event: SentEvent {
                 args,
                 ..event.with_no_args()
             },
             flags,
         },
         Operation::ServerSideEmit { event } => Operation::ServerSideEmit {
-            event: Event {
+            event: SentEvent {
                 args,
                 ..event.with_no_args()
             },

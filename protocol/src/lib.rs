@@ -19,8 +19,8 @@ mod wal;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
 pub use decode::{
-    decode_attachment, decode_notification, Body, DecodeError, Handshake, Message, Notice, Opts,
-    ReceivedFlags, RemoteSocket, MAX_DEPTH,
+    decode_attachment, decode_notification, Body, DecodeError, Handshake, Message, Notice,
+    ReceivedFlags, ReceivedOpts, RemoteSocket, MAX_DEPTH,
 };
 pub use encode::{
     attachment_notification, encode, encode_as, split_args, Attachment, Encoded, Settings,
@@ -28,7 +28,7 @@ pub use encode::{
 };
 pub use error::{Error, ErrorKind};
 pub use message::{
-    Event, Flags, MessageType, Operation, Sender, Target, CLUSTER_SOURCE, EMITTER_UID,
+    Flags, MessageType, Operation, Sender, SentEvent, Target, CLUSTER_SOURCE, EMITTER_UID,
     RESERVED_EVENTS, RESERVED_SERVER_SIDE_EVENTS,
 };
 pub use rmpv::Value;

@@ -91,9 +91,10 @@ impl Default for Flags {
     }
 }
 
-/// An event name with its arguments.
+/// An event name with its arguments, as sent (what arrives is a
+/// [`Body::Broadcast`](crate::Body::Broadcast)).
 #[derive(Debug, Clone, Copy)]
-pub struct Event<'a, A> {
+pub struct SentEvent<'a, A> {
     pub name: &'a str,
     pub args: &'a [A],
     /// Binary arguments, referred to from `args` by placeholders (see
@@ -101,10 +102,10 @@ pub struct Event<'a, A> {
     pub binary: &'a [&'a [u8]],
 }
 
-impl<'a, A> Event<'a, A> {
+impl<'a, A> SentEvent<'a, A> {
     /// The same event with its arguments to be replaced (name and binary kept).
-    pub(crate) fn with_no_args<B>(&self) -> Event<'a, B> {
-        Event {
+    pub(crate) fn with_no_args<B>(&self) -> SentEvent<'a, B> {
+        SentEvent {
             name: self.name,
             args: &[],
             binary: self.binary,
@@ -113,7 +114,7 @@ impl<'a, A> Event<'a, A> {
 
     /// An event without binary arguments.
     pub fn new(name: &'a str, args: &'a [A]) -> Self {
-        Event {
+        SentEvent {
             name,
             args,
             binary: &[],
@@ -125,7 +126,10 @@ impl<'a, A> Event<'a, A> {
 #[derive(Debug, Clone, Copy)]
 pub enum Operation<'a, A> {
     /// `io.to(rooms).except(except).emit(event, ...args)`
-    Emit { event: Event<'a, A>, flags: Flags },
+    Emit {
+        event: SentEvent<'a, A>,
+        flags: Flags,
+    },
     /// `io.in(rooms).socketsJoin(rooms)`
     SocketsJoin { rooms: &'a [&'a str] },
     /// `io.in(rooms).socketsLeave(rooms)`
@@ -134,7 +138,7 @@ pub enum Operation<'a, A> {
     DisconnectSockets { close: bool },
     /// `io.serverSideEmit(event, ...args)`: reaches the servers' own
     /// `io.on(event)` listeners, not clients.
-    ServerSideEmit { event: Event<'a, A> },
+    ServerSideEmit { event: SentEvent<'a, A> },
     /// `io.in(rooms).fetchSockets()`: each server answers with its sockets
     /// (a request: sent with a [`Sender::request_id`]).
     FetchSockets,
@@ -237,7 +241,7 @@ impl<A: Serialize> Serialize for Envelope<'_, A> {
             self.op,
             Operation::Heartbeat { .. } | Operation::AdapterClose
         ) {
-            m.serialize_entry("data", &Data(self))?;
+            m.serialize_entry("data", &SentData(self))?;
         }
         m.serialize_entry("uid", self.sender.uid)?;
         m.serialize_entry("nsp", self.target.nsp)?;
@@ -252,15 +256,15 @@ impl<A: Serialize> Serialize for Envelope<'_, A> {
 }
 
 /// The `data` member, whose shape depends on the message type.
-struct Data<'e, 'a, A>(&'e Envelope<'a, A>);
+struct SentData<'e, 'a, A>(&'e Envelope<'a, A>);
 
-impl<A: Serialize> Serialize for Data<'_, '_, A> {
+impl<A: Serialize> Serialize for SentData<'_, '_, A> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let target = &self.0.target;
         let request_id = self.0.sender.request_id;
         // Join, leave, disconnect and fetch carry no flags, as Node.js writes them.
-        let no_flags = Opts {
+        let no_flags = SentOpts {
             target,
             flags: None,
         };
@@ -274,7 +278,7 @@ impl<A: Serialize> Serialize for Data<'_, '_, A> {
                 }
                 m.serialize_entry(
                     "opts",
-                    &Opts {
+                    &SentOpts {
                         target,
                         flags: Some(flags),
                     },
@@ -319,7 +323,7 @@ impl<A: Serialize> Serialize for Data<'_, '_, A> {
 /// A Socket.IO EVENT packet: `{"type":2,"data":[event, ...args],"nsp":..}`.
 struct Packet<'t, 'e, 'a, A> {
     target: &'t Target<'a>,
-    event: &'e Event<'a, A>,
+    event: &'e SentEvent<'a, A>,
 }
 
 impl<A: Serialize> Serialize for Packet<'_, '_, '_, A> {
@@ -334,7 +338,7 @@ impl<A: Serialize> Serialize for Packet<'_, '_, '_, A> {
 }
 
 /// `[event, ...args]`
-struct EventArray<'e, 'a, A>(&'e Event<'a, A>);
+struct EventArray<'e, 'a, A>(&'e SentEvent<'a, A>);
 
 impl<A: Serialize> Serialize for EventArray<'_, '_, A> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -348,13 +352,13 @@ impl<A: Serialize> Serialize for EventArray<'_, '_, A> {
 }
 
 /// Broadcast options: `{"rooms":[..],"except":[..],"flags":{..}}`.
-struct Opts<'t, 'a> {
+struct SentOpts<'t, 'a> {
     target: &'t Target<'a>,
     /// Present for emits only, as the Node.js packages write it.
     flags: Option<&'t Flags>,
 }
 
-impl Serialize for Opts<'_, '_> {
+impl Serialize for SentOpts<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;

@@ -1,9 +1,9 @@
 //! Decoding what servers, emitters and pg_socketio send; refusing the rest.
 
 use pg_socketio_protocol::{
-    decode_attachment, decode_notification, encode, Body, DecodeError, Encoded, Event, Flags,
-    Message, MessageType, Notice, Operation, Opts, RawValue, ReceivedFlags, RemoteSocket, Settings,
-    Target, Value, MAX_DEPTH,
+    decode_attachment, decode_notification, encode, Body, DecodeError, Encoded, Flags, Message,
+    MessageType, Notice, Operation, RawValue, ReceivedFlags, ReceivedOpts, RemoteSocket, SentEvent,
+    Settings, Target, Value, MAX_DEPTH,
 };
 
 fn inline(json: &str) -> Message {
@@ -37,7 +37,7 @@ fn messages_as_node_servers_write_them() {
         Body::Broadcast {
             event: "hello".into(),
             args: vec![Value::from(1)],
-            opts: Opts::default(),
+            opts: ReceivedOpts::default(),
             request_id: None
         }
     );
@@ -50,7 +50,7 @@ fn messages_as_node_servers_write_them() {
         Body::Broadcast {
             event: "a".into(),
             args: vec![],
-            opts: Opts {
+            opts: ReceivedOpts {
                 rooms: strings(&["x"]),
                 except: strings(&["y"]),
                 flags: ReceivedFlags {
@@ -69,16 +69,16 @@ fn messages_as_node_servers_write_them() {
         (
             r#"{"type":4,"data":{"opts":{"rooms":[],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/"}"#,
             Body::SocketsJoin {
-                opts: Opts::default(),
+                opts: ReceivedOpts::default(),
                 rooms: strings(&["r"]),
             },
         ),
         (
             r#"{"type":5,"data":{"opts":{"rooms":["a"],"except":[]},"rooms":["r"]},"uid":"emitter","nsp":"/"}"#,
             Body::SocketsLeave {
-                opts: Opts {
+                opts: ReceivedOpts {
                     rooms: strings(&["a"]),
-                    ..Opts::default()
+                    ..ReceivedOpts::default()
                 },
                 rooms: strings(&["r"]),
             },
@@ -86,9 +86,9 @@ fn messages_as_node_servers_write_them() {
         (
             r#"{"type":6,"data":{"opts":{"rooms":["r"],"except":[]},"close":true},"uid":"emitter","nsp":"/"}"#,
             Body::DisconnectSockets {
-                opts: Opts {
+                opts: ReceivedOpts {
                     rooms: strings(&["r"]),
-                    ..Opts::default()
+                    ..ReceivedOpts::default()
                 },
                 close: true,
             },
@@ -96,12 +96,12 @@ fn messages_as_node_servers_write_them() {
         (
             r#"{"type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{"timeout":2000}},"requestId":"q"},"uid":"u","nsp":"/"}"#,
             Body::FetchSockets {
-                opts: Opts {
+                opts: ReceivedOpts {
                     flags: ReceivedFlags {
                         timeout: Some(2000),
                         ..Default::default()
                     },
-                    ..Opts::default()
+                    ..ReceivedOpts::default()
                 },
                 request_id: "q".into(),
             },
@@ -193,7 +193,7 @@ fn what_the_encoder_writes_decodes_back() {
         except: &except,
     };
     let op = Operation::Emit {
-        event: Event {
+        event: SentEvent {
             name: "e",
             args,
             binary: bytes,
@@ -240,7 +240,7 @@ fn what_the_encoder_writes_decodes_back() {
         Operation::SocketsLeave { rooms: &["l"] },
         Operation::DisconnectSockets { close: true },
         Operation::ServerSideEmit {
-            event: Event::new("s", &[]),
+            event: SentEvent::new("s", &[]),
         },
     ];
     for op in ops {
@@ -344,7 +344,7 @@ fn corrupted_input_never_panics() {
     let p = RawValue::from_string(r#"[{"_placeholder":true,"num":0}]"#.into()).unwrap();
     let args: &[&RawValue] = &[&p];
     let op = Operation::Emit {
-        event: Event {
+        event: SentEvent {
             name: "e",
             args,
             binary: &[b"bin"],

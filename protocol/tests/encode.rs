@@ -1,8 +1,8 @@
 //! The exact bytes the codec produces, without a database.
 
 use pg_socketio_protocol::{
-    attachment_notification, encode, encode_as, split_args, Encoded, Error, Event, Flags,
-    MessageType, Operation, RawValue, Sender, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
+    attachment_notification, encode, encode_as, split_args, Encoded, Error, Flags, MessageType,
+    Operation, RawValue, Sender, SentEvent, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
     EMITTER_UID,
 };
 
@@ -39,7 +39,7 @@ fn exact_json_for_each_operation() {
             "emit to room1",
             in_room1,
             Operation::Emit {
-                event: Event::new("ping", args_one),
+                event: SentEvent::new("ping", args_one),
                 flags: Flags::default(),
             },
             r#"{"type":3,"data":{"packet":{"type":2,"data":["ping",{"n":1}],"nsp":"/"},"opts":{"rooms":["room1"],"except":[],"flags":{}}},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
@@ -48,7 +48,7 @@ fn exact_json_for_each_operation() {
             "emit to all, zero arguments, another namespace",
             admin,
             Operation::Emit {
-                event: Event::new("tick", &[]),
+                event: SentEvent::new("tick", &[]),
                 flags: Flags::default(),
             },
             r#"{"type":3,"data":{"packet":{"type":2,"data":["tick"],"nsp":"/admin"},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"emitter","nsp":"/admin","source":"_sio_adapter","seq":7}"#,
@@ -61,7 +61,7 @@ fn exact_json_for_each_operation() {
                 ..Target::default()
             },
             Operation::Emit {
-                event: Event::new("e", args_two),
+                event: SentEvent::new("e", args_two),
                 flags: Flags {
                     volatile: true,
                     compress: false,
@@ -94,7 +94,7 @@ fn exact_json_for_each_operation() {
             "serverSideEmit",
             Target::default(),
             Operation::ServerSideEmit {
-                event: Event::new("x", args_one),
+                event: SentEvent::new("x", args_one),
             },
             r#"{"type":9,"data":{"packet":["x",{"n":1}]},"uid":"emitter","nsp":"/","source":"_sio_adapter","seq":7}"#,
         ),
@@ -162,7 +162,7 @@ fn reserved_event_names_are_refused() {
         "removeListener",
     ] {
         let op = Operation::Emit {
-            event: Event::new(name, &[]),
+            event: SentEvent::new(name, &[]),
             flags: Flags::default(),
         };
         let err = encode(&Settings::default(), Target::default(), op, 1).unwrap_err();
@@ -170,7 +170,7 @@ fn reserved_event_names_are_refused() {
     }
     for name in ["connection", "new_namespace", "disconnect"] {
         let op = Operation::ServerSideEmit {
-            event: Event::new(name, &[]),
+            event: SentEvent::new(name, &[]),
         };
         assert!(
             encode(&Settings::default(), Target::default(), op, 1).is_err(),
@@ -179,7 +179,7 @@ fn reserved_event_names_are_refused() {
     }
     // Allowed to clients, although reserved between servers.
     let op = Operation::Emit {
-        event: Event::new("connection", &[]),
+        event: SentEvent::new("connection", &[]),
         flags: Flags::default(),
     };
     assert!(encode(&Settings::default(), Target::default(), op, 1).is_ok());
@@ -192,7 +192,7 @@ fn emit_string(unit: &str, count: usize, settings: &Settings) -> (Encoded<'stati
     let arg: &'static RawValue = Box::leak(raw(&format!("\"{}\"", unit.repeat(count))));
     let args: &'static [&RawValue] = Box::leak(Box::new([arg]));
     let op = Operation::Emit {
-        event: Event::new("big", args),
+        event: SentEvent::new("big", args),
         flags: Flags::default(),
     };
     let json_len = ENVELOPE_LEN + unit.len() * count;
@@ -282,7 +282,7 @@ fn attachment_is_msgpack_of_the_whole_message_with_string_keys() {
         ..Target::default()
     };
     let op = Operation::Emit {
-        event: Event::new("ev", args),
+        event: SentEvent::new("ev", args),
         flags: Flags::default(),
     };
     let Encoded::Attachment {
@@ -424,14 +424,14 @@ fn exact_json_for_requests_answers_and_presence() {
         (
             request,
             Operation::ServerSideEmit {
-                event: Event::new("ask", args),
+                event: SentEvent::new("ask", args),
             },
             r#"{"type":9,"data":{"requestId":"q1","packet":["ask",{"n":1}]},"uid":"peer1","nsp":"/","seq":5}"#,
         ),
         (
             request,
             Operation::Emit {
-                event: Event::new("ask", args),
+                event: SentEvent::new("ask", args),
                 flags: Flags::default(),
             },
             r#"{"type":3,"data":{"packet":{"type":2,"data":["ask",{"n":1}],"nsp":"/"},"requestId":"q1","opts":{"rooms":["r"],"except":["x"],"flags":{}}},"uid":"peer1","nsp":"/","seq":5}"#,
@@ -494,7 +494,7 @@ fn binary_arguments_become_msgpack_bin_and_force_the_attachment() {
     let thumb: &[u8] = &[];
     let binary: &[&[u8]] = &[png, thumb];
     let message = attachment(Operation::Emit {
-        event: Event {
+        event: SentEvent {
             name: "file",
             args,
             binary,
@@ -518,7 +518,7 @@ fn binary_server_side_emit_goes_to_the_attachment() {
     let args: &[&RawValue] = &[&p];
     let bytes: &[&[u8]] = &[b"xyz"];
     let message = attachment(Operation::ServerSideEmit {
-        event: Event {
+        event: SentEvent {
             name: "blob",
             args,
             binary: bytes,
@@ -538,7 +538,7 @@ fn placeholder_mistakes_are_refused() {
         let arg = raw(json);
         let args: &[&RawValue] = &[&arg];
         let op = Operation::Emit {
-            event: Event {
+            event: SentEvent {
                 name: "e",
                 args,
                 binary,
@@ -568,7 +568,7 @@ fn placeholder_mistakes_are_refused() {
     let arg = raw(r#"{"_placeholder":true,"num":0,"x":1}"#);
     let args: &[&RawValue] = &[&arg];
     let op = Operation::Emit {
-        event: Event::new("e", args),
+        event: SentEvent::new("e", args),
         flags: Flags::default(),
     };
     assert!(matches!(

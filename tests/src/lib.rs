@@ -100,14 +100,16 @@ pub async fn emitter(prefix: &str) -> Client {
     client
 }
 
-/// A connection that LISTENs on `channels`.
-pub struct Listener {
+/// A bare connection that LISTENs on `channels` and hands over raw
+/// notifications: what the tests compare the payloads with (the crate's
+/// `pg_socketio_client::Listener` decodes them).
+pub struct RawListener {
     _client: Client,
     messages: mpsc::UnboundedReceiver<AsyncMessage>,
 }
 
-impl Listener {
-    pub async fn new(channels: &[&str]) -> Listener {
+impl RawListener {
+    pub async fn new(channels: &[&str]) -> RawListener {
         let (client, messages) = open(&database_url()).await;
         for channel in channels {
             let quoted = channel.replace('"', "\"\"");
@@ -116,7 +118,7 @@ impl Listener {
                 .await
                 .unwrap();
         }
-        Listener {
+        RawListener {
             _client: client,
             messages,
         }

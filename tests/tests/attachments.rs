@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pg_socketio_tests::{emitter, unique_prefix, Listener};
+use pg_socketio_tests::{emitter, unique_prefix, RawListener};
 use rmpv::Value;
 use serde_json::json;
 
@@ -31,7 +31,7 @@ async fn fetch(db: &tokio_postgres::Client, notification: &str) -> Value {
 #[tokio::test]
 async fn binary_emit_stores_the_whole_message_and_notifies_its_id() {
     let prefix = unique_prefix("att_binary");
-    let mut listener = Listener::new(&[&format!("{prefix}#/chat")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/chat")]).await;
     let db = emitter(&prefix).await;
     db.execute(
         r#"SELECT sio_emit_args('r', 'file', '[{"name":"a.png"},{"_placeholder":true,"num":0}]',
@@ -65,7 +65,7 @@ async fn binary_emit_stores_the_whole_message_and_notifies_its_id() {
 #[tokio::test]
 async fn rollback_leaves_no_row_and_no_notification() {
     let prefix = unique_prefix("att_rollback");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     // A table of its own: other tests add rows to the shared one meanwhile.
     let table = format!("public.att_rollback_{}", std::process::id());
@@ -105,7 +105,7 @@ async fn rollback_leaves_no_row_and_no_notification() {
 #[tokio::test]
 async fn order_of_inline_and_attachment_messages_is_kept_in_one_transaction() {
     let prefix = unique_prefix("att_order");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute(
         r#"BEGIN;
@@ -131,7 +131,7 @@ async fn order_of_inline_and_attachment_messages_is_kept_in_one_transaction() {
 #[tokio::test]
 async fn a_100_megabyte_binary_argument_is_stored_whole() {
     let prefix = unique_prefix("att_100mb");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     let size: i32 = 100 * 1024 * 1024;
     db.execute(
@@ -158,7 +158,7 @@ async fn a_100_megabyte_binary_argument_is_stored_whole() {
 #[tokio::test]
 async fn rows_of_a_long_transaction_are_not_cleaned_before_they_are_read() {
     let prefix = unique_prefix("att_long");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute(
         r#"BEGIN;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pg_socketio_tests::{emitter, unique_prefix, without_seq, Listener};
+use pg_socketio_tests::{emitter, unique_prefix, without_seq, RawListener};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -11,7 +11,7 @@ const QUIET: Duration = Duration::from_millis(300);
 #[tokio::test]
 async fn commit_delivers_the_adapter_message() {
     let prefix = unique_prefix("commit");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute(r#"SELECT sio_emit('room1', 'ping', '{"n":1}')"#)
         .await
@@ -40,8 +40,8 @@ async fn commit_delivers_the_adapter_message() {
 #[tokio::test]
 async fn namespace_selects_the_channel_and_options_reach_the_wire() {
     let prefix = unique_prefix("nsp");
-    let mut root = Listener::new(&[&format!("{prefix}#/")]).await;
-    let mut admin = Listener::new(&[&format!("{prefix}#/admin")]).await;
+    let mut root = RawListener::new(&[&format!("{prefix}#/")]).await;
+    let mut admin = RawListener::new(&[&format!("{prefix}#/admin")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute(
         r#"SELECT sio_emit(ARRAY['a','b'], 'e', '[1,"x"]', nsp => '/admin',
@@ -74,7 +74,7 @@ async fn namespace_selects_the_channel_and_options_reach_the_wire() {
 #[tokio::test]
 async fn nothing_before_commit_and_nothing_after_rollback() {
     let prefix = unique_prefix("rollback");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute("BEGIN; SELECT sio_emit('r', 'before_commit')")
         .await
@@ -102,7 +102,7 @@ async fn nothing_before_commit_and_nothing_after_rollback() {
 #[tokio::test]
 async fn identical_emits_in_one_transaction_each_arrive() {
     let prefix = unique_prefix("identical");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute(
         r#"BEGIN;
@@ -128,7 +128,7 @@ async fn identical_emits_in_one_transaction_each_arrive() {
 #[tokio::test]
 async fn a_refused_emit_leaves_nothing_behind() {
     let prefix = unique_prefix("refused");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute("BEGIN; SELECT sio_emit('r', 'kept'); SAVEPOINT s")
         .await
@@ -153,7 +153,7 @@ async fn a_refused_emit_leaves_nothing_behind() {
 #[tokio::test]
 async fn trigger_emits_are_delivered_at_commit() {
     let prefix = unique_prefix("trigger");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
     db.batch_execute(
         "CREATE TEMP TABLE msgs (room text, body text);

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_client::protocol::{Body, Message, Opts, ReceivedFlags, Value};
+use pg_socketio_client::protocol::{Body, Message, ReceivedFlags, ReceivedOpts, Value};
 use pg_socketio_client::{Event, Listener, ListenerBuilder};
 use pg_socketio_tests::{
     broadcast_number, connect, database_url, emitter, next_event, next_message, unique_prefix,
@@ -75,7 +75,7 @@ async fn every_sql_operation_arrives_decoded_in_order() {
                 Body::Broadcast {
                     event: "ping".into(),
                     args: vec![value(json!({"n": 1}))],
-                    opts: Opts {
+                    opts: ReceivedOpts {
                         rooms: rooms(&["room1"]),
                         except: vec![],
                         flags: no_flags.clone(),
@@ -91,7 +91,7 @@ async fn every_sql_operation_arrives_decoded_in_order() {
                 Body::Broadcast {
                     event: "e".into(),
                     args: vec![value(json!([1, "x"]))],
-                    opts: Opts {
+                    opts: ReceivedOpts {
                         rooms: rooms(&["a", "b"]),
                         except: rooms(&["c"]),
                         flags: ReceivedFlags {
@@ -112,7 +112,7 @@ async fn every_sql_operation_arrives_decoded_in_order() {
                 Body::Broadcast {
                     event: "bin".into(),
                     args: vec![Value::Binary(vec![0x00, 0xff]), Value::from(7)],
-                    opts: Opts::default(),
+                    opts: ReceivedOpts::default(),
                     request_id: None,
                 },
             ),
@@ -122,9 +122,9 @@ async fn every_sql_operation_arrives_decoded_in_order() {
             from_emitter(
                 "/",
                 Body::SocketsJoin {
-                    opts: Opts {
+                    opts: ReceivedOpts {
                         rooms: rooms(&["r1"]),
-                        ..Opts::default()
+                        ..ReceivedOpts::default()
                     },
                     rooms: rooms(&["j1", "j2"]),
                 },
@@ -135,7 +135,7 @@ async fn every_sql_operation_arrives_decoded_in_order() {
             from_emitter(
                 "/admin",
                 Body::SocketsLeave {
-                    opts: Opts::default(),
+                    opts: ReceivedOpts::default(),
                     rooms: rooms(&["j1"]),
                 },
             ),
@@ -145,7 +145,7 @@ async fn every_sql_operation_arrives_decoded_in_order() {
             from_emitter(
                 "/",
                 Body::DisconnectSockets {
-                    opts: Opts {
+                    opts: ReceivedOpts {
                         rooms: rooms(&["r2"]),
                         except: rooms(&["r3"]),
                         flags: no_flags.clone(),
@@ -332,7 +332,7 @@ async fn heartbeats_and_responses_only_when_asked_and_the_namespace_as_adapter_0
         uid: "emitter".into(),
         nsp: None,
         body: Body::SocketsJoin {
-            opts: Opts::default(),
+            opts: ReceivedOpts::default(),
             rooms: rooms(&["z"]),
         },
     };
@@ -340,7 +340,7 @@ async fn heartbeats_and_responses_only_when_asked_and_the_namespace_as_adapter_0
         uid: "emitter".into(),
         nsp: Some("/other".into()),
         body: Body::SocketsLeave {
-            opts: Opts::default(),
+            opts: ReceivedOpts::default(),
             rooms: rooms(&["y"]),
         },
     };

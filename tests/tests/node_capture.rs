@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use pg_socketio_client::protocol::{Body, Message, Opts, ReceivedFlags, Value};
+use pg_socketio_client::protocol::{Body, Message, ReceivedFlags, ReceivedOpts, Value};
 use pg_socketio_client::{Event, Listener};
 use pg_socketio_tests::{database_url, unique_prefix};
 use serde_json::json;
@@ -15,7 +15,7 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-fn broadcast(event: &str, args: Vec<Value>, opts: Opts) -> Body {
+fn broadcast(event: &str, args: Vec<Value>, opts: ReceivedOpts) -> Body {
     Body::Broadcast {
         event: event.into(),
         args,
@@ -24,10 +24,10 @@ fn broadcast(event: &str, args: Vec<Value>, opts: Opts) -> Body {
     }
 }
 
-fn to(rooms: &[&str]) -> Opts {
-    Opts {
+fn to(rooms: &[&str]) -> ReceivedOpts {
+    ReceivedOpts {
         rooms: strings(rooms),
-        ..Opts::default()
+        ..ReceivedOpts::default()
     }
 }
 
@@ -89,7 +89,7 @@ async fn what_node_sends_is_decoded_exactly() {
                 broadcast(
                     "e1",
                     vec![Value::from(1), value(json!({"a": "b"}))],
-                    Opts {
+                    ReceivedOpts {
                         rooms: strings(&["r1"]),
                         except: strings(&["r2"]),
                         flags: ReceivedFlags::default(),
@@ -105,13 +105,13 @@ async fn what_node_sends_is_decoded_exactly() {
                 broadcast(
                     "e2",
                     vec![Value::from("x")],
-                    Opts {
+                    ReceivedOpts {
                         flags: ReceivedFlags {
                             volatile: true,
                             compress: Some(false),
                             timeout: None,
                         },
-                        ..Opts::default()
+                        ..ReceivedOpts::default()
                     },
                 ),
             ),
@@ -128,7 +128,7 @@ async fn what_node_sends_is_decoded_exactly() {
                         Value::Binary(vec![1, 2, 3]),
                         Value::Map(vec![(Value::from("nested"), Value::Binary(vec![4]))]),
                     ],
-                    Opts::default(),
+                    ReceivedOpts::default(),
                 ),
             ),
         ),
@@ -137,7 +137,11 @@ async fn what_node_sends_is_decoded_exactly() {
             from(
                 "/",
                 Some("/"),
-                broadcast("big", vec![Value::from("x".repeat(9000))], Opts::default()),
+                broadcast(
+                    "big",
+                    vec![Value::from("x".repeat(9000))],
+                    ReceivedOpts::default(),
+                ),
             ),
         ),
         (
@@ -287,7 +291,7 @@ async fn requests_responses_and_heartbeats_between_servers_are_decoded() {
         from(
             "a",
             Body::FetchSockets {
-                opts: Opts::default(),
+                opts: ReceivedOpts::default(),
                 request_id: fetch.clone(),
             },
         ),
@@ -318,12 +322,12 @@ async fn requests_responses_and_heartbeats_between_servers_are_decoded() {
             Body::Broadcast {
                 event: "ask".into(),
                 args: vec![Value::from(4)],
-                opts: Opts {
+                opts: ReceivedOpts {
                     flags: ReceivedFlags {
                         timeout: Some(2000),
                         ..ReceivedFlags::default()
                     },
-                    ..Opts::default()
+                    ..ReceivedOpts::default()
                 },
                 request_id: Some(ack.clone()),
             },

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pg_socketio_client::protocol::{Body, Message, Opts, Value};
+use pg_socketio_client::protocol::{Body, Message, ReceivedOpts, Value};
 use pg_socketio_client::{placeholder, Emitter, Listener};
 use pg_socketio_tests::{connect, database_url, next_message, refused, unique_prefix, TestRole};
 use tokio_postgres::Client;
@@ -43,7 +43,7 @@ fn broadcast(uid: &str, event: &str, args: Vec<Value>) -> Message {
         body: Body::Broadcast {
             event: event.into(),
             args,
-            opts: Opts::default(),
+            opts: ReceivedOpts::default(),
             request_id: None,
         },
     }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_tests::{connect, refused, unique_prefix, Listener, PrivateCluster};
+use pg_socketio_tests::{connect, refused, unique_prefix, PrivateCluster, RawListener};
 use tokio_postgres::Client;
 
 const COUNTS: &str = "SELECT scope, emits_inline, emits_attachment, bytes_sent, attachments_stored,
@@ -46,7 +46,7 @@ const WORK: &str = r#"
 #[tokio::test]
 async fn without_preloading_each_session_counts_its_own_calls_exactly() {
     let prefix = unique_prefix("stats_session");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = connect().await;
     db.batch_execute(&format!("SET pg_socketio.channel_prefix = '{prefix}'"))
         .await

@@ -5,7 +5,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pg_socketio_tests::{connect, refused, unique_prefix, Listener, PrivateCluster, BINARY_EMIT};
+use pg_socketio_tests::{
+    connect, refused, unique_prefix, PrivateCluster, RawListener, BINARY_EMIT,
+};
 
 const QUIET: Duration = Duration::from_millis(500);
 
@@ -13,7 +15,7 @@ const QUIET: Duration = Duration::from_millis(500);
 async fn a_locked_table_fails_the_emit_after_lock_timeout() {
     let prefix = unique_prefix("tf_locked");
     let table = format!("{prefix}_att");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let holder = connect().await;
     for sql in [
         format!(
@@ -72,7 +74,7 @@ async fn a_locked_table_fails_the_emit_after_lock_timeout() {
 #[tokio::test]
 async fn a_missing_table_fails_the_emit_and_sends_nothing() {
     let prefix = unique_prefix("tf_missing");
-    let mut listener = Listener::new(&[&format!("{prefix}#/")]).await;
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = connect().await;
     db.batch_execute(&format!(
         "SET pg_socketio.channel_prefix = '{prefix}';
