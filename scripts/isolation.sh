@@ -16,6 +16,12 @@ hostport=${url#*@}; hostport=${hostport%%/*}
 out=target/isolation-$PG_MAJOR
 rm -rf "$out"
 mkdir -p "$out"
+# extension_update.spec creates a released version: its frozen install
+# script goes next to the current one, as tests/tests/upgrade.rs puts it.
+extdir=$("$home/bin/pg_config" --sharedir)/extension
+for released in sql/released/pg_socketio--*.sql; do
+  [ -e "$extdir/$(basename "$released")" ] || cp "$released" "$extdir/"
+done
 specs=$(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//')
 "$pgxs/src/test/isolation/pg_isolation_regress" \
     --inputdir=tests/isolation --outputdir="$out" --bindir="$home/bin" \
