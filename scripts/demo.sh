@@ -8,4 +8,4 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 scripts/setup.sh
 scripts/install.sh --release
 PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_socketio" -c "ALTER EXTENSION pg_socketio UPDATE"
-node tests/interop/demo.mjs "$@"
+node tests/interop/programs/demo.mjs "$@"

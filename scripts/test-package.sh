@@ -21,7 +21,7 @@ as_root dpkg -i "$deb" >/dev/null
 dpkg -L postgresql-15-pg-socketio | grep -qx /usr/lib/postgresql/15/lib/pg_socketio.so
 
 sql "CREATE EXTENSION pg_socketio"
-out=$(node tests/interop/demo.mjs "SELECT sio_emit('room1', 'ping', '{\"n\":1}')")
+out=$(node tests/interop/programs/demo.mjs "SELECT sio_emit('room1', 'ping', '{\"n\":1}')")
 echo "$out"
 grep -qx 'client received: ping {"n":1}' <<<"$out"
 

@@ -7,7 +7,7 @@
 //! makes it durable), and an emit beside a row insert, as applications emit
 //! (every transaction then writes and flushes a commit record).
 
-use pg_socketio_tests::PrivateCluster;
+use pg_socketio_kit::PrivateCluster;
 use tokio_postgres::Client;
 
 use crate::pgbench::{Pgbench, Run};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use pg_socketio_client::protocol::Body;
 use pg_socketio_client::{DurableEvent, DurableListener};
-use pg_socketio_tests::PrivateCluster;
+use pg_socketio_kit::PrivateCluster;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;

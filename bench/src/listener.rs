@@ -48,8 +48,8 @@ impl Receiver {
 
     /// A Node.js server with the adapter on channel prefix `prefix`.
     pub async fn node_on(url: &str, prefix: &str) -> Receiver {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/bench/receiver.mjs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/interop/programs/bench-receiver.mjs");
         let mut cmd = Command::new("node");
         cmd.arg(script).arg(prefix).env("DATABASE_URL", url);
         Self::start("Node.js adapter 0.5.0", prefix, cmd).await

@@ -1,6 +1,6 @@
 //! The Rust side of the listener benchmarks, run as a child process
 //! (`pg_socketio_bench receive <prefix>`) so that its memory can be measured
-//! alone. Its twin for Node.js is `tests/interop/bench/receiver.mjs`; both
+//! alone. Its twin for Node.js is `tests/interop/programs/bench-receiver.mjs`; both
 //! count broadcasts the same way and print the same summary lines.
 //!
 //! Events: `probe` → prints `ready` once; `b` → counted, first and last

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_tests::PrivateCluster;
+use pg_socketio_kit::PrivateCluster;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_postgres::Client;

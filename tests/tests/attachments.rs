@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pg_socketio_tests::{emitter, unique_prefix, RawListener};
+use pg_socketio_kit::{emitter, unique_prefix, RawListener};
 use rmpv::Value;
 use serde_json::json;
 

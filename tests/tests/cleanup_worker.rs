@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_tests::PrivateCluster;
+use pg_socketio_kit::PrivateCluster;
 
 #[tokio::test]
 async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones() {

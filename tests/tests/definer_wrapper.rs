@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Message};
 use pg_socketio_client::Listener;
-use pg_socketio_tests::{connect, database_url, next_message, refused, unique_prefix, TestRole};
+use pg_socketio_kit::{connect, database_url, next_message, refused, unique_prefix, TestRole};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Value};
 use pg_socketio_client::{DurableError, DurableEvent, DurableListener, Event, Listener, Offset};
-use pg_socketio_tests::{connect, database_url, refused, PrivateCluster};
+use pg_socketio_kit::{connect, database_url, refused, PrivateCluster};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(15);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pg_socketio_tests::{emitter, unique_prefix, without_seq, RawListener};
+use pg_socketio_kit::{emitter, unique_prefix, without_seq, RawListener};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(5);

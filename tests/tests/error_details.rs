@@ -3,7 +3,7 @@
 //! Rust backtraces on. And databases whose text is not UTF-8 are refused at
 //! CREATE EXTENSION, not at the first non-ASCII emit.
 
-use pg_socketio_tests::{refused, PrivateCluster};
+use pg_socketio_kit::{refused, PrivateCluster};
 
 #[tokio::test]
 async fn error_details_show_no_backtrace_even_with_rust_backtrace_set() {
@@ -79,7 +79,7 @@ async fn error_details_show_no_backtrace_even_with_rust_backtrace_set() {
 
 #[tokio::test]
 async fn a_database_that_is_not_utf8_is_refused_at_create_extension() {
-    let admin = pg_socketio_tests::connect().await;
+    let admin = pg_socketio_kit::connect().await;
     let name = format!("pg_socketio_latin1_{}", std::process::id());
     // Two statements: neither may run inside a transaction block.
     for sql in [
@@ -88,9 +88,9 @@ async fn a_database_that_is_not_utf8_is_refused_at_create_extension() {
     ] {
         admin.batch_execute(&sql).await.unwrap();
     }
-    let url = pg_socketio_tests::database_url();
+    let url = pg_socketio_kit::database_url();
     let (server, _) = url.rsplit_once('/').unwrap();
-    let (db, _) = pg_socketio_tests::open(&format!("{server}/{name}")).await;
+    let (db, _) = pg_socketio_kit::open(&format!("{server}/{name}")).await;
     let err = refused(&db, "CREATE EXTENSION pg_socketio").await;
     assert_eq!(
         (err.code().code(), err.message()),

@@ -1,7 +1,7 @@
 //! CREATE / DROP EXTENSION with and without a Node.js deployment's own
 //! attachment table, in a scratch database of the local server.
 
-use pg_socketio_tests::{attachment_rows, scratch_database, BINARY_EMIT};
+use pg_socketio_kit::{attachment_rows, scratch_database, BINARY_EMIT};
 
 const MEMBER: &str = "SELECT EXISTS (SELECT FROM pg_depend
     WHERE classid = 'pg_class'::regclass AND objid = 'socket_io_attachments'::regclass
@@ -86,8 +86,8 @@ async fn without_a_table_the_extension_creates_its_own_and_drops_it() {
 /// roles.
 #[tokio::test]
 async fn a_database_owner_who_is_not_superuser_cannot_install_it() {
-    let admin = pg_socketio_tests::connect().await;
-    let owner = pg_socketio_tests::TestRole::create(&admin, "sio_it_db_owner", &[]).await;
+    let admin = pg_socketio_kit::connect().await;
+    let owner = pg_socketio_kit::TestRole::create(&admin, "sio_it_db_owner", &[]).await;
     let name = format!("pg_socketio_it_owned_{}", std::process::id());
     for sql in [
         format!("DROP DATABASE IF EXISTS {name}"),
@@ -97,10 +97,10 @@ async fn a_database_owner_who_is_not_superuser_cannot_install_it() {
     }
     let url = owner.url();
     let (server, _) = url.rsplit_once('@').unwrap();
-    let host = pg_socketio_tests::database_address();
+    let host = pg_socketio_kit::database_address();
     let (db, _) =
-        pg_socketio_tests::open(&format!("{server}@{}:{}/{name}", host.ip(), host.port())).await;
-    let err = pg_socketio_tests::refused(&db, "CREATE EXTENSION pg_socketio").await;
+        pg_socketio_kit::open(&format!("{server}@{}:{}/{name}", host.ip(), host.port())).await;
+    let err = pg_socketio_kit::refused(&db, "CREATE EXTENSION pg_socketio").await;
     assert_eq!(
         (err.code().code(), err.message(), err.hint()),
         (

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use pg_socketio_client::{Event, Listener};
-use pg_socketio_tests::{broadcast_number, next_event, next_message, PrivateCluster};
+use pg_socketio_kit::{broadcast_number, next_event, next_message, PrivateCluster};
 use tokio_postgres::Client;
 
 const ROUNDS: i64 = 100;

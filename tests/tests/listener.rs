@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pg_socketio_client::protocol::{Body, Message, ReceivedFlags, ReceivedOpts, Value};
 use pg_socketio_client::{Event, Listener, ListenerBuilder};
-use pg_socketio_tests::{
+use pg_socketio_kit::{
     broadcast_number, connect, database_url, emitter, next_event, next_message, unique_prefix,
     FreezingProxy,
 };
@@ -558,8 +558,7 @@ async fn a_terminated_attachment_connection_loses_nothing() {
 #[tokio::test]
 async fn an_idle_timeout_on_the_attachment_connection_loses_nothing() {
     let admin = connect().await;
-    let role =
-        pg_socketio_tests::TestRole::create(&admin, "sio_it_idle", &["socketio_server"]).await;
+    let role = pg_socketio_kit::TestRole::create(&admin, "sio_it_idle", &["socketio_server"]).await;
     admin
         .batch_execute(&format!(
             "ALTER ROLE {} SET idle_session_timeout = '1s'",

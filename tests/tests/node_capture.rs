@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Message, ReceivedFlags, ReceivedOpts, Value};
 use pg_socketio_client::{Event, Listener};
-use pg_socketio_tests::{database_url, unique_prefix};
+use pg_socketio_kit::{database_url, unique_prefix};
 use serde_json::json;
 
 fn strings(items: &[&str]) -> Vec<String> {

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use pg_socketio_client::{Peer, PeerBuilder};
-use pg_socketio_tests::{connect, database_url, unique_prefix};
+use pg_socketio_kit::{connect, database_url, unique_prefix};
 use serde_json::json;
 
 /// A peer whose connections carry `application_name`, so that a test can

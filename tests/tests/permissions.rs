@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Message, ReceivedOpts, Value};
 use pg_socketio_client::{placeholder, Emitter, Listener};
-use pg_socketio_tests::{connect, database_url, next_message, refused, unique_prefix, TestRole};
+use pg_socketio_kit::{connect, database_url, next_message, refused, unique_prefix, TestRole};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -290,7 +290,7 @@ async fn the_right_on_the_table_is_checked_before_its_lock() {
         .await
         .unwrap();
     let db = role.connect().await;
-    let err = pg_socketio_tests::refused(
+    let err = pg_socketio_kit::refused(
         &db,
         &format!(
             r#"SET pg_socketio.channel_prefix = '{prefix}';

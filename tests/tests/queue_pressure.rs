@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use pg_socketio_client::Listener;
-use pg_socketio_tests::{broadcast_number, next_message, open, PrivateCluster};
+use pg_socketio_kit::{broadcast_number, next_message, open, PrivateCluster};
 use tokio::sync::mpsc;
 use tokio_postgres::error::DbError;
 use tokio_postgres::{AsyncMessage, Client};

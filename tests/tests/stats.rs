@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_tests::{connect, refused, unique_prefix, PrivateCluster, RawListener};
+use pg_socketio_kit::{connect, refused, unique_prefix, PrivateCluster, RawListener};
 use tokio_postgres::Client;
 
 const COUNTS: &str = "SELECT scope, emits_inline, emits_attachment, bytes_sent, attachments_stored,
@@ -173,7 +173,7 @@ async fn preloaded_the_counts_are_the_servers_and_the_worker_reports_its_runs() 
         .unwrap();
     let as_role = |role: &str| {
         let url = format!("postgres://{role}@127.0.0.1:{}/postgres", cluster.port);
-        async move { pg_socketio_tests::open(&url).await.0 }
+        async move { pg_socketio_kit::open(&url).await.0 }
     };
     let server = as_role("stats_server").await;
     assert_eq!(counts(&server).await.1, 8);

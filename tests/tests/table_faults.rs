@@ -5,9 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pg_socketio_tests::{
-    connect, refused, unique_prefix, PrivateCluster, RawListener, BINARY_EMIT,
-};
+use pg_socketio_kit::{connect, refused, unique_prefix, PrivateCluster, RawListener, BINARY_EMIT};
 
 const QUIET: Duration = Duration::from_millis(500);
 

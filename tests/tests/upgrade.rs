@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pg_socketio_tests::{attachment_rows, scratch_database, BINARY_EMIT};
+use pg_socketio_kit::{attachment_rows, scratch_database, BINARY_EMIT};
 use tokio_postgres::Client;
 
 const RELEASED: &[&str] = &["0.1.0", "0.2.0"];

@@ -60,7 +60,7 @@ async fn run(db: &Client, line: &Value) -> Result<(), EmitError> {
 
 #[tokio::main]
 async fn main() {
-    let url = pg_socketio_tests::database_url();
+    let url = pg_socketio_kit::database_url();
     let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .expect("connect");

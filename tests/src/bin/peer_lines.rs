@@ -106,7 +106,7 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let prefix = args.next().expect("a channel prefix");
     let announce = args.next().as_deref() == Some("announce");
-    let peer = Peer::builder(pg_socketio_tests::database_url())
+    let peer = Peer::builder(pg_socketio_kit::database_url())
         .channel_prefix(prefix)
         .announce(announce)
         .on_server_side_emit(|event, args| {

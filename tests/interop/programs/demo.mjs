@@ -2,7 +2,7 @@
 // server with @socket.io/postgres-adapter, connects a client in room "room1",
 // runs the SQL given on the command line, and prints what the client receives.
 import { createAdapter } from "@socket.io/postgres-adapter";
-import { startServer, startClient, sqlSession, waitUntilListening, settle, DATABASE_URL } from "./lib/cluster.mjs";
+import { startServer, startClient, sqlSession, waitUntilListening, settle, DATABASE_URL } from "../lib/cluster.mjs";
 
 const statement = process.argv[2] ?? `SELECT sio_emit('room1', 'ping', '{"n":1}')`;
 const channelPrefix = "socket.io";
