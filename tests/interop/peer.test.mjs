@@ -168,6 +168,26 @@ test("a server that leaves mid-request is named, and the request ends without wa
   assert.deepEqual(after, servers.map(uidOf).sort());
 });
 
+test("a server that dies mid-request (no goodbye) is named as left once its heartbeats stop", async () => {
+  const dying = startProgram(process.execPath, [new URL("./lib/server-process.mjs", import.meta.url).pathname, prefix]);
+  const uid = await dying.waitFor(/^[0-9a-f]{16}$/);
+  const deadline = Date.now() + 10000;
+  while (!(await peer.ask({ op: "discover", wait: 100 })).servers.includes(uid)) {
+    assert.ok(Date.now() < deadline, "the server process never answered INITIAL_HEARTBEAT");
+  }
+  const pending = peer.ask({ op: "serverSideEmitWithAck", event: "wait", args: [], timeout: 30000 });
+  await sleep(300);
+  await dying.kill("SIGKILL");
+  const got = await pending;
+  // Forgotten after the heartbeat timeout (10 s without a message), well
+  // before the request's own 30 s.
+  assert.deepEqual([got.left, got.missing], [[uid], []], JSON.stringify(got));
+  assert.deepEqual(got.answers.map((a) => a.value).sort(), [0, 1, 2]);
+  assert.ok(got.ms < 20000, `${got.ms} ms`);
+  // The servers forget it too, by their own heartbeat timeout.
+  while ((await serverCounts()).some((n) => n !== 3)) await sleep(200);
+});
+
 test("an announcing peer is counted and answers the servers' own requests; it says goodbye when closed", async () => {
   const member = await startPeer("announce");
   assert.match(member.uid, /^[0-9a-f]{16}$/);

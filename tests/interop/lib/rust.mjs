@@ -52,5 +52,9 @@ export function startProgram(bin, args = []) {
       child.kill();
       await exited;
     },
+    async kill(signal) {
+      child.kill(signal);
+      await exited;
+    },
   };
 }
