@@ -229,13 +229,14 @@ pub const MAX_DEPTH: usize = 4096;
 
 /// Decodes a notification's payload.
 pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
-    let mut de = serde_json::Deserializer::from_str(payload);
     // Node.js's JSON.parse has no fixed limit: neither has this, within the
-    // 8000-byte payload (at most 4000 levels).
-    de.disable_recursion_limit();
-    let wire = match Wire::deserialize(serde_stacker::Deserializer::new(&mut de))
-        .and_then(|wire| de.end().map(|()| wire))
-    {
+    // 8000-byte payload (at most 4000 levels). The common, shallow case is
+    // read without growing the stack.
+    let read = match read_json(payload, false) {
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => read_json(payload, true),
+        read => read,
+    };
+    let wire = match read {
         Ok(wire) => wire,
         // serde_json refuses a number beyond f64 (`1e400`), which
         // JavaScript reads as ±Infinity: read such a payload the way
@@ -270,6 +271,38 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
     message(wire).map(Notice::Message)
 }
 
+/// Reads the envelope; `deep`: past serde_json's recursion limit, on a
+/// stack that grows as needed (slower, so only when the limit was hit).
+fn read_json(payload: &str, deep: bool) -> Result<Wire, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let wire = if deep {
+        de.disable_recursion_limit();
+        Wire::deserialize(serde_stacker::Deserializer::new(&mut de))?
+    } else {
+        Wire::deserialize(&mut de)?
+    };
+    de.end()?;
+    Ok(wire)
+}
+
+/// Reads the envelope and says how many bytes follow it: up to 128 levels
+/// (as serde_json; Node.js servers write at most 100) on the thread's stack,
+/// or, `deep`, up to `MAX_DEPTH` on a stack that grows as needed.
+fn read_messagepack(
+    mut bytes: &[u8],
+    deep: bool,
+) -> Result<(Wire, usize), rmp_serde::decode::Error> {
+    let mut de = rmp_serde::Deserializer::new(&mut bytes);
+    let wire = if deep {
+        de.set_max_depth(MAX_DEPTH);
+        Wire::deserialize(serde_stacker::Deserializer::new(&mut de))?
+    } else {
+        de.set_max_depth(128);
+        Wire::deserialize(&mut de)?
+    };
+    Ok((wire, bytes.len()))
+}
+
 /// A JSON payload decoded as its MessagePack transcoding.
 fn as_messagepack(payload: &str) -> Result<Message, DecodeError> {
     let plan =
@@ -283,18 +316,18 @@ fn as_messagepack(payload: &str) -> Result<Message, DecodeError> {
 /// Decodes an attachment row's payload (MessagePack of the whole message).
 pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
     let rewritten = lossy_strings(bytes);
-    let mut rest = rewritten.as_deref().unwrap_or(bytes);
-    let mut de = rmp_serde::Deserializer::new(&mut rest);
-    de.set_max_depth(MAX_DEPTH);
-    let wire =
-        Wire::deserialize(serde_stacker::Deserializer::new(&mut de)).map_err(|e| match e {
-            rmp_serde::decode::Error::Syntax(_) | rmp_serde::decode::Error::TypeMismatch(_) => {
-                DecodeError::Malformed(e.to_string())
-            }
-            _ => DecodeError::MessagePack(e.to_string()),
-        })?;
-    if !rest.is_empty() {
-        let trailing = rest.len();
+    let bytes = rewritten.as_deref().unwrap_or(bytes);
+    let read = match read_messagepack(bytes, false) {
+        Err(rmp_serde::decode::Error::DepthLimitExceeded) => read_messagepack(bytes, true),
+        read => read,
+    };
+    let (wire, trailing) = read.map_err(|e| match e {
+        rmp_serde::decode::Error::Syntax(_) | rmp_serde::decode::Error::TypeMismatch(_) => {
+            DecodeError::Malformed(e.to_string())
+        }
+        _ => DecodeError::MessagePack(e.to_string()),
+    })?;
+    if trailing > 0 {
         return Err(DecodeError::MessagePack(format!(
             "{trailing} bytes after the message"
         )));
