@@ -15,6 +15,7 @@ use crate::events::{cause, message_namespace};
 use crate::listener::channels;
 pub use crate::replication::ServerError;
 use crate::replication::{format_lsn, Replication, Streamed, WireError};
+use crate::session::quote_ident;
 
 /// Where a message is in the log: its transaction's commit LSN, and its
 /// place among that transaction's pg_socketio messages. Offsets grow in the
@@ -631,8 +632,7 @@ async fn create_slot(
         .map_err(pg)?
         .is_some();
     if !has_publication {
-        let name = format!("\"{}\"", publication.replace('"', "\"\""));
-        sql.batch_execute(&format!("CREATE PUBLICATION {name}"))
+        sql.batch_execute(&format!("CREATE PUBLICATION {}", quote_ident(publication)))
             .await
             .map_err(pg)?;
     }

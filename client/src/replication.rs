@@ -18,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
+use crate::session::quote_ident;
+
 /// What the server said went wrong: SQLSTATE and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code} {message}{}", detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
@@ -407,10 +409,6 @@ fn from_pg_time(micros: i64) -> SystemTime {
 /// `X/Y`, as PostgreSQL writes an LSN.
 pub fn format_lsn(lsn: u64) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn & 0xffff_ffff)
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn quote_literal(text: &str) -> String {

@@ -407,8 +407,9 @@ fn invalid(n: &Notification, error: String) -> Event {
     }
 }
 
-/// `"name"`, with inner quotes doubled: channel names hold `#`, `/`, `.`.
-fn quote_ident(name: &str) -> String {
+/// `"name"`, with inner quotes doubled: channel names hold `#`, `/`, `.`;
+/// the durable listener quotes slot and publication names with it too.
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -44,7 +44,7 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
     refuse_if_read_only(function);
     let delivery = settings::delivery();
     if delivery.wal() {
-        wal::require_logical(function);
+        wal::require_logical(delivery, function);
     }
     let settings = settings::current();
     if delivery.notify() {

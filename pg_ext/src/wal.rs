@@ -3,18 +3,21 @@
 //! slot at the emit's place in commit order, if and only if the transaction
 //! commits, with no size limit but PostgreSQL's record size.
 
-use std::ffi::{c_char, CString};
-
-use pg_socketio_protocol::WAL_PREFIX;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
+use std::ffi::{c_char, CStr};
 
 use crate::raise::fail;
+use crate::settings::Delivery;
+
+/// `protocol::WAL_PREFIX`, as the C string PostgreSQL takes (a test keeps
+/// them equal): made once, not per emit.
+const PREFIX: &CStr = c"pg_socketio";
 
 /// Below `wal_level = logical` the message would be written but no slot could
 /// ever read it: refused, naming both settings, rather than lost in silence.
-pub fn require_logical(function: &'static str) {
+pub fn require_logical(delivery: Delivery, function: &'static str) {
     // SAFETY: a server setting, read in the backend's own thread.
     let level = unsafe { pg_sys::wal_level };
     if level < pg_sys::WalLevel::WAL_LEVEL_LOGICAL as i32 {
@@ -23,7 +26,7 @@ pub fn require_logical(function: &'static str) {
                 PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 format!(
                     "{function}: pg_socketio.delivery = '{}' needs wal_level = logical",
-                    if crate::settings::delivery().notify() { "both" } else { "wal" }
+                    if delivery.notify() { "both" } else { "wal" }
                 ),
                 function,
             )
@@ -38,21 +41,20 @@ pub fn require_logical(function: &'static str) {
 /// Logs `content` (see `protocol::wal_content`) with prefix `pg_socketio`,
 /// as part of the current transaction.
 pub fn log_message(content: &[u8]) {
-    let prefix = CString::new(WAL_PREFIX).expect("no NUL in the prefix");
     // SAFETY: PostgreSQL copies the prefix and the bytes into its WAL
     // buffers; an ERROR comes back as a Rust panic through the guard.
     unsafe {
         pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| {
             #[cfg(not(feature = "pg18"))]
             LogLogicalMessage(
-                prefix.as_ptr(),
+                PREFIX.as_ptr(),
                 content.as_ptr().cast(),
                 content.len(),
                 true,
             );
             #[cfg(feature = "pg18")]
             LogLogicalMessage(
-                prefix.as_ptr(),
+                PREFIX.as_ptr(),
                 content.as_ptr().cast(),
                 content.len(),
                 true,
@@ -81,4 +83,12 @@ extern "C-unwind" {
         transactional: bool,
         flush: bool,
     ) -> pg_sys::XLogRecPtr;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_prefix_is_the_protocols() {
+        assert_eq!(super::PREFIX.to_str(), Ok(pg_socketio_protocol::WAL_PREFIX));
+    }
 }
