@@ -7,21 +7,22 @@
 use pg_socketio_protocol::RawValue;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call, impl_sql_translatable, FromDatum, PgSqlErrorCode};
+use pgrx::{direct_function_call, impl_sql_translatable, FromDatum};
 
-use crate::raise::fail;
+/// Borrows `jsonb_out`'s text, which lives in the call's memory context for
+/// the call: no copy into Rust memory, so a large argument is held once more
+/// only by PostgreSQL, whose allocator fails with an ERROR (53200), never an
+/// abort.
+pub struct JsonbText<'a>(&'a RawValue);
 
-pub struct JsonbText(Box<RawValue>);
-
-impl JsonbText {
-    pub fn raw(&self) -> &RawValue {
-        &self.0
+impl<'a> JsonbText<'a> {
+    pub fn raw(&self) -> &'a RawValue {
+        self.0
     }
 }
 
-impl FromDatum for JsonbText {
+impl<'a> FromDatum for JsonbText<'a> {
     unsafe fn from_polymorphic_datum(
         datum: pg_sys::Datum,
         is_null: bool,
@@ -30,37 +31,20 @@ impl FromDatum for JsonbText {
         if is_null {
             return None;
         }
-        let text = unsafe {
+        let text: &'a core::ffi::CStr = unsafe {
             let detoasted = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
             direct_function_call::<&core::ffi::CStr>(pg_sys::jsonb_out, &[Some(detoasted.into())])
         }
         .expect("jsonb_out returns text for a non-NULL jsonb");
         let text = text.to_str().expect("jsonb_out writes UTF-8");
-        // A large argument may not fit: an ERROR, not an abort of the
-        // server process as a failed Rust allocation would be.
-        let mut json = String::new();
-        if json.try_reserve_exact(text.len()).is_err() {
-            fail(
-                ErrorReport::new(
-                    PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
-                    "out of memory",
-                    "pg_socketio",
-                )
-                .set_detail(format!(
-                    "Failed on request of size {} for a jsonb argument's text.",
-                    text.len()
-                )),
-            );
-        }
-        json.push_str(text);
         // jsonb_out always writes valid JSON.
         Some(JsonbText(
-            RawValue::from_string(json).expect("jsonb_out writes valid JSON"),
+            serde_json::from_str(text).expect("jsonb_out writes valid JSON"),
         ))
     }
 }
 
-unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
+unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText<'fcx> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
         unsafe { arg.unbox_arg_using_from_datum() }
@@ -72,4 +56,4 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
     }
 }
 
-impl_sql_translatable!(JsonbText, arg_only = "jsonb");
+impl_sql_translatable!(JsonbText<'_>, arg_only = "jsonb");

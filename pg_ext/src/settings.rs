@@ -1,6 +1,8 @@
 //! The extension's settings, as GUCs under `pg_socketio.`.
 
-use std::ffi::CString;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+use std::rc::Rc;
 
 use pg_socketio_protocol::{Settings, DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_PREFIX};
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
@@ -134,16 +136,37 @@ pub fn register() {
     );
 }
 
-/// The current settings, owned.
-pub fn current() -> Settings {
-    Settings {
-        channel_prefix: CHANNEL_PREFIX
-            .get()
-            .map(into_string)
-            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
-        payload_threshold: PAYLOAD_THRESHOLD.get().max(0) as usize,
-        cluster_source: CLUSTER_SOURCE.get(),
-    }
+thread_local! {
+    /// The settings as the last emit read them: each emit compares them with
+    /// the GUCs in place instead of copying the prefix twice (a `CString`
+    /// and a `String`, as `GucSetting::get` and `Settings` would).
+    static CURRENT: RefCell<Rc<Settings>> = RefCell::new(Rc::new(Settings::default()));
+}
+
+/// The current settings.
+pub fn current() -> Rc<Settings> {
+    // SAFETY: the GUC's own string, or NULL; PostgreSQL replaces it only
+    // through SET, never during this comparison.
+    let prefix = unsafe { CHANNEL_PREFIX.as_ptr().read() };
+    let prefix = match prefix.is_null() {
+        true => DEFAULT_PREFIX.as_bytes(),
+        false => unsafe { CStr::from_ptr(prefix) }.to_bytes(),
+    };
+    let threshold = PAYLOAD_THRESHOLD.get().max(0) as usize;
+    let cluster_source = CLUSTER_SOURCE.get();
+    CURRENT.with_borrow_mut(|current| {
+        if current.channel_prefix.as_bytes() != prefix
+            || current.payload_threshold != threshold
+            || current.cluster_source != cluster_source
+        {
+            *current = Rc::new(Settings {
+                channel_prefix: String::from_utf8_lossy(prefix).into_owned(),
+                payload_threshold: threshold,
+                cluster_source,
+            });
+        }
+        current.clone()
+    })
 }
 
 pub fn delivery() -> Delivery {

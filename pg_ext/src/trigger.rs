@@ -277,7 +277,9 @@ impl<'a> Call<'a> {
         // UPDATE's transition tables hold old and new versions in the same
         // order, so the i-th of each are one row.
         let count = new.len().max(old.len());
+        // Rooms in the order rows first name them, each with its rows.
         let mut by_room: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         for i in 0..count {
             let mut rooms = self.rooms(new.get(i).map(String::as_str), options);
             for room in self.rooms(old.get(i).map(String::as_str), options) {
@@ -286,9 +288,12 @@ impl<'a> Call<'a> {
                 }
             }
             for room in rooms {
-                match by_room.iter_mut().find(|(r, _)| *r == room) {
-                    Some((_, rows)) => rows.push(i),
-                    None => by_room.push((room, vec![i])),
+                match index.get(&room) {
+                    Some(&at) => by_room[at].1.push(i),
+                    None => {
+                        index.insert(room.clone(), by_room.len());
+                        by_room.push((room, vec![i]));
+                    }
                 }
             }
         }

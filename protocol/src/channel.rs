@@ -26,7 +26,11 @@ pub fn channel_name(prefix: &str, nsp: &str) -> Result<String, Error> {
         return Err(Error::EmptyPrefix);
     }
     check_namespace(nsp)?;
-    let channel = format!("{prefix}#{nsp}");
+    // Room for the NUL of the C string PostgreSQL takes it as.
+    let mut channel = String::with_capacity(prefix.len() + 1 + nsp.len() + 1);
+    channel.push_str(prefix);
+    channel.push('#');
+    channel.push_str(nsp);
     if channel.len() > MAX_CHANNEL_LEN {
         return Err(Error::ChannelTooLong {
             len: channel.len(),

@@ -158,7 +158,8 @@ pub fn encode_as<'a>(
         let threshold = settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD);
         // The inline JSON holds every argument's text: when those alone
         // reach the threshold, it is not worth writing.
-        if args.iter().map(|a| a.get().len()).sum::<usize>() < threshold {
+        let args_len = args.iter().map(|a| a.get().len()).sum::<usize>();
+        if args_len < threshold {
             let envelope = Envelope {
                 sender,
                 target,
@@ -166,8 +167,7 @@ pub fn encode_as<'a>(
                 cluster_source: settings.cluster_source,
                 seq: Some(seq),
             };
-            let payload =
-                serde_json::to_string(&envelope).map_err(|e| Error::Json(e.to_string()))?;
+            let payload = to_json(&envelope, args_len)?;
             if payload.len() < threshold {
                 return Ok(Encoded::Inline { channel, payload });
             }
@@ -217,6 +217,18 @@ pub fn encode_as<'a>(
         },
     })
 }
+
+/// The envelope's JSON, written into one allocation in the common case:
+/// room for the arguments, the envelope's own text and the NUL that
+/// PostgreSQL's C string needs (so handing it over does not reallocate).
+fn to_json<A: serde::Serialize>(envelope: &Envelope<A>, args_len: usize) -> Result<String, Error> {
+    let mut out = Vec::with_capacity(args_len + ENVELOPE_TEXT + 1);
+    serde_json::to_writer(&mut out, envelope).map_err(|e| Error::Json(e.to_string()))?;
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
+/// About what an envelope with a few short rooms takes besides its arguments.
+const ENVELOPE_TEXT: usize = 256;
 
 /// The offsets of the empty `bin`s in an envelope, found by walking its
 /// structure (a string's bytes are never mistaken for one). The envelope

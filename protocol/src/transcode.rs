@@ -37,17 +37,43 @@ struct Frame {
     object: bool,
     /// Inside an object: the next string is a key.
     expect_key: bool,
-    key: Option<String>,
+    /// The key of the member being read.
+    key: Key,
     /// `"_placeholder": true` seen.
     marked: bool,
     /// The raw text of the value of `"num"`, and where it started.
     num: Option<(usize, usize)>,
     /// The container a member value opened, if it was one (for `num`).
     value_start: usize,
+    /// The MessagePack's length before this container.
+    len_before: usize,
 }
 
-/// Checks `json` (one argument), counts its containers and finds its
-/// placeholders; `binary` is how many binary arguments there are.
+/// The keys a placeholder is made of; no other key is kept.
+#[derive(Clone, Copy, PartialEq)]
+enum Key {
+    Placeholder,
+    Num,
+    Other,
+}
+
+impl Key {
+    fn of(raw: &str) -> Key {
+        // Compared as written; unescaped only when it has an escape.
+        let is = |name: &str| raw == name || (raw.contains('\\') && unescaped(raw) == name);
+        if is("_placeholder") {
+            Key::Placeholder
+        } else if is("num") {
+            Key::Num
+        } else {
+            Key::Other
+        }
+    }
+}
+
+/// Checks `json` (one argument), counts its containers, finds its
+/// placeholders and measures its MessagePack, in one pass; `binary` is how
+/// many binary arguments there are.
 pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Error> {
     let mut plan = Plan {
         json,
@@ -69,16 +95,17 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
                     }
                     return Err(malformed("a key that is not a string"));
                 };
-                top.key = Some(unescaped(key));
+                top.key = Key::of(key);
                 top.expect_key = false;
                 plan.counts[top.index] += 1;
+                plan.len += scalar_len(token)?;
                 continue;
             }
             if token != Token::Close {
                 if top.object {
                     top.expect_key = true;
                     top.value_start = at;
-                    if top.key.as_deref() == Some("_placeholder") && token == Token::Bool(true) {
+                    if top.key == Key::Placeholder && token == Token::Bool(true) {
                         top.marked = true;
                     }
                 } else {
@@ -94,10 +121,11 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
                     index: plan.counts.len(),
                     object,
                     expect_key: object,
-                    key: None,
+                    key: Key::Other,
                     marked: false,
                     num: None,
                     value_start: at,
+                    len_before: plan.len,
                 });
                 plan.counts.push(0);
                 plan.placeholders.push(None);
@@ -109,8 +137,9 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
                 close(&mut plan, &mut stack, at, binary)?;
             }
             Token::Number(_) | Token::Str(_) | Token::Bool(_) | Token::Null => {
+                plan.len += scalar_len(token)?;
                 if let Some(top) = stack.last_mut() {
-                    if top.object && top.key.as_deref() == Some("num") {
+                    if top.object && top.key == Key::Num {
                         top.num = Some((at, at + token_len(json, at)));
                     }
                 }
@@ -120,8 +149,19 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
     if values != 1 || !stack.is_empty() {
         return Err(malformed("not exactly one value"));
     }
-    plan.len = plan.write(binary, &mut Counter(0))?;
     Ok(plan)
+}
+
+/// The MessagePack length of a scalar token, as [`Plan::write`] writes it.
+fn scalar_len(token: Token) -> Result<usize, Error> {
+    let mut out = Counter(0);
+    match token {
+        Token::Str(raw) => write_str(&mut out, raw)?,
+        Token::Number(text) => write_number(&mut out, text)?,
+        Token::Bool(_) | Token::Null => out.0 = 1,
+        Token::Open { .. } | Token::Close => unreachable!("not a scalar"),
+    }
+    Ok(out.0)
 }
 
 /// The length of the scalar token starting at `at`.
@@ -134,8 +174,9 @@ fn token_len(json: &str, at: usize) -> usize {
     }
 }
 
-/// Closes the innermost container; an object that is exactly
-/// `{"_placeholder":true,"num":N}` names binary argument N, which must exist.
+/// Closes the innermost container, adding its header to the length; an
+/// object that is exactly `{"_placeholder":true,"num":N}` names binary
+/// argument N, which must exist, and is measured as that `bin`.
 fn close(
     plan: &mut Plan,
     stack: &mut Vec<Frame>,
@@ -143,7 +184,15 @@ fn close(
     binary: &[&[u8]],
 ) -> Result<(), Error> {
     let frame = stack.pop().expect("an open container");
-    if frame.object && frame.marked && plan.counts[frame.index] == 2 {
+    let count = plan.counts[frame.index];
+    let mut header = Counter(0);
+    if frame.object {
+        rmp::encode::write_map_len(&mut header, count).map_err(io)?;
+    } else {
+        rmp::encode::write_array_len(&mut header, count).map_err(io)?;
+    }
+    plan.len += header.0;
+    if frame.object && frame.marked && count == 2 {
         if let Some((start, end)) = frame.num {
             let text = &plan.json[start..end];
             let index = text
@@ -155,12 +204,15 @@ fn close(
                     count: binary.len(),
                 })?;
             plan.placeholders[frame.index] = Some(index);
+            let mut bin = Counter(0);
+            write_bin(&mut bin, binary[index])?;
+            plan.len = frame.len_before + bin.0;
         }
     }
     // A container that is a member value of the enclosing object: `num`
     // must be a number, and a container never is.
     if let Some(parent) = stack.last_mut() {
-        if parent.object && parent.key.as_deref() == Some("num") {
+        if parent.object && parent.key == Key::Num {
             parent.num = Some((frame.value_start, at + 1));
         }
     }
@@ -281,7 +333,7 @@ impl<W: Write> Write for Counted<'_, W> {
     }
 }
 
-/// Discards what is written, counting it: the planning pass's writer.
+/// Discards what is written, counting it: how the planning pass measures.
 pub(crate) struct Counter(pub usize);
 
 impl Write for Counter {
@@ -398,6 +450,30 @@ mod tests {
         assert_eq!(value, expected);
         let planned = plan(r#"[{"_placeholder":true,"num":1}]"#, bin).unwrap();
         assert_eq!(planned.used().collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn the_length_planned_is_the_length_written() {
+        // Binary of each `bin` size class, replacing objects whose own
+        // MessagePack is shorter or longer; escaped keys; empty containers.
+        let small = [7u8; 3];
+        let medium = vec![7u8; 300];
+        let large = vec![7u8; 70_000];
+        let bin: &[&[u8]] = &[&small, &medium, &large];
+        for json in [
+            r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#,
+            r#"{"a":{"\u005fplaceholder":true,"n\u0075m":2},"b":[[],{}],"c":"\n"}"#,
+            r#"{"_placeholder":true,"num":1}"#,
+        ] {
+            let planned = plan(json, bin).unwrap();
+            let mut out = Vec::new();
+            assert_eq!(planned.write(bin, &mut out).unwrap(), out.len(), "{json}");
+            assert_eq!(out.len(), planned.len(), "{json}");
+            assert_eq!(
+                planned.used().count(),
+                if json.starts_with('[') { 3 } else { 1 }
+            );
+        }
     }
 
     #[test]
