@@ -28,8 +28,8 @@ pub fn target_rooms<'a>(
 }
 
 /// The one room of the single-room forms; NULL is refused, as above.
-pub fn target_room<'a>(room: Option<&'a str>, function: &'static str) -> Vec<&'a str> {
-    vec![room.unwrap_or_else(|| null_rooms(function))]
+pub fn target_room<'a>(room: Option<&'a str>, function: &'static str) -> [&'a str; 1] {
+    [room.unwrap_or_else(|| null_rooms(function))]
 }
 
 fn null_rooms(function: &'static str) -> ! {

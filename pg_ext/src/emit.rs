@@ -44,8 +44,8 @@ fn sio_emit_rooms(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
-    let op = emit(event, &args, &[], volatile, compress, SIO_EMIT);
+    let arg = payload.as_ref().map(JsonbText::raw);
+    let op = emit(event, arg.as_slice(), &[], volatile, compress, SIO_EMIT);
     to_sockets(
         &target_rooms(&rooms, SIO_EMIT),
         nsp,
@@ -66,8 +66,8 @@ fn sio_emit_room(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let args: Vec<&RawValue> = payload.iter().map(JsonbText::raw).collect();
-    let op = emit(event, &args, &[], volatile, compress, SIO_EMIT);
+    let arg = payload.as_ref().map(JsonbText::raw);
+    let op = emit(event, arg.as_slice(), &[], volatile, compress, SIO_EMIT);
     to_sockets(
         &target_room(room, SIO_EMIT),
         nsp,
