@@ -238,28 +238,31 @@ impl<'a> Call<'a> {
             "UPDATE" => (Some(data.tg_newtuple), Some(data.tg_trigtuple)),
             _ => (None, Some(data.tg_trigtuple)),
         };
-        let new = new.map(|tuple| self.row_json(tuple));
-        let old = old.map(|tuple| self.row_json(tuple));
-        let mut rooms = self.rooms(new.as_deref(), options);
-        for room in self.rooms(old.as_deref(), options) {
-            if !rooms.contains(&room) {
-                rooms.push(room);
+        // The rows' text is read where row_to_json wrote it and let go of
+        // once the payload holds it: a large row is not copied once more.
+        let message = in_scratch(|| {
+            let new = new.map(|tuple| self.row_text(tuple));
+            let old = old.map(|tuple| self.row_text(tuple));
+            let mut rooms = self.rooms(new, options);
+            for room in self.rooms(old, options) {
+                if !rooms.contains(&room) {
+                    rooms.push(room);
+                }
             }
+            (!rooms.is_empty()).then(|| {
+                let payload = row_change(
+                    op,
+                    &self.schema,
+                    &self.table,
+                    self.filtered(new, options).as_deref(),
+                    self.filtered(old, options).as_deref(),
+                );
+                (rooms, payload)
+            })
+        });
+        if let Some((rooms, payload)) = message {
+            self.emit(&rooms, payload, options);
         }
-        if rooms.is_empty() {
-            return;
-        }
-        let payload = row_change(
-            op,
-            &self.schema,
-            &self.table,
-            self.filtered(new.as_deref(), options).as_deref(),
-            self.filtered(old.as_deref(), options).as_deref(),
-        );
-        // The payload holds the rows now: a large row is not kept twice
-        // while the message is stored.
-        drop((new, old));
-        self.emit(&rooms, payload, options);
     }
 
     fn statement(&self, op: &str, options: &TriggerOptions) {
@@ -350,24 +353,17 @@ impl<'a> Call<'a> {
 
     /// The row as `row_to_json` writes it.
     fn row_json(&self, tuple: pg_sys::HeapTuple) -> String {
-        SCRATCH.with_borrow_mut(|scratch| {
-            let scratch = scratch.get_or_insert_with(|| unsafe {
-                // The backend's life long: made once, emptied per row.
-                PgMemoryContexts::TopMemoryContext
-                    .switch_to(|_| PgMemoryContexts::new("sio_trigger rows"))
-            });
-            unsafe {
-                // Emptied before too: an ERROR may have left a row behind.
-                scratch.reset();
-                let json = scratch.switch_to(|_| {
-                    let datum = pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc);
-                    direct_function_call::<String>(pg_sys::row_to_json, &[Some(datum)])
-                        .expect("row_to_json of a row is not NULL")
-                });
-                scratch.reset();
-                json
-            }
-        })
+        in_scratch(|| self.row_text(tuple).to_owned())
+    }
+
+    /// The row as `row_to_json` writes it, in the scratch context: valid
+    /// until `in_scratch` returns.
+    fn row_text(&self, tuple: pg_sys::HeapTuple) -> &'static str {
+        unsafe {
+            let datum = pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc);
+            direct_function_call::<&str>(pg_sys::row_to_json, &[Some(datum)])
+                .expect("row_to_json of a row is not NULL")
+        }
     }
 
     fn emit(&self, rooms: &[String], payload: String, options: &TriggerOptions) {
@@ -385,6 +381,25 @@ impl<'a> Call<'a> {
         };
         publish(target, op, SIO_TRIGGER);
     }
+}
+
+/// Runs `f` in the scratch memory context, emptied before (an ERROR may
+/// have left something behind) and after: what `f` returns must not point
+/// into it.
+fn in_scratch<R>(f: impl FnOnce() -> R) -> R {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let scratch = scratch.get_or_insert_with(|| unsafe {
+            // The backend's life long: made once, emptied per row.
+            PgMemoryContexts::TopMemoryContext
+                .switch_to(|_| PgMemoryContexts::new("sio_trigger rows"))
+        });
+        unsafe {
+            scratch.reset();
+            let out = scratch.switch_to(|_| f());
+            scratch.reset();
+            out
+        }
+    })
 }
 
 thread_local! {
