@@ -23,6 +23,7 @@ use tokio_postgres::{Client, NoTls};
 
 use crate::listener::rss_kb;
 use crate::receiver::now_ms;
+use crate::report::percentile;
 
 const PER_TICK: i64 = 10;
 const TICK: Duration = Duration::from_millis(10);
@@ -92,14 +93,6 @@ impl Tally {
             self.quiet_latencies.push(got - sent);
         }
     }
-}
-
-fn p99(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(v.len() * 99 / 100).min(v.len() - 1)]
 }
 
 pub async fn run(
@@ -180,13 +173,12 @@ pub async fn run(
         if minute_mark.elapsed() >= Duration::from_secs(60)
             || (emitter.is_finished() && tally.seen.len() as i64 >= sent)
         {
-            let mut all = tally.latencies.clone();
             println!(
                 "| {minute} | {sent} | {} | {} | {} | {:.1} ms | {} kB | {killed} | {restarted} |",
                 tally.seen.len(),
                 tally.duplicates,
                 tally.out_of_order,
-                p99(&mut all),
+                percentile(&mut tally.latencies, 0.99),
                 rss_by_minute.get(minute - 1).copied().unwrap_or(0),
             );
             tally.latencies.clear();
@@ -226,7 +218,7 @@ pub async fn run(
         tally.seen.len(),
         tally.duplicates,
         tally.out_of_order,
-        p99(&mut tally.quiet_latencies),
+        percentile(&mut tally.quiet_latencies, 0.99),
     );
     if missing != 0 || tally.out_of_order != 0 {
         return Err(format!("{missing} missing, {} out of order", tally.out_of_order).into());

@@ -12,6 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pg_socketio_client::protocol::Body;
 use pg_socketio_client::{Event, Listener};
 
+use crate::report::percentile;
+
 #[derive(Default)]
 struct Round {
     count: u64,
@@ -22,20 +24,12 @@ struct Round {
 
 impl Round {
     fn summary(mut self) -> String {
-        self.latencies.sort_by(f64::total_cmp);
-        let pct = |p: f64| {
-            let n = self.latencies.len();
-            if n == 0 {
-                return 0.0;
-            }
-            self.latencies[((n as f64 * p).ceil() as usize).clamp(1, n) - 1]
-        };
         serde_json::json!({
             "count": self.count,
             "samples": self.latencies.len(),
             "span_ms": self.last_ms - self.first_ms.unwrap_or(self.last_ms),
-            "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99),
+            "p50_ms": percentile(&mut self.latencies, 0.50),
+            "p99_ms": percentile(&mut self.latencies, 0.99),
         })
         .to_string()
     }

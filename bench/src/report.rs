@@ -36,6 +36,17 @@ impl Pairs {
     }
 }
 
+/// The `p` quantile (0 to 1) by nearest rank, 0 when there are no values;
+/// sorts them.
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return 0.0;
+    }
+    values[((n as f64 * p).ceil() as usize).clamp(1, n) - 1]
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]

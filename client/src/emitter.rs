@@ -328,14 +328,18 @@ pub fn placeholder(num: usize) -> serde_json::Value {
 /// JavaScript reads it exactly.
 fn next_seq() -> u64 {
     static SEQ: OnceLock<AtomicU64> = OnceLock::new();
-    SEQ.get_or_init(|| {
-        let random = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        AtomicU64::new(random >> 12)
-    })
-    .fetch_add(1, Ordering::Relaxed)
+    SEQ.get_or_init(|| AtomicU64::new(random_u64() >> 12))
+        .fetch_add(1, Ordering::Relaxed)
         & ((1 << 53) - 1)
+}
+
+/// A random number, from the standard library's per-process random hash
+/// keys, mixed with a counter so that every call differs.
+pub(crate) fn random_u64() -> u64 {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
 }
 
 #[cfg(test)]

@@ -12,9 +12,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -28,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, NoTls};
 use tracing::{debug, warn};
 
-use crate::emitter::{EmitError, Emitter};
+use crate::emitter::{random_u64, EmitError, Emitter};
 use crate::events::{Event, ListenerError};
 use crate::listener::Listener;
 use crate::session::MakeTls;
@@ -845,8 +843,5 @@ async fn watch(shared: Arc<Shared>, interval: Duration, timeout: Duration) {
 
 /// 16 hex digits, as Node.js adapters make their uids and request ids.
 fn random_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    format!("{:016x}", hasher.finish())
+    format!("{:016x}", random_u64())
 }

@@ -240,9 +240,9 @@ impl<'a> Call<'a> {
         };
         // The rows' text is read where row_to_json wrote it and let go of
         // once the payload holds it: a large row is not copied once more.
-        let message = in_scratch(|| {
-            let new = new.map(|tuple| self.row_text(tuple));
-            let old = old.map(|tuple| self.row_text(tuple));
+        let message = in_scratch(|scratch| {
+            let new = new.map(|tuple| self.row_text(scratch, tuple));
+            let old = old.map(|tuple| self.row_text(scratch, tuple));
             let mut rooms = self.rooms(new, options);
             for room in self.rooms(old, options) {
                 if !rooms.contains(&room) {
@@ -353,12 +353,12 @@ impl<'a> Call<'a> {
 
     /// The row as `row_to_json` writes it.
     fn row_json(&self, tuple: pg_sys::HeapTuple) -> String {
-        in_scratch(|| self.row_text(tuple).to_owned())
+        in_scratch(|scratch| self.row_text(scratch, tuple).to_owned())
     }
 
-    /// The row as `row_to_json` writes it, in the scratch context: valid
-    /// until `in_scratch` returns.
-    fn row_text(&self, tuple: pg_sys::HeapTuple) -> &'static str {
+    /// The row as `row_to_json` writes it, in the scratch context: borrowed
+    /// from `in_scratch`'s token, so it cannot outlive the context's reset.
+    fn row_text<'s>(&self, _: &'s Scratch, tuple: pg_sys::HeapTuple) -> &'s str {
         unsafe {
             let datum = pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc);
             direct_function_call::<&str>(pg_sys::row_to_json, &[Some(datum)])
@@ -383,10 +383,13 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Stands for the scratch context's memory while `in_scratch` runs: what
+/// borrows it cannot be returned from there.
+struct Scratch;
+
 /// Runs `f` in the scratch memory context, emptied before (an ERROR may
-/// have left something behind) and after: what `f` returns must not point
-/// into it.
-fn in_scratch<R>(f: impl FnOnce() -> R) -> R {
+/// have left something behind) and after.
+fn in_scratch<R>(f: impl FnOnce(&Scratch) -> R) -> R {
     SCRATCH.with_borrow_mut(|scratch| {
         let scratch = scratch.get_or_insert_with(|| unsafe {
             // The backend's life long: made once, emptied per row.
@@ -395,7 +398,7 @@ fn in_scratch<R>(f: impl FnOnce() -> R) -> R {
         });
         unsafe {
             scratch.reset();
-            let out = scratch.switch_to(|_| f());
+            let out = scratch.switch_to(|_| f(&Scratch));
             scratch.reset();
             out
         }

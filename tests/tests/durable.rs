@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Value};
 use pg_socketio_client::{DurableError, DurableEvent, DurableListener, Event, Listener, Offset};
-use pg_socketio_kit::{connect, database_url, refused, PrivateCluster};
+use pg_socketio_kit::{attachment_rows, connect, database_url, refused, PrivateCluster};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -156,12 +156,7 @@ async fn every_message_in_commit_order_and_only_what_committed() {
             .is_err(),
         "nothing is notified in WAL mode"
     );
-    let rows: i64 = db
-        .query_one("SELECT count(*) FROM socket_io_attachments", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 0);
+    assert_eq!(attachment_rows(&db).await, 0);
     listener.confirm(got[3].0);
 
     // Commit order, not statement order; rolled back: never.

@@ -71,6 +71,66 @@ async fn namespace_selects_the_channel_and_options_reach_the_wire() {
     );
 }
 
+/// The settings are read at every emit (the extension keeps the last ones
+/// it read and compares them with the GUCs): a change, session-wide or
+/// transaction-local, applies to the very next emit of the same session.
+#[tokio::test]
+async fn a_setting_changed_in_a_session_applies_to_its_next_emit() {
+    let first = unique_prefix("settings_a");
+    let second = unique_prefix("settings_b");
+    let mut listener = RawListener::new(&[&format!("{first}#/"), &format!("{second}#/")]).await;
+    let db = emitter(&first).await;
+    db.batch_execute(&format!(
+        "SELECT sio_emit('r', 'one');
+         SET pg_socketio.channel_prefix = '{second}';
+         SELECT sio_emit('r', 'two');
+         SET pg_socketio.cluster_source = off;
+         SELECT sio_emit('r', 'three');
+         SET pg_socketio.payload_threshold = 0;
+         SELECT sio_emit('r', 'four');
+         RESET pg_socketio.payload_threshold;
+         RESET pg_socketio.cluster_source;
+         BEGIN;
+         SET LOCAL pg_socketio.channel_prefix = '{first}';
+         SELECT sio_emit('r', 'five');
+         COMMIT;
+         SELECT sio_emit('r', 'six');"
+    ))
+    .await
+    .unwrap();
+    let got: Vec<(String, serde_json::Value)> = listener
+        .drain(QUIET)
+        .await
+        .iter()
+        .map(|n| (n.channel().to_owned(), without_seq(n.payload()).0))
+        .collect();
+    let inline = |event: &str, source: bool| {
+        let mut message = json!({
+            "type": 3,
+            "data": {
+                "packet": {"type": 2, "data": [event], "nsp": "/"},
+                "opts": {"rooms": ["r"], "except": [], "flags": {}}
+            },
+            "uid": "emitter",
+            "nsp": "/"
+        });
+        if source {
+            message["source"] = json!("_sio_adapter");
+        }
+        message
+    };
+    let (first, second) = (format!("{first}#/"), format!("{second}#/"));
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert_eq!(got[0], (first.clone(), inline("one", true)));
+    assert_eq!(got[1], (second.clone(), inline("two", true)));
+    assert_eq!(got[2], (second.clone(), inline("three", false)));
+    assert_eq!(got[3].0, second);
+    assert_eq!(got[3].1["type"], 3);
+    assert!(got[3].1["attachmentId"].is_string(), "{:?}", got[3].1);
+    assert_eq!(got[4], (first, inline("five", true)));
+    assert_eq!(got[5], (second, inline("six", true)));
+}
+
 #[tokio::test]
 async fn nothing_before_commit_and_nothing_after_rollback() {
     let prefix = unique_prefix("rollback");
