@@ -33,16 +33,15 @@ thread_local! {
 }
 
 /// Stores `payload` and returns the notification that points at it.
-pub fn store(kind: MessageType, payload: &Attachment, function: &'static str) -> String {
+pub fn store(kind: MessageType, payload: Bytea, function: &'static str) -> String {
     let table = attachment_table::resolve(Right::AddMessages, function);
     table_lock::row_exclusive(table.oid, &table.name, function);
-    let bytea = bytea(payload, function);
     let doing = Storing {
-        bytes: payload.len(),
+        bytes: payload.len,
         table: &table.name,
     };
     let id = on_error_say(doing, function, || {
-        as_owner(table.owner, || insert(&table.name, bytea))
+        as_owner(table.owner, || insert(&table.name, payload.datum))
     });
     remember(table, id);
     stats::add(Counter::AttachmentsStored, 1);
@@ -65,9 +64,26 @@ impl std::fmt::Display for Storing<'_> {
     }
 }
 
-/// The message as a `bytea`, written once into memory of its final size
-/// from PostgreSQL's allocator: running out of memory is then an ERROR
-/// (53200) of this statement, never an abort of the server process.
+/// A message for the attachment table as a `bytea`, in the current memory
+/// context.
+pub struct Bytea {
+    datum: pg_sys::Datum,
+    /// Of the message, without the varlena header.
+    len: usize,
+}
+
+impl Bytea {
+    /// Written once into memory of its final size from PostgreSQL's
+    /// allocator: running out of memory is then an ERROR (53200) of this
+    /// statement, never an abort of the server process.
+    pub fn of(payload: &Attachment, function: &'static str) -> Bytea {
+        Bytea {
+            datum: bytea(payload, function),
+            len: payload.len(),
+        }
+    }
+}
+
 fn bytea(payload: &Attachment, function: &'static str) -> pg_sys::Datum {
     let size = pg_sys::VARHDRSZ + payload.len();
     unsafe {

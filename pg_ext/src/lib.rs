@@ -17,6 +17,8 @@ mod operations;
 mod queue_check;
 mod raise;
 mod room_template;
+mod row_values;
+mod scratch;
 mod send;
 mod settings;
 mod stats;

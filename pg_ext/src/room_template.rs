@@ -1,5 +1,7 @@
 //! Room templates: `conversation:{conversation_id}` names a room from a row.
 
+use std::borrow::Cow;
+
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -72,7 +74,7 @@ fn sio_room(template: &str, row: JsonbRow) -> Option<String> {
             template,
         );
     }
-    match render(template, |column| row.column(column)) {
+    match render(template, |column| Ok(row.column(column)?.map(Cow::Owned))) {
         Ok(room) => room,
         Err(e @ TemplateError::NoColumn(_)) => raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,

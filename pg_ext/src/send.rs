@@ -5,15 +5,18 @@
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pg_socketio_protocol::{encode, wal_content, Encoded, Operation, RawValue, Target};
+use pg_socketio_protocol::{
+    encode, wal_content, Encoded, MessageType, Operation, RawValue, Target,
+};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use crate::args::{required, room_list};
+use crate::attachments::{self, Bytea};
 use crate::raise::{fail, OrRaise};
 use crate::stats::{self, Counter};
-use crate::{attachments, queue_check, settings, wal};
+use crate::{queue_check, settings, wal};
 
 /// PostgreSQL delivers identical notifications of one transaction once; a
 /// per-backend counter makes every message of a transaction distinct.
@@ -41,6 +44,28 @@ pub fn to_sockets(
 /// Encodes `op` with the session's settings and sends it the ways
 /// `pg_socketio.delivery` says.
 pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
+    prepare(target, op, function).send();
+}
+
+/// A message encoded, and written where it goes, that PostgreSQL has not
+/// been handed yet. It borrows nothing: what it was written from (a large
+/// row's text, say) can be let go before the attachment row's INSERT makes
+/// its own copy.
+pub struct Prepared {
+    channel: String,
+    to_notify: Option<ToNotify>,
+    function: &'static str,
+}
+
+enum ToNotify {
+    Inline(String),
+    Attachment { kind: MessageType, bytea: Bytea },
+}
+
+/// Encodes `op` with the session's settings; the WAL, if
+/// `pg_socketio.delivery` includes it, takes the message now, NOTIFY at
+/// [`Prepared::send`].
+pub fn prepare(target: Target, op: Operation<&RawValue>, function: &'static str) -> Prepared {
     refuse_if_read_only(function);
     let delivery = settings::delivery();
     if delivery.wal() {
@@ -51,7 +76,7 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
         queue_check::warn_if_filling(function);
     }
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    match encode(&settings, target, op, seq).or_raise(function) {
+    let (channel, to_notify) = match encode(&settings, target, op, seq).or_raise(function) {
         Encoded::Inline { channel, payload } => {
             count_emit(function, Counter::EmitsInline, payload.len());
             if delivery.wal() {
@@ -60,9 +85,10 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
                 });
                 wal::log_message(&content);
             }
-            if delivery.notify() {
-                notify(channel, payload)
-            }
+            (
+                channel,
+                delivery.notify().then_some(ToNotify::Inline(payload)),
+            )
         }
         Encoded::Attachment {
             channel,
@@ -79,9 +105,29 @@ pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str)
                 });
                 wal::log_message(&content);
             }
-            if delivery.notify() {
-                let notification = attachments::store(kind, &payload, function);
-                notify(channel, notification)
+            let to_notify = delivery.notify().then(|| ToNotify::Attachment {
+                kind,
+                bytea: Bytea::of(&payload, function),
+            });
+            (channel, to_notify)
+        }
+    };
+    Prepared {
+        channel,
+        to_notify,
+        function,
+    }
+}
+
+impl Prepared {
+    /// Stores the attachment, if any, and queues the notification.
+    pub fn send(self) {
+        match self.to_notify {
+            None => {}
+            Some(ToNotify::Inline(payload)) => notify(self.channel, payload),
+            Some(ToNotify::Attachment { kind, bytea }) => {
+                let notification = attachments::store(kind, bytea, self.function);
+                notify(self.channel, notification)
             }
         }
     }

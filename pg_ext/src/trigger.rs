@@ -1,8 +1,8 @@
 //! `sio_trigger`: emits row changes, called by PostgreSQL as a trigger
-//! function. Each row's JSON is written once, by PostgreSQL's own
-//! `row_to_json` from the tuple (so every type reads exactly as
-//! `row_to_json` writes it); rooms, column filters and the event's argument
-//! are made from that text (`protocol::row_change`).
+//! function. Each row's columns are read from the tuple as `row_to_json`
+//! would write them (`row_values`); rooms are rendered from those values,
+//! and the event's argument is written once, with only the sent columns
+//! (`protocol::row_change`).
 //!
 //! FOR EACH ROW: one message per row, to the rooms of its new and old
 //! versions. FOR EACH STATEMENT with transition tables: one message per room
@@ -13,15 +13,17 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pg_socketio_protocol::{
-    filter_row, rooms_of, row_change, statement_change, Flags, Operation, RawValue, SentEvent,
-    Target, TemplateError, TriggerOptions, TRIGGER_USAGE,
+    rooms_of, statement_change, Flags, Operation, Out, RawValue, RowChange, SentEvent, Target,
+    TemplateError, TriggerOptions, TRIGGER_USAGE,
 };
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
 use crate::raise::fail;
-use crate::send::publish;
+use crate::row_values::{Layout, NoColumn, Values};
+use crate::scratch::{in_scratch, Scratch};
+use crate::send::{prepare, Prepared};
 use crate::trigger_check::check_definition;
 
 const SIO_TRIGGER: &str = "sio_trigger";
@@ -30,11 +32,13 @@ thread_local! {
     /// Parsed arguments by trigger oid, kept with the arguments they came
     /// from: CREATE OR REPLACE TRIGGER keeps the oid and may change them.
     static OPTIONS: RefCell<HashMap<pg_sys::Oid, Parsed>> = RefCell::new(HashMap::new());
-    /// Where `row_to_json` works, emptied after each row: the flattened
-    /// tuple and the JSON's buffers would otherwise stay until the trigger
-    /// returns, for every row of a statement.
-    static SCRATCH: RefCell<Option<PgMemoryContexts>> = const { RefCell::new(None) };
+    /// Column layouts by trigger oid, kept with the options they were made
+    /// for; remade when the table's columns change.
+    static LAYOUTS: RefCell<HashMap<pg_sys::Oid, MadeFor>> = RefCell::new(HashMap::new());
 }
+
+/// A layout and the options it was made for.
+type MadeFor = (Rc<TriggerOptions>, Rc<Layout>);
 
 /// A trigger's arguments and what they say.
 type Parsed = (Vec<String>, Rc<TriggerOptions>);
@@ -49,15 +53,16 @@ fn sio_trigger<'a>(
     // The definition was checked when the options were first read: no
     // BEFORE, INSTEAD OF or TRUNCATE trigger gets past it.
     let options = call.options();
+    let layout = call.layout(&options);
     let op = match data.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
         pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
         _ => "DELETE",
     };
     if data.tg_event & pg_sys::TRIGGER_EVENT_ROW != 0 {
-        call.row(op, &options);
+        call.row(op, &options, &layout);
     } else {
-        call.statement(op, &options);
+        call.statement(op, &options, &layout);
     }
     Ok(None)
 }
@@ -192,90 +197,141 @@ impl<'a> Call<'a> {
         options
     }
 
-    fn rooms(&self, row: Option<&str>, options: &TriggerOptions) -> Vec<String> {
-        let Some(row) = row else { return Vec::new() };
-        rooms_of(row, &options.rooms).unwrap_or_else(|e| match &e {
-            TemplateError::NoColumn(column) => fail(
-                ErrorReport::new(
-                    PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-                    e.to_string(),
-                    SIO_TRIGGER,
-                )
-                .set_detail(format!(
-                    "trigger \"{}\" on table {}.{}, which has no column \"{column}\"",
-                    self.trigger_name(),
-                    self.schema,
-                    self.table
-                )),
-            ),
-            other => self.misuse(other.to_string(), TRIGGER_USAGE),
-        })
+    /// The columns as this trigger reads and sends them, made when the
+    /// trigger or the table changed.
+    fn layout(&self, options: &Rc<TriggerOptions>) -> Rc<Layout> {
+        let trigger = unsafe { (*self.data.tg_trigger).tgoid };
+        let cached = LAYOUTS.with_borrow(|cache| {
+            cache
+                .get(&trigger)
+                .filter(|(made_for, layout)| {
+                    Rc::ptr_eq(made_for, options) && unsafe { layout.fits(self.tupdesc) }
+                })
+                .map(|(_, layout)| layout.clone())
+        });
+        if let Some(layout) = cached {
+            return layout;
+        }
+        let layout = unsafe { Layout::new(self.tupdesc, options) }
+            .map(Rc::new)
+            .unwrap_or_else(|missing| self.no_column(missing));
+        LAYOUTS.with_borrow_mut(|cache| cache.insert(trigger, (options.clone(), layout.clone())));
+        layout
     }
 
-    fn filtered<'r>(
+    /// 42703: a template or filter names a column the table does not have
+    /// (any more: CREATE TRIGGER checked it).
+    fn no_column(&self, missing: NoColumn) -> ! {
+        let message = if missing.in_filter {
+            format!(
+                "sio_trigger's column filter names a column \"{}\" does not exist",
+                missing.name
+            )
+        } else {
+            TemplateError::NoColumn(missing.name.clone()).to_string()
+        };
+        fail(
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                message,
+                SIO_TRIGGER,
+            )
+            .set_detail(format!(
+                "trigger \"{}\" on table {}.{}, which has no column \"{}\"",
+                self.trigger_name(),
+                self.schema,
+                self.table,
+                missing.name
+            )),
+        )
+    }
+
+    /// The rooms of a row's values (none without a row).
+    fn rooms(
         &self,
-        row: Option<&'r str>,
+        values: Option<&Values>,
+        layout: &Layout,
         options: &TriggerOptions,
-    ) -> Option<std::borrow::Cow<'r, str>> {
-        row.map(|row| {
-            filter_row(row, &options.columns).unwrap_or_else(|problem| {
-                fail(
-                    ErrorReport::new(
-                        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-                        format!("sio_trigger's column filter names a {problem}"),
-                        SIO_TRIGGER,
-                    )
-                    .set_detail(self.place()),
-                )
-            })
+    ) -> Vec<String> {
+        let Some(values) = values else {
+            return Vec::new();
+        };
+        rooms_of(&options.rooms, |name| {
+            layout.index(name).and_then(|i| values.get(i))
         })
+        .unwrap_or_else(|e| self.misuse(e.to_string(), TRIGGER_USAGE))
     }
 
-    fn row(&self, op: &str, options: &TriggerOptions) {
+    /// The rooms of a row's new and old values, each once.
+    fn rooms_of_change(
+        &self,
+        new: Option<&Values>,
+        old: Option<&Values>,
+        layout: &Layout,
+        options: &TriggerOptions,
+    ) -> Vec<String> {
+        let mut rooms = self.rooms(new, layout, options);
+        for room in self.rooms(old, layout, options) {
+            if !rooms.contains(&room) {
+                rooms.push(room);
+            }
+        }
+        rooms
+    }
+
+    fn row(&self, op: &str, options: &TriggerOptions, layout: &Layout) {
         let data = self.data;
         let (new, old) = match op {
             "INSERT" => (Some(data.tg_trigtuple), None),
             "UPDATE" => (Some(data.tg_newtuple), Some(data.tg_trigtuple)),
             _ => (None, Some(data.tg_trigtuple)),
         };
-        // The rows' text is read where row_to_json wrote it and let go of
-        // once the payload holds it: a large row is not copied once more.
-        let message = in_scratch(|scratch| {
-            let new = new.map(|tuple| self.row_text(scratch, tuple));
-            let old = old.map(|tuple| self.row_text(scratch, tuple));
-            let mut rooms = self.rooms(new, options);
-            for room in self.rooms(old, options) {
-                if !rooms.contains(&room) {
-                    rooms.push(room);
-                }
+        let outer = unsafe { pg_sys::CurrentMemoryContext };
+        // The row is read, and its message written, in the scratch context;
+        // the message is handed to PostgreSQL after that is emptied, so a
+        // large row is held once by the INSERT of its attachment, not more.
+        let prepared = in_scratch(|scratch| {
+            let new = new.map(|tuple| self.tuple_values(scratch, tuple, layout));
+            let old = old.map(|tuple| self.tuple_values(scratch, tuple, layout));
+            let rooms = self.rooms_of_change(new.as_ref(), old.as_ref(), layout, options);
+            if rooms.is_empty() {
+                return None;
             }
-            (!rooms.is_empty()).then(|| {
-                let payload = row_change(
-                    op,
-                    &self.schema,
-                    &self.table,
-                    self.filtered(new, options).as_deref(),
-                    self.filtered(old, options).as_deref(),
-                );
-                (rooms, payload)
+            let (new_row, old_row) = (
+                new.as_ref().map(|v| layout.sent(v)),
+                old.as_ref().map(|v| layout.sent(v)),
+            );
+            let change = RowChange::new(
+                op,
+                &self.schema,
+                &self.table,
+                new_row.as_ref(),
+                old_row.as_ref(),
+            );
+            let payload = scratch.buffer(change.len());
+            change.write(&mut Out::new(payload));
+            drop((new_row, old_row, new, old));
+            let payload = std::str::from_utf8(payload).expect("row values are UTF-8");
+            Some(unsafe {
+                PgMemoryContexts::For(outer).switch_to(|_| self.prepare(&rooms, payload, options))
             })
         });
-        if let Some((rooms, payload)) = message {
-            self.emit(&rooms, payload, options);
+        if let Some(prepared) = prepared {
+            prepared.send();
         }
     }
 
-    fn statement(&self, op: &str, options: &TriggerOptions) {
+    fn statement(&self, op: &str, options: &TriggerOptions, layout: &Layout) {
         let data = self.data;
         let new = if op == "DELETE" {
             Vec::new()
         } else {
-            self.table_rows(data.tg_newtable)
+            self.table_rows(data.tg_newtable, layout, options)
         };
         let old = if op == "INSERT" {
             Vec::new()
         } else {
-            self.table_rows(data.tg_oldtable)
+            self.table_rows(data.tg_oldtable, layout, options)
         };
         // UPDATE's transition tables hold old and new versions in the same
         // order, so the i-th of each are one row.
@@ -284,10 +340,10 @@ impl<'a> Call<'a> {
         let mut by_room: Vec<(String, Vec<usize>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for i in 0..count {
-            let mut rooms = self.rooms(new.get(i).map(String::as_str), options);
-            for room in self.rooms(old.get(i).map(String::as_str), options) {
-                if !rooms.contains(&room) {
-                    rooms.push(room);
+            let mut rooms = new.get(i).map(|r| r.rooms.clone()).unwrap_or_default();
+            for room in old.get(i).iter().flat_map(|r| &r.rooms) {
+                if !rooms.contains(room) {
+                    rooms.push(room.clone());
                 }
             }
             for room in rooms {
@@ -300,14 +356,6 @@ impl<'a> Call<'a> {
                 }
             }
         }
-        let new: Vec<_> = new
-            .iter()
-            .map(|r| self.filtered(Some(r), options))
-            .collect();
-        let old: Vec<_> = old
-            .iter()
-            .map(|r| self.filtered(Some(r), options))
-            .collect();
         for (room, rows) in by_room {
             let payload = statement_change(
                 op,
@@ -315,17 +363,23 @@ impl<'a> Call<'a> {
                 &self.table,
                 rows.iter().map(|&i| {
                     (
-                        new.get(i).and_then(|r| r.as_deref()),
-                        old.get(i).and_then(|r| r.as_deref()),
+                        new.get(i).map(|r| r.json.as_str()),
+                        old.get(i).map(|r| r.json.as_str()),
                     )
                 }),
             );
-            self.emit(&[room], payload, options);
+            self.prepare(&[room], &payload, options).send();
         }
     }
 
-    /// Every row of a transition table as JSON, in order.
-    fn table_rows(&self, store: *mut pg_sys::Tuplestorestate) -> Vec<String> {
+    /// Every row of a transition table, in order: its sent columns' JSON
+    /// and its rooms.
+    fn table_rows(
+        &self,
+        store: *mut pg_sys::Tuplestorestate,
+        layout: &Layout,
+        options: &TriggerOptions,
+    ) -> Vec<StatementRow> {
         if store.is_null() {
             return Vec::new();
         }
@@ -337,13 +391,18 @@ impl<'a> Call<'a> {
             pg_sys::tuplestore_select_read_pointer(store, pointer);
             pg_sys::tuplestore_rescan(store);
             let slot = pg_sys::MakeSingleTupleTableSlot(self.tupdesc, &pg_sys::TTSOpsMinimalTuple);
+            let natts = (*self.tupdesc).natts as usize;
             while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
-                let mut free = false;
-                let tuple = pg_sys::ExecFetchSlotHeapTuple(slot, false, &mut free);
-                rows.push(self.row_json(tuple));
-                if free {
-                    pg_sys::heap_freetuple(tuple);
-                }
+                pg_sys::slot_getallattrs(slot);
+                let datums = std::slice::from_raw_parts((*slot).tts_values, natts);
+                let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
+                rows.push(in_scratch(|scratch| {
+                    let values = Values::read(scratch, layout, datums, nulls);
+                    StatementRow {
+                        rooms: self.rooms(Some(&values), layout, options),
+                        json: layout.sent(&values).to_json(),
+                    }
+                }));
             }
             pg_sys::ExecDropSingleTupleTableSlot(slot);
             pg_sys::tuplestore_select_read_pointer(store, 0);
@@ -351,24 +410,27 @@ impl<'a> Call<'a> {
         rows
     }
 
-    /// The row as `row_to_json` writes it.
-    fn row_json(&self, tuple: pg_sys::HeapTuple) -> String {
-        in_scratch(|scratch| self.row_text(scratch, tuple).to_owned())
-    }
-
-    /// The row as `row_to_json` writes it, in the scratch context: borrowed
-    /// from `in_scratch`'s token, so it cannot outlive the context's reset.
-    fn row_text<'s>(&self, _: &'s Scratch, tuple: pg_sys::HeapTuple) -> &'s str {
+    /// A trigger tuple's values.
+    fn tuple_values<'s>(
+        &self,
+        scratch: &'s Scratch,
+        tuple: pg_sys::HeapTuple,
+        layout: &Layout,
+    ) -> Values<'s> {
+        let natts = unsafe { (*self.tupdesc).natts as usize };
+        let mut datums = vec![pg_sys::Datum::from(0); natts];
+        let mut nulls = vec![true; natts];
         unsafe {
-            let datum = pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc);
-            direct_function_call::<&str>(pg_sys::row_to_json, &[Some(datum)])
-                .expect("row_to_json of a row is not NULL")
+            pg_sys::heap_deform_tuple(tuple, self.tupdesc, datums.as_mut_ptr(), nulls.as_mut_ptr());
+            Values::read(scratch, layout, &datums, &nulls)
         }
     }
 
-    fn emit(&self, rooms: &[String], payload: String, options: &TriggerOptions) {
-        let arg = RawValue::from_string(payload).expect("row_to_json and row_change write JSON");
-        let args: [&RawValue; 1] = [&arg];
+    /// The change's message, encoded and written, for `send` later.
+    fn prepare(&self, rooms: &[String], payload: &str, options: &TriggerOptions) -> Prepared {
+        let arg: &RawValue =
+            serde_json::from_str(payload).expect("row values and row_change write JSON");
+        let args: [&RawValue; 1] = [arg];
         let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
         let target = Target {
             nsp: &options.nsp,
@@ -379,30 +441,14 @@ impl<'a> Call<'a> {
             event: SentEvent::new(options.event.as_deref().unwrap_or(&self.table), &args),
             flags: Flags::default(),
         };
-        publish(target, op, SIO_TRIGGER);
+        prepare(target, op, SIO_TRIGGER)
     }
 }
 
-/// Stands for the scratch context's memory while `in_scratch` runs: what
-/// borrows it cannot be returned from there.
-struct Scratch;
-
-/// Runs `f` in the scratch memory context, emptied before (an ERROR may
-/// have left something behind) and after.
-fn in_scratch<R>(f: impl FnOnce(&Scratch) -> R) -> R {
-    SCRATCH.with_borrow_mut(|scratch| {
-        let scratch = scratch.get_or_insert_with(|| unsafe {
-            // The backend's life long: made once, emptied per row.
-            PgMemoryContexts::TopMemoryContext
-                .switch_to(|_| PgMemoryContexts::new("sio_trigger rows"))
-        });
-        unsafe {
-            scratch.reset();
-            let out = scratch.switch_to(|_| f(&Scratch));
-            scratch.reset();
-            out
-        }
-    })
+/// A row of a statement: its JSON and its rooms.
+struct StatementRow {
+    json: String,
+    rooms: Vec<String>,
 }
 
 thread_local! {

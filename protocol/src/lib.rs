@@ -13,6 +13,7 @@ mod json_text;
 mod message;
 mod msgpack_walk;
 mod row_change;
+mod row_json;
 mod table_name;
 mod transcode;
 mod wal;
@@ -33,9 +34,10 @@ pub use message::{
 };
 pub use rmpv::Value;
 pub use row_change::{
-    filter_row, member_text, render, rooms_of, row_change, statement_change, Columns,
-    TemplateError, TriggerOptions, TRIGGER_USAGE,
+    render, rooms_of, statement_change, Columns, RowChange, TemplateError, TriggerOptions,
+    TRIGGER_USAGE,
 };
+pub use row_json::{escaped_len, is_json_number, member_key, ColumnValue, Out, Row};
 pub use serde_json::value::RawValue;
 pub use table_name::{TableName, DEFAULT_ATTACHMENT_TABLE};
 pub use wal::{decode_wal_content, wal_content, WAL_PREFIX};

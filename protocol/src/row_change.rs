@@ -1,14 +1,13 @@
 //! Row changes as Socket.IO events: what `sio_trigger` sends, in plain Rust.
 //!
-//! The row arrives as the JSON text PostgreSQL's `row_to_json` writes; rooms
-//! are rendered from its members' text and columns filtered out of it
-//! without building a tree. The event's one argument is
+//! Rooms are rendered from the row's values (`row_json`), which the
+//! extension reads from the tuple. The event's one argument is
 //! `{"op","schema","table","new","old"}` (one row) or
 //! `{"op","schema","table","rows":[{"new","old"}, ...]}` (a statement).
 
 use std::borrow::Cow;
 
-use crate::json_text::{tokens, unescaped, Token};
+use crate::row_json::{ColumnValue, Out, Row};
 
 /// The trigger's arguments, as `CREATE TRIGGER ... EXECUTE FUNCTION
 /// sio_trigger(...)` gives them.
@@ -122,9 +121,9 @@ pub enum TemplateError {
 /// gives it (`Ok(None)`: the column is NULL; `Err`: there is no such
 /// column); `{{` and `}}` stand for braces. `None` when a named column is
 /// NULL: such a row has no room, and must not fall back to "every client".
-pub fn render(
+pub fn render<'v>(
     template: &str,
-    mut value: impl FnMut(&str) -> Result<Option<String>, TemplateError>,
+    mut value: impl FnMut(&str) -> Result<Option<Cow<'v, str>>, TemplateError>,
 ) -> Result<Option<String>, TemplateError> {
     let mut out = String::with_capacity(template.len() + 16);
     for part in parts(template)? {
@@ -184,24 +183,19 @@ fn parts(template: &str) -> Result<Vec<Part<'_>>, TemplateError> {
     Ok(parts)
 }
 
-/// A member of a JSON object's text, as `->>` gives it: `None` when there is
-/// no such member, `Some(None)` when it is `null`, a string unquoted, any
-/// other value as its JSON text (a number exactly as written).
-pub fn member_text(object: &str, key: &str) -> Option<Option<String>> {
-    members(object).find(|m| m.is(key)).map(|m| match m.token {
-        Token::Null => None,
-        Token::Str(raw) => Some(unescaped(raw)),
-        _ => Some(m.text.to_owned()),
-    })
-}
-
 /// The rooms a row is in, by the templates: each once, in template order;
-/// a template with a NULL column gives none.
-pub fn rooms_of(row: &str, templates: &[String]) -> Result<Vec<String>, TemplateError> {
+/// a template with a NULL column gives none. `column` gives a column's
+/// value by name (`None`: the row has no such column).
+pub fn rooms_of<'v>(
+    templates: &[String],
+    column: impl Fn(&str) -> Option<ColumnValue<'v>>,
+) -> Result<Vec<String>, TemplateError> {
     let mut rooms: Vec<String> = Vec::with_capacity(templates.len());
     for template in templates {
-        let room = render(template, |column| {
-            member_text(row, column).ok_or_else(|| TemplateError::NoColumn(column.to_owned()))
+        let room = render(template, |name| {
+            column(name)
+                .map(|value| value.room_text())
+                .ok_or_else(|| TemplateError::NoColumn(name.to_owned()))
         })?;
         if let Some(room) = room.filter(|r| !rooms.contains(r)) {
             rooms.push(room);
@@ -210,101 +204,58 @@ pub fn rooms_of(row: &str, templates: &[String]) -> Result<Vec<String>, Template
     Ok(rooms)
 }
 
-/// The row's JSON with only the columns `columns` sends; an error names a
-/// column the row does not have.
-pub fn filter_row<'a>(row: &'a str, columns: &Columns) -> Result<Cow<'a, str>, String> {
-    let (list, keep_listed) = match columns {
-        Columns::All => return Ok(Cow::Borrowed(row)),
-        Columns::Only(list) => (list, true),
-        Columns::AllBut(list) => (list, false),
-    };
-    if let Some(missing) = list.iter().find(|c| member_text(row, c).is_none()) {
-        return Err(format!("column \"{missing}\" does not exist"));
-    }
-    let mut out = String::with_capacity(row.len());
-    out.push('{');
-    for member in members(row).filter(|m| list.iter().any(|c| m.is(c)) == keep_listed) {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(member.raw);
-    }
-    out.push('}');
-    Ok(Cow::Owned(out))
+/// The event's argument for one changed row, measured before it is
+/// written: `{"op","schema","table","new","old"}`, `None` being `null`.
+pub struct RowChange<'a> {
+    head: String,
+    new: Option<&'a Row<'a>>,
+    old: Option<&'a Row<'a>>,
 }
 
-/// One member of an object's text.
-struct Member<'a> {
-    /// Raw, escapes not resolved.
-    key: &'a str,
-    token: Token<'a>,
-    /// The value's text.
-    text: &'a str,
-    /// `"key":value`, as written.
-    raw: &'a str,
-}
-
-impl Member<'_> {
-    /// Whether its key is `name`; unescaped only when it has an escape.
-    fn is(&self, name: &str) -> bool {
-        if self.key.contains('\\') {
-            unescaped(self.key) == name
-        } else {
-            self.key == name
+impl<'a> RowChange<'a> {
+    pub fn new(
+        op: &str,
+        schema: &str,
+        table: &str,
+        new: Option<&'a Row<'a>>,
+        old: Option<&'a Row<'a>>,
+    ) -> RowChange<'a> {
+        RowChange {
+            head: head(op, schema, table, 0),
+            new,
+            old,
         }
     }
-}
 
-/// The members of a JSON object's text, values skipped over whole.
-fn members(object: &str) -> impl Iterator<Item = Member<'_>> {
-    let mut tokens = tokens(object);
-    // The opening brace.
-    let opened = matches!(tokens.next(), Some(Ok((_, Token::Open { object: true }))));
-    std::iter::from_fn(move || {
-        if !opened {
-            return None;
-        }
-        let (key_at, Token::Str(key)) = tokens.next()?.ok()? else {
-            return None;
+    /// Its JSON's length in bytes.
+    pub fn len(&self) -> usize {
+        let row = |row: Option<&Row>| row.map_or(4, Row::len);
+        self.head.len() + NEW.len() + OLD.len() + row(self.new) + row(self.old) + 1
+    }
+
+    /// Never.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Writes exactly [`len`](Self::len) bytes.
+    pub fn write(&self, out: &mut Out) {
+        let row = |row: Option<&Row>, out: &mut Out| match row {
+            Some(row) => row.write(out),
+            None => out.put(b"null"),
         };
-        let (value_at, token) = tokens.next()?.ok()?;
-        let mut depth = usize::from(matches!(token, Token::Open { .. }));
-        while depth > 0 {
-            match tokens.next()?.ok()?.1 {
-                Token::Open { .. } => depth += 1,
-                Token::Close => depth -= 1,
-                _ => {}
-            }
-        }
-        let end = tokens.at;
-        Some(Member {
-            key,
-            token,
-            text: &object[value_at..end],
-            raw: &object[key_at..end],
-        })
-    })
+        out.put(self.head.as_bytes());
+        out.put(NEW.as_bytes());
+        row(self.new, out);
+        out.put(OLD.as_bytes());
+        row(self.old, out);
+        out.put(b"}");
+    }
 }
 
-/// The event's argument for one changed row: `new` and `old` are JSON
-/// objects' text, or `None` for `null`.
-pub fn row_change(
-    op: &str,
-    schema: &str,
-    table: &str,
-    new: Option<&str>,
-    old: Option<&str>,
-) -> String {
-    let mut out = head(
-        op,
-        schema,
-        table,
-        new.map_or(4, str::len) + old.map_or(4, str::len),
-    );
-    push_pair(&mut out, new, old);
-    out.push('}');
-    out
-}
+/// The keys before a change's two rows.
+const NEW: &str = "\"new\":";
+const OLD: &str = ",\"old\":";
 
 /// The event's argument for a statement's rows (pairs of `new`, `old`).
 pub fn statement_change<'r>(
@@ -341,9 +292,9 @@ fn head(op: &str, schema: &str, table: &str, extra: usize) -> String {
 }
 
 fn push_pair(out: &mut String, new: Option<&str>, old: Option<&str>) {
-    out.push_str("\"new\":");
+    out.push_str(NEW);
     out.push_str(new.unwrap_or("null"));
-    out.push_str(",\"old\":");
+    out.push_str(OLD);
     out.push_str(old.unwrap_or("null"));
 }
 
@@ -354,8 +305,7 @@ fn push_json_string(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ROW: &str = r#"{"id":42,"name":"x \"y\"","none":null,"flag":true,"big":123456789012345678901234567890,"n":1.50,"obj":{"a":[1,{"b":2}]},"password_hash":"s"}"#;
+    use crate::row_json::member_key;
 
     #[test]
     fn parses_positional_and_named_arguments() {
@@ -395,11 +345,23 @@ mod tests {
     }
 
     #[test]
-    fn rooms_are_the_members_text_each_once() {
+    fn rooms_are_the_columns_text_each_once() {
+        let row = |name: &str| {
+            Some(match name {
+                "id" => ColumnValue::Json("42"),
+                "name" => ColumnValue::Text("x \"y\""),
+                "none" => ColumnValue::Null,
+                "flag" => ColumnValue::Json("true"),
+                "big" => ColumnValue::Json("123456789012345678901234567890"),
+                "n" => ColumnValue::Json("1.50"),
+                "obj" => ColumnValue::Json(r#"{"a":[1,{"b":2}]}"#),
+                _ => return None,
+            })
+        };
         let rooms = |templates: &[&str]| {
             rooms_of(
-                ROW,
                 &templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+                row,
             )
         };
         assert_eq!(rooms(&["c:{id}"]), Ok(vec!["c:42".to_owned()]));
@@ -423,38 +385,33 @@ mod tests {
     }
 
     #[test]
-    fn filters_columns_keeping_the_text() {
-        assert_eq!(filter_row(ROW, &Columns::All).unwrap(), ROW);
-        assert_eq!(
-            filter_row(ROW, &Columns::Only(vec!["obj".into(), "id".into()])).unwrap(),
-            r#"{"id":42,"obj":{"a":[1,{"b":2}]}}"#
-        );
-        let without = filter_row(
-            ROW,
-            &Columns::AllBut(vec!["password_hash".into(), "big".into()]),
-        )
-        .unwrap();
-        assert_eq!(
-            without,
-            r#"{"id":42,"name":"x \"y\"","none":null,"flag":true,"n":1.50,"obj":{"a":[1,{"b":2}]}}"#
-        );
-        assert!(filter_row(ROW, &Columns::Only(vec!["nope".into()])).is_err());
-    }
-
-    #[test]
     fn payloads() {
-        let one = row_change(
-            "UPDATE",
-            "pub\"lic",
-            "t",
-            Some(r#"{"id":2}"#),
-            Some(r#"{"id":1}"#),
+        let key = member_key("id");
+        let (new, old) = (
+            Row {
+                members: vec![(&key, ColumnValue::Json("2"))],
+            },
+            Row {
+                members: vec![(&key, ColumnValue::Json("1"))],
+            },
         );
-        assert_eq!(
-            one,
-            r#"{"op":"UPDATE","schema":"pub\"lic","table":"t","new":{"id":2},"old":{"id":1}}"#
-        );
-        let _: serde_json::Value = serde_json::from_str(&one).unwrap();
+        for (new, old, expected) in [
+            (
+                Some(&new),
+                Some(&old),
+                r#"{"op":"UPDATE","schema":"pub\"lic","table":"t","new":{"id":2},"old":{"id":1}}"#,
+            ),
+            (
+                None,
+                Some(&old),
+                r#"{"op":"UPDATE","schema":"pub\"lic","table":"t","new":null,"old":{"id":1}}"#,
+            ),
+        ] {
+            let one = RowChange::new("UPDATE", "pub\"lic", "t", new, old);
+            let mut bytes = vec![0; one.len()];
+            one.write(&mut Out::new(&mut bytes));
+            assert_eq!(String::from_utf8(bytes).unwrap(), expected);
+        }
         let many = statement_change(
             "INSERT",
             "s",

@@ -1,0 +1,131 @@
+//! `sio_trigger` writes each row's JSON itself, from the tuple: it must be
+//! byte for byte what `row_to_json` writes for every column type, under
+//! session settings that change how values print.
+
+use std::time::Duration;
+
+use pg_socketio_kit::{emitter, unique_prefix, RawListener};
+use tokio_postgres::Client;
+
+const WAIT: Duration = Duration::from_secs(5);
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Columns of every kind `datum_to_json` tells apart, with a dropped one in
+/// the middle and a domain, an enum, a composite and arrays of several kinds.
+const TABLE: &str = r#"
+    CREATE TYPE pg_temp.mood AS ENUM ('ok', 'so "so"');
+    CREATE TYPE pg_temp.pair AS (a int, b text);
+    CREATE DOMAIN pg_temp.email AS text CHECK (VALUE LIKE '%@%');
+    CREATE DOMAIN pg_temp.small AS int;
+    CREATE TEMP TABLE every_type (
+        id int, b bool, i2 int2, i8 int8, f4 float4, f8 float8, n numeric,
+        gone text, t text, vc varchar(10), c char(4), nm name, ch "char",
+        j json, jb jsonb, d date, ts timestamp, tz timestamptz, tm time, ttz timetz,
+        iv interval, by bytea, u uuid, ip inet, money money, pt point, r int4range,
+        ints int[], grid text[][], tzs timestamptz[], e pg_temp.mood, p pg_temp.pair,
+        mail pg_temp.email, s pg_temp.small, o oid, tv tsvector, bits bit varying,
+        "we""ird key" int);
+    ALTER TABLE every_type DROP COLUMN gone;
+"#;
+
+/// Rows that reach the edge of each type's printing.
+const ROWS: &str = r#"
+    INSERT INTO every_type VALUES
+      (1, true, -32768, 9223372036854775807, 'NaN', '-Infinity', 'NaN',
+       E'quote " backslash \\ nl \n tab \t bell \x07 é ✓ 𝄞', 'abc', 'ab', 'nm', 'q',
+       ' {"a" : [1, 2.50, 1e400]} ', '{"b": 123456789012345678901234567890, "c": "\u00e9"}',
+       'infinity', '2024-02-29 23:59:59.123456', '2024-07-01 12:00:00+00', '24:00', '10:30+05:30',
+       '1 year 2 mons -3 days 04:05:06.7', E'\\x00ff27', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+       '192.168.0.1/24', 12.34, '(1.5,-2)', '[1,10)', '{1,NULL,3}', '{{"a","b\"c"},{NULL,"d"}}',
+       '{2024-01-01 00:00:00+00,-infinity}', 'so "so"', ROW(7, 'x"y'), 'a@b.c', 5, 4294967295,
+       'fat rat', B'10110', -1),
+      (2, false, 0, -1, 1.5, 0.1, 123456789012345678901234567890.000100,
+       '', '', '', '', '', 'null', 'null', '4713-01-01 BC', '-infinity',
+       '1999-12-31 23:59:59.999999+14', '00:00', '00:00+00', '0', '', '00000000-0000-0000-0000-000000000000',
+       '::1', 0, '(0,0)', 'empty', '{}', '{}', '{}', 'ok', ROW(NULL, NULL), 'x@y', NULL, 0,
+       '', B'', 0);
+    INSERT INTO every_type (id, f4, f8, n) VALUES (3, '-0', '1e-300', '-0.0');
+"#;
+
+/// Settings under which values print differently from the defaults: the
+/// trigger and `row_to_json` must agree under them.
+const SETTINGS: &str = "SET TimeZone = 'Asia/Kolkata'; SET DateStyle = 'SQL, DMY';
+    SET IntervalStyle = 'postgres_verbose'; SET extra_float_digits = 0;
+    SET bytea_output = 'escape'; SET lc_monetary = 'C'";
+
+/// The `new` rows the notifications carried, as text, in arrival order.
+fn new_rows(payloads: &[String]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for payload in payloads {
+        let mut rest = payload.as_str();
+        while let Some(at) = rest.find("\"new\":") {
+            rest = &rest[at + "\"new\":".len()..];
+            let end = rest.find(",\"old\":").expect("old follows new");
+            rows.push(rest[..end].to_owned());
+            rest = &rest[end..];
+        }
+    }
+    rows
+}
+
+async fn expected(db: &Client) -> Vec<String> {
+    db.query(
+        "SELECT row_to_json(every_type)::text FROM every_type ORDER BY id",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get(0))
+    .collect()
+}
+
+async fn received(listener: &mut RawListener) -> Vec<String> {
+    let payloads: Vec<String> = listener
+        .drain(QUIET)
+        .await
+        .iter()
+        .map(|n| n.payload().to_owned())
+        .collect();
+    new_rows(&payloads)
+}
+
+/// Inserts `ROWS` through a trigger made by `trigger` and returns the
+/// rows the notifications carried, and what `row_to_json` writes.
+async fn sent_and_expected(test: &str, trigger: &str) -> (Vec<String>, Vec<String>) {
+    let prefix = unique_prefix(test);
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
+    let db = emitter(&prefix).await;
+    db.batch_execute(SETTINGS).await.unwrap();
+    db.batch_execute(TABLE).await.unwrap();
+    db.batch_execute(trigger).await.unwrap();
+    db.batch_execute(ROWS).await.unwrap();
+    let first = listener.next(WAIT).await.expect("a notification");
+    let mut sent = new_rows(&[first.payload().to_owned()]);
+    sent.extend(received(&mut listener).await);
+    (sent, expected(&db).await)
+}
+
+#[tokio::test]
+async fn each_row_is_what_row_to_json_writes() {
+    let (sent, expected) = sent_and_expected(
+        "trigger_json_row",
+        "CREATE TRIGGER emit AFTER INSERT ON every_type
+           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}', 'row')",
+    )
+    .await;
+    assert_eq!(expected.len(), 3);
+    assert_eq!(sent, expected);
+}
+
+#[tokio::test]
+async fn each_row_of_a_statement_is_what_row_to_json_writes() {
+    let (sent, expected) = sent_and_expected(
+        "trigger_json_statement",
+        "CREATE TRIGGER emit AFTER INSERT ON every_type REFERENCING NEW TABLE AS added
+           FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('all', 'rows')",
+    )
+    .await;
+    assert_eq!(expected.len(), 3);
+    assert_eq!(sent, expected);
+}
