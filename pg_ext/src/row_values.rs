@@ -14,7 +14,7 @@
 use pg_socketio_protocol::{is_json_number, member_key, ColumnValue, Columns, TriggerOptions};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
+use pgrx::{PgSqlErrorCode, PgTupleDesc};
 
 use crate::raise::fail;
 use crate::scratch::Scratch;
@@ -168,8 +168,14 @@ impl Layout {
 unsafe fn attributes(
     tupdesc: pg_sys::TupleDesc,
 ) -> impl ExactSizeIterator<Item = &'static pg_sys::FormData_pg_attribute> {
-    let desc = unsafe { &*tupdesc };
-    unsafe { desc.attrs.as_slice(desc.natts as usize) }.iter()
+    // pgrx knows where each major version keeps the attributes.
+    let desc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc) };
+    (0..desc.len()).map(move |i| {
+        let attribute: *const pg_sys::FormData_pg_attribute =
+            desc.get(i).expect("an attribute below natts");
+        // SAFETY: the attribute lives in the descriptor, not in `desc`.
+        unsafe { &*attribute }
+    })
 }
 
 /// As `json_categorize_type` decides, domains looked through.
