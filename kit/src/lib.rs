@@ -63,9 +63,23 @@ pub async fn scratch_database(name: &str) -> Client {
     ] {
         admin.batch_execute(&sql).await.unwrap();
     }
+    open(&scratch_url(name)).await.0
+}
+
+/// The address of the scratch database `name`.
+pub fn scratch_url(name: &str) -> String {
     let base = database_url();
     let (server, _) = base.rsplit_once('/').unwrap();
-    open(&format!("{server}/{name}")).await.0
+    format!("{server}/{name}")
+}
+
+/// Drops the scratch database `name`, its sessions ended.
+pub async fn drop_scratch_database(name: &str) {
+    let (admin, _) = open(&database_url()).await;
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
 }
 
 static EXTENSION: OnceCell<()> = OnceCell::const_new();
@@ -110,7 +124,12 @@ pub struct RawListener {
 
 impl RawListener {
     pub async fn new(channels: &[&str]) -> RawListener {
-        let (client, messages) = open(&database_url()).await;
+        RawListener::at(&database_url(), channels).await
+    }
+
+    /// One that LISTENs in the database at `url`.
+    pub async fn at(url: &str, channels: &[&str]) -> RawListener {
+        let (client, messages) = open(url).await;
         for channel in channels {
             let quoted = channel.replace('"', "\"\"");
             client

@@ -88,9 +88,7 @@ async fn a_database_that_is_not_utf8_is_refused_at_create_extension() {
     ] {
         admin.batch_execute(&sql).await.unwrap();
     }
-    let url = pg_socketio_kit::database_url();
-    let (server, _) = url.rsplit_once('/').unwrap();
-    let (db, _) = pg_socketio_kit::open(&format!("{server}/{name}")).await;
+    let (db, _) = pg_socketio_kit::open(&pg_socketio_kit::scratch_url(&name)).await;
     let err = refused(&db, "CREATE EXTENSION pg_socketio").await;
     assert_eq!(
         (err.code().code(), err.message()),

@@ -1,10 +1,12 @@
 //! `sio_trigger` writes each row's JSON itself, from the tuple: it must be
 //! byte for byte what `row_to_json` writes for every column type, under
-//! session settings that change how values print.
+//! session settings that change how values print. In a database of its own,
+//! with the extensions `hstore` (whose cast to `json` `row_to_json` uses)
+//! and `citext` (which has none).
 
 use std::time::Duration;
 
-use pg_socketio_kit::{emitter, unique_prefix, RawListener};
+use pg_socketio_kit::{drop_scratch_database, scratch_database, scratch_url, RawListener};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -13,6 +15,9 @@ const QUIET: Duration = Duration::from_millis(300);
 /// Columns of every kind `datum_to_json` tells apart, with a dropped one in
 /// the middle and a domain, an enum, a composite and arrays of several kinds.
 const TABLE: &str = r#"
+    CREATE EXTENSION pg_socketio;
+    CREATE EXTENSION hstore;
+    CREATE EXTENSION citext;
     CREATE TYPE pg_temp.mood AS ENUM ('ok', 'so "so"');
     CREATE TYPE pg_temp.pair AS (a int, b text);
     CREATE DOMAIN pg_temp.email AS text CHECK (VALUE LIKE '%@%');
@@ -24,7 +29,7 @@ const TABLE: &str = r#"
         iv interval, by bytea, u uuid, ip inet, money money, pt point, r int4range,
         ints int[], grid text[][], tzs timestamptz[], e pg_temp.mood, p pg_temp.pair,
         mail pg_temp.email, s pg_temp.small, o oid, tv tsvector, bits bit varying,
-        "we""ird key" int);
+        "we""ird key" int, h hstore, ci citext);
     ALTER TABLE every_type DROP COLUMN gone;
 "#;
 
@@ -38,12 +43,12 @@ const ROWS: &str = r#"
        '1 year 2 mons -3 days 04:05:06.7', E'\\x00ff27', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
        '192.168.0.1/24', 12.34, '(1.5,-2)', '[1,10)', '{1,NULL,3}', '{{"a","b\"c"},{NULL,"d"}}',
        '{2024-01-01 00:00:00+00,-infinity}', 'so "so"', ROW(7, 'x"y'), 'a@b.c', 5, 4294967295,
-       'fat rat', B'10110', -1),
+       'fat rat', B'10110', -1, 'a=>1, "b c"=>NULL', 'MiXed "Case"'),
       (2, false, 0, -1, 1.5, 0.1, 123456789012345678901234567890.000100,
        '', '', '', '', '', 'null', 'null', '4713-01-01 BC', '-infinity',
        '1999-12-31 23:59:59.999999+14', '00:00', '00:00+00', '0', '', '00000000-0000-0000-0000-000000000000',
        '::1', 0, '(0,0)', 'empty', '{}', '{}', '{}', 'ok', ROW(NULL, NULL), 'x@y', NULL, 0,
-       '', B'', 0);
+       '', B'', 0, '', '');
     INSERT INTO every_type (id, f4, f8, n) VALUES (3, '-0', '1e-300', '-0.0');
 "#;
 
@@ -90,12 +95,12 @@ async fn received(listener: &mut RawListener) -> Vec<String> {
     new_rows(&payloads)
 }
 
-/// Inserts `ROWS` through a trigger made by `trigger` and returns the
-/// rows the notifications carried, and what `row_to_json` writes.
-async fn sent_and_expected(test: &str, trigger: &str) -> (Vec<String>, Vec<String>) {
-    let prefix = unique_prefix(test);
-    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
-    let db = emitter(&prefix).await;
+/// Inserts `ROWS` through a trigger made by `trigger`, in the scratch
+/// database `name`, and returns the rows the notifications carried, and
+/// what `row_to_json` writes.
+async fn sent_and_expected(name: &str, trigger: &str) -> (Vec<String>, Vec<String>) {
+    let db = scratch_database(name).await;
+    let mut listener = RawListener::at(&scratch_url(name), &["socket.io#/"]).await;
     db.batch_execute(SETTINGS).await.unwrap();
     db.batch_execute(TABLE).await.unwrap();
     db.batch_execute(trigger).await.unwrap();
@@ -103,13 +108,16 @@ async fn sent_and_expected(test: &str, trigger: &str) -> (Vec<String>, Vec<Strin
     let first = listener.next(WAIT).await.expect("a notification");
     let mut sent = new_rows(&[first.payload().to_owned()]);
     sent.extend(received(&mut listener).await);
-    (sent, expected(&db).await)
+    let expected = expected(&db).await;
+    drop((db, listener));
+    drop_scratch_database(name).await;
+    (sent, expected)
 }
 
 #[tokio::test]
 async fn each_row_is_what_row_to_json_writes() {
     let (sent, expected) = sent_and_expected(
-        "trigger_json_row",
+        "pg_socketio_it_trigger_json_row",
         "CREATE TRIGGER emit AFTER INSERT ON every_type
            FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}', 'row')",
     )
@@ -121,7 +129,7 @@ async fn each_row_is_what_row_to_json_writes() {
 #[tokio::test]
 async fn each_row_of_a_statement_is_what_row_to_json_writes() {
     let (sent, expected) = sent_and_expected(
-        "trigger_json_statement",
+        "pg_socketio_it_trigger_json_statement",
         "CREATE TRIGGER emit AFTER INSERT ON every_type REFERENCING NEW TABLE AS added
            FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('all', 'rows')",
     )
