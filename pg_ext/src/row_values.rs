@@ -11,7 +11,9 @@
 //! arrays, composites and types of extensions (which may have a cast to
 //! `json`) by PostgreSQL's own `to_json`.
 
-use pg_socketio_protocol::{is_json_number, member_key, ColumnValue, Columns, TriggerOptions};
+use pg_socketio_protocol::{
+    is_json_number, member_key, ColumnValue, Columns, RoomTemplates, TemplateError, TriggerOptions,
+};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgSqlErrorCode, PgTupleDesc};
@@ -48,6 +50,7 @@ enum Kind {
 /// table definition.
 pub struct Layout {
     columns: Vec<Column>,
+    templates: RoomTemplates,
 }
 
 struct Column {
@@ -76,7 +79,7 @@ impl Layout {
         tupdesc: pg_sys::TupleDesc,
         options: &TriggerOptions,
     ) -> Result<Layout, NoColumn> {
-        let columns: Vec<Column> = unsafe { attributes(tupdesc) }
+        let mut columns: Vec<Column> = unsafe { attributes(tupdesc) }
             .map(|a| {
                 let name = unsafe { std::ffi::CStr::from_ptr(a.attname.data.as_ptr()) }
                     .to_string_lossy()
@@ -104,27 +107,27 @@ impl Layout {
                 }
             })
             .collect();
-        let mut layout = Layout { columns };
         if let Columns::Only(list) | Columns::AllBut(list) = &options.columns {
-            if let Some(missing) = list.iter().find(|name| layout.index(name).is_none()) {
+            if let Some(missing) = list.iter().find(|name| position(&columns, name).is_none()) {
                 return Err(NoColumn {
                     name: missing.clone(),
                     in_filter: true,
                 });
             }
         }
-        for name in options.named_columns() {
-            match layout.index(name) {
-                Some(i) => layout.columns[i].read = true,
-                None => {
-                    return Err(NoColumn {
-                        name: name.to_owned(),
-                        in_filter: false,
-                    })
-                }
-            }
+        let templates = RoomTemplates::compile(&options.rooms, |name| position(&columns, name))
+            .map_err(|e| match e {
+                TemplateError::NoColumn(name) => NoColumn {
+                    name,
+                    in_filter: false,
+                },
+                // CREATE TRIGGER and the options' parsing checked the syntax.
+                other => unreachable!("{other}"),
+            })?;
+        for at in templates.columns() {
+            columns[at].read = true;
         }
-        Ok(layout)
+        Ok(Layout { columns, templates })
     }
 
     /// Whether the table still has the columns this layout was made from.
@@ -142,11 +145,10 @@ impl Layout {
             })
     }
 
-    /// The attribute index of the column called `name`.
-    pub fn index(&self, name: &str) -> Option<usize> {
-        self.columns
-            .iter()
-            .position(|c| !c.dropped && c.name == name)
+    /// The rooms of a row's values, each once.
+    pub fn rooms(&self, values: &Values) -> Vec<String> {
+        self.templates
+            .rooms(|at| values.get(at).expect("a template's column is read"))
     }
 
     /// The row's sent columns as JSON members, in column order.
@@ -161,6 +163,11 @@ impl Layout {
                 .collect(),
         }
     }
+}
+
+/// The attribute index of the column called `name`.
+fn position(columns: &[Column], name: &str) -> Option<usize> {
+    columns.iter().position(|c| !c.dropped && c.name == name)
 }
 
 /// # Safety

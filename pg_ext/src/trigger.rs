@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pg_socketio_protocol::{
-    rooms_of, statement_change, Flags, Operation, Out, RawValue, RowChange, SentEvent, Target,
-    TemplateError, TriggerOptions, TRIGGER_USAGE,
+    statement_change, Flags, Operation, Out, RawValue, RowChange, SentEvent, Target, TemplateError,
+    TriggerOptions, TRIGGER_USAGE,
 };
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -120,19 +120,6 @@ impl<'a> Call<'a> {
             self.trigger_name(),
             self.schema,
             self.table
-        )
-    }
-
-    /// 22023, naming the trigger and table, with what is allowed.
-    fn misuse(&self, message: String, hint: &str) -> ! {
-        fail(
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                message,
-                SIO_TRIGGER,
-            )
-            .set_detail(self.place())
-            .set_hint(hint.to_owned()),
         )
     }
 
@@ -246,32 +233,16 @@ impl<'a> Call<'a> {
         )
     }
 
-    /// The rooms of a row's values (none without a row).
-    fn rooms(
-        &self,
-        values: Option<&Values>,
-        layout: &Layout,
-        options: &TriggerOptions,
-    ) -> Vec<String> {
-        let Some(values) = values else {
-            return Vec::new();
-        };
-        rooms_of(&options.rooms, |name| {
-            layout.index(name).and_then(|i| values.get(i))
-        })
-        .unwrap_or_else(|e| self.misuse(e.to_string(), TRIGGER_USAGE))
-    }
-
     /// The rooms of a row's new and old values, each once.
     fn rooms_of_change(
         &self,
         new: Option<&Values>,
         old: Option<&Values>,
         layout: &Layout,
-        options: &TriggerOptions,
     ) -> Vec<String> {
-        let mut rooms = self.rooms(new, layout, options);
-        for room in self.rooms(old, layout, options) {
+        let rooms_of = |values: Option<&Values>| values.map_or(Vec::new(), |v| layout.rooms(v));
+        let mut rooms = rooms_of(new);
+        for room in rooms_of(old) {
             if !rooms.contains(&room) {
                 rooms.push(room);
             }
@@ -293,7 +264,7 @@ impl<'a> Call<'a> {
         let prepared = in_scratch(|scratch| {
             let new = new.map(|tuple| self.tuple_values(scratch, tuple, layout));
             let old = old.map(|tuple| self.tuple_values(scratch, tuple, layout));
-            let rooms = self.rooms_of_change(new.as_ref(), old.as_ref(), layout, options);
+            let rooms = self.rooms_of_change(new.as_ref(), old.as_ref(), layout);
             if rooms.is_empty() {
                 return None;
             }
@@ -326,12 +297,12 @@ impl<'a> Call<'a> {
         let new = if op == "DELETE" {
             Vec::new()
         } else {
-            self.table_rows(data.tg_newtable, layout, options)
+            self.table_rows(data.tg_newtable, layout)
         };
         let old = if op == "INSERT" {
             Vec::new()
         } else {
-            self.table_rows(data.tg_oldtable, layout, options)
+            self.table_rows(data.tg_oldtable, layout)
         };
         // UPDATE's transition tables hold old and new versions in the same
         // order, so the i-th of each are one row.
@@ -378,7 +349,6 @@ impl<'a> Call<'a> {
         &self,
         store: *mut pg_sys::Tuplestorestate,
         layout: &Layout,
-        options: &TriggerOptions,
     ) -> Vec<StatementRow> {
         if store.is_null() {
             return Vec::new();
@@ -399,7 +369,7 @@ impl<'a> Call<'a> {
                 rows.push(in_scratch(|scratch| {
                     let values = Values::read(scratch, layout, datums, nulls);
                     StatementRow {
-                        rooms: self.rooms(Some(&values), layout, options),
+                        rooms: layout.rooms(&values),
                         json: layout.sent(&values).to_json(),
                     }
                 }));

@@ -34,7 +34,7 @@ pub use message::{
 };
 pub use rmpv::Value;
 pub use row_change::{
-    render, rooms_of, statement_change, Columns, RowChange, TemplateError, TriggerOptions,
+    render, statement_change, Columns, RoomTemplates, RowChange, TemplateError, TriggerOptions,
     TRIGGER_USAGE,
 };
 pub use row_json::{escaped_len, is_json_number, member_key, ColumnValue, Out, Row};

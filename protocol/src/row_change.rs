@@ -183,25 +183,72 @@ fn parts(template: &str) -> Result<Vec<Part<'_>>, TemplateError> {
     Ok(parts)
 }
 
-/// The rooms a row is in, by the templates: each once, in template order;
-/// a template with a NULL column gives none. `column` gives a column's
-/// value by name (`None`: the row has no such column).
-pub fn rooms_of<'v>(
-    templates: &[String],
-    column: impl Fn(&str) -> Option<ColumnValue<'v>>,
-) -> Result<Vec<String>, TemplateError> {
-    let mut rooms: Vec<String> = Vec::with_capacity(templates.len());
-    for template in templates {
-        let room = render(template, |name| {
-            column(name)
-                .map(|value| value.room_text())
-                .ok_or_else(|| TemplateError::NoColumn(name.to_owned()))
-        })?;
-        if let Some(room) = room.filter(|r| !rooms.contains(r)) {
-            rooms.push(room);
-        }
+/// Room templates with their columns resolved to positions (a table's
+/// attributes): a row's rooms are rendered without parsing a template or
+/// looking up a column by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomTemplates(Vec<Vec<Piece>>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Text(String),
+    Column(usize),
+}
+
+impl RoomTemplates {
+    /// `position` gives a column's position by name, `None` when there is
+    /// no such column.
+    pub fn compile(
+        templates: &[String],
+        position: impl Fn(&str) -> Option<usize>,
+    ) -> Result<RoomTemplates, TemplateError> {
+        let compiled = templates
+            .iter()
+            .map(|template| {
+                parts(template)?
+                    .into_iter()
+                    .map(|part| match part {
+                        Part::Text(text) => Ok(Piece::Text(text.to_owned())),
+                        Part::Column(name) => position(name)
+                            .map(Piece::Column)
+                            .ok_or_else(|| TemplateError::NoColumn(name.to_owned())),
+                    })
+                    .collect()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RoomTemplates(compiled))
     }
-    Ok(rooms)
+
+    /// The positions of the columns the templates name.
+    pub fn columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().flatten().filter_map(|piece| match piece {
+            Piece::Column(at) => Some(*at),
+            Piece::Text(_) => None,
+        })
+    }
+
+    /// The rooms a row is in, `value` giving its columns by position: each
+    /// room once, in template order; a template with a NULL column gives
+    /// none.
+    pub fn rooms<'v>(&self, value: impl Fn(usize) -> ColumnValue<'v>) -> Vec<String> {
+        let mut rooms: Vec<String> = Vec::with_capacity(self.0.len());
+        'templates: for template in &self.0 {
+            let mut room = String::new();
+            for piece in template {
+                match piece {
+                    Piece::Text(text) => room.push_str(text),
+                    Piece::Column(at) => match value(*at).room_text() {
+                        Some(text) => room.push_str(&text),
+                        None => continue 'templates,
+                    },
+                }
+            }
+            if !rooms.contains(&room) {
+                rooms.push(room);
+            }
+        }
+        rooms
+    }
 }
 
 /// The event's argument for one changed row, measured before it is
@@ -346,41 +393,48 @@ mod tests {
 
     #[test]
     fn rooms_are_the_columns_text_each_once() {
-        let row = |name: &str| {
-            Some(match name {
-                "id" => ColumnValue::Json("42"),
-                "name" => ColumnValue::Text("x \"y\""),
-                "none" => ColumnValue::Null,
-                "flag" => ColumnValue::Json("true"),
-                "big" => ColumnValue::Json("123456789012345678901234567890"),
-                "n" => ColumnValue::Json("1.50"),
-                "obj" => ColumnValue::Json(r#"{"a":[1,{"b":2}]}"#),
-                _ => return None,
-            })
-        };
-        let rooms = |templates: &[&str]| {
-            rooms_of(
+        let columns = ["id", "name", "none", "flag", "big", "n", "obj"];
+        let row = [
+            ColumnValue::Json("42"),
+            ColumnValue::Text("x \"y\""),
+            ColumnValue::Null,
+            ColumnValue::Json("true"),
+            ColumnValue::Json("123456789012345678901234567890"),
+            ColumnValue::Json("1.50"),
+            ColumnValue::Json(r#"{"a":[1,{"b":2}]}"#),
+        ];
+        let compile = |templates: &[&str]| {
+            RoomTemplates::compile(
                 &templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-                row,
+                |name| columns.iter().position(|c| *c == name),
             )
         };
-        assert_eq!(rooms(&["c:{id}"]), Ok(vec!["c:42".to_owned()]));
+        let rooms = |templates: &[&str]| compile(templates).unwrap().rooms(|at| row[at]);
+        assert_eq!(rooms(&["c:{id}"]), vec!["c:42".to_owned()]);
         assert_eq!(
-            rooms(&["a:{big}", "n:{n}", "{name}/{flag}", "a:{big}"]),
-            Ok(vec![
+            rooms(&["a:{big}", "n:{n}", "{name}/{flag}", "a:{big}", "{{{id}}}"]),
+            vec![
                 "a:123456789012345678901234567890".to_owned(),
                 "n:1.50".to_owned(),
-                "x \"y\"/true".to_owned()
-            ])
+                "x \"y\"/true".to_owned(),
+                "{42}".to_owned()
+            ]
         );
-        assert_eq!(rooms(&["n:{none}"]), Ok(vec![]));
+        assert_eq!(rooms(&["n:{none}", "c:{id}"]), vec!["c:42".to_owned()]);
         assert_eq!(
             rooms(&["o:{obj}"]),
-            Ok(vec![r#"o:{"a":[1,{"b":2}]}"#.to_owned()])
+            vec![r#"o:{"a":[1,{"b":2}]}"#.to_owned()]
         );
         assert_eq!(
-            rooms(&["{missing}"]),
+            compile(&["{missing}"]),
             Err(TemplateError::NoColumn("missing".into()))
+        );
+        assert_eq!(
+            compile(&["c:{id}", "{n}:{flag}"])
+                .unwrap()
+                .columns()
+                .collect::<Vec<_>>(),
+            vec![0, 5, 3]
         );
     }
 
