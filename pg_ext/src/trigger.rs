@@ -211,7 +211,7 @@ impl<'a> Call<'a> {
     fn no_column(&self, missing: NoColumn) -> ! {
         let message = if missing.in_filter {
             format!(
-                "sio_trigger's column filter names a column \"{}\" does not exist",
+                "sio_trigger's column filter names column \"{}\", which the table does not have",
                 missing.name
             )
         } else {
@@ -233,23 +233,6 @@ impl<'a> Call<'a> {
         )
     }
 
-    /// The rooms of a row's new and old values, each once.
-    fn rooms_of_change(
-        &self,
-        new: Option<&Values>,
-        old: Option<&Values>,
-        layout: &Layout,
-    ) -> Vec<String> {
-        let rooms_of = |values: Option<&Values>| values.map_or(Vec::new(), |v| layout.rooms(v));
-        let mut rooms = rooms_of(new);
-        for room in rooms_of(old) {
-            if !rooms.contains(&room) {
-                rooms.push(room);
-            }
-        }
-        rooms
-    }
-
     fn row(&self, op: &str, options: &TriggerOptions, layout: &Layout) {
         let data = self.data;
         let (new, old) = match op {
@@ -264,7 +247,8 @@ impl<'a> Call<'a> {
         let prepared = in_scratch(|scratch| {
             let new = new.map(|tuple| self.tuple_values(scratch, tuple, layout));
             let old = old.map(|tuple| self.tuple_values(scratch, tuple, layout));
-            let rooms = self.rooms_of_change(new.as_ref(), old.as_ref(), layout);
+            let rooms_of = |values: Option<&Values>| values.map_or(Vec::new(), |v| layout.rooms(v));
+            let rooms = union(rooms_of(new.as_ref()), rooms_of(old.as_ref()));
             if rooms.is_empty() {
                 return None;
             }
@@ -311,13 +295,9 @@ impl<'a> Call<'a> {
         let mut by_room: Vec<(String, Vec<usize>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for i in 0..count {
-            let mut rooms = new.get(i).map(|r| r.rooms.clone()).unwrap_or_default();
-            for room in old.get(i).iter().flat_map(|r| &r.rooms) {
-                if !rooms.contains(room) {
-                    rooms.push(room.clone());
-                }
-            }
-            for room in rooms {
+            let rooms_of =
+                |rows: &[StatementRow]| rows.get(i).map_or(Vec::new(), |r| r.rooms.clone());
+            for room in union(rooms_of(&new), rooms_of(&old)) {
                 match index.get(&room) {
                     Some(&at) => by_room[at].1.push(i),
                     None => {
@@ -413,6 +393,17 @@ impl<'a> Call<'a> {
         };
         prepare(target, op, SIO_TRIGGER)
     }
+}
+
+/// The rooms of a change's new and old row: each once, new ones first (an
+/// UPDATE that moves a row between rooms reaches both).
+fn union(mut rooms: Vec<String>, more: Vec<String>) -> Vec<String> {
+    for room in more {
+        if !rooms.contains(&room) {
+            rooms.push(room);
+        }
+    }
+    rooms
 }
 
 /// A row of a statement: its JSON and its rooms.

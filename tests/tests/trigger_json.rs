@@ -137,3 +137,62 @@ async fn each_row_of_a_statement_is_what_row_to_json_writes() {
     assert_eq!(expected.len(), 3);
     assert_eq!(sent, expected);
 }
+
+/// The columns a trigger reads are worked out once and kept: a column
+/// added, dropped or renamed afterwards must show in the next row, or be
+/// refused as CREATE TRIGGER would have refused it.
+#[tokio::test]
+async fn a_table_changed_after_its_first_row_is_read_as_it_is_now() {
+    let prefix = pg_socketio_kit::unique_prefix("trigger_json_altered");
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
+    let db = pg_socketio_kit::emitter(&prefix).await;
+    db.batch_execute(
+        "CREATE TEMP TABLE altered (id int, room text, secret text);
+         CREATE TRIGGER emit AFTER INSERT ON altered
+           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{room}', 'row', 'exclude=secret');
+         INSERT INTO altered VALUES (1, 'a', 's');
+         ALTER TABLE altered ADD COLUMN extra int DEFAULT 7;
+         INSERT INTO altered VALUES (2, 'a', 's');
+         ALTER TABLE altered ALTER COLUMN id TYPE numeric;
+         INSERT INTO altered VALUES (3.50, 'a', 's');",
+    )
+    .await
+    .unwrap();
+    let first = listener.next(WAIT).await.expect("a notification");
+    let mut sent = new_rows(&[first.payload().to_owned()]);
+    sent.extend(received(&mut listener).await);
+    assert_eq!(
+        sent,
+        [
+            r#"{"id":1,"room":"a"}"#,
+            r#"{"id":2,"room":"a","extra":7}"#,
+            r#"{"id":3.50,"room":"a","extra":7}"#
+        ]
+    );
+
+    db.batch_execute("ALTER TABLE altered DROP COLUMN secret")
+        .await
+        .unwrap();
+    let err = pg_socketio_kit::refused(&db, "INSERT INTO altered VALUES (4, 'a')").await;
+    assert_eq!(
+        (err.code().code(), err.message()),
+        (
+            "42703",
+            "sio_trigger's column filter names column \"secret\", which the table does not have"
+        )
+    );
+    db.batch_execute(
+        "ALTER TABLE altered RENAME COLUMN room TO place; ALTER TABLE altered ADD COLUMN secret text",
+    )
+    .await
+    .unwrap();
+    let err = pg_socketio_kit::refused(&db, "INSERT INTO altered VALUES (5, 'a')").await;
+    assert_eq!(
+        (err.code().code(), err.message()),
+        (
+            "42703",
+            "room template names column \"room\", which the row does not have"
+        )
+    );
+    assert!(listener.drain(QUIET).await.is_empty());
+}
