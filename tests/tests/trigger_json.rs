@@ -173,26 +173,24 @@ async fn a_table_changed_after_its_first_row_is_read_as_it_is_now() {
     db.batch_execute("ALTER TABLE altered DROP COLUMN secret")
         .await
         .unwrap();
-    let err = pg_socketio_kit::refused(&db, "INSERT INTO altered VALUES (4, 'a')").await;
     assert_eq!(
-        (err.code().code(), err.message()),
-        (
-            "42703",
-            "sio_trigger's column filter names column \"secret\", which the table does not have"
-        )
+        refusal(&db, "INSERT INTO altered VALUES (4, 'a')").await,
+        "42703: sio_trigger's column filter names column \"secret\", which the table does not have"
     );
     db.batch_execute(
         "ALTER TABLE altered RENAME COLUMN room TO place; ALTER TABLE altered ADD COLUMN secret text",
     )
     .await
     .unwrap();
-    let err = pg_socketio_kit::refused(&db, "INSERT INTO altered VALUES (5, 'a')").await;
     assert_eq!(
-        (err.code().code(), err.message()),
-        (
-            "42703",
-            "room template names column \"room\", which the row does not have"
-        )
+        refusal(&db, "INSERT INTO altered VALUES (5, 'a')").await,
+        "42703: room template names column \"room\", which the row does not have"
     );
     assert!(listener.drain(QUIET).await.is_empty());
+}
+
+/// `SQLSTATE: message` of the error `sql` fails with.
+async fn refusal(db: &Client, sql: &str) -> String {
+    let err = pg_socketio_kit::refused(db, sql).await;
+    format!("{}: {}", err.code().code(), err.message())
 }
