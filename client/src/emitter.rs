@@ -150,7 +150,7 @@ impl Emitter {
         args: &impl Serialize,
     ) -> Result<(), EmitError> {
         let args = serde_json::value::to_raw_value(args)?;
-        let args = split_args(&args)?;
+        let args = split_args(args.get())?;
         let op = Operation::ServerSideEmit {
             event: SentEvent::new(event, &args),
         };
@@ -262,7 +262,7 @@ impl Broadcast<'_> {
         binary: &[&[u8]],
     ) -> Result<(), EmitError> {
         let args = serde_json::value::to_raw_value(args)?;
-        let args = split_args(&args)?;
+        let args = split_args(args.get())?;
         let op = Operation::Emit {
             event: SentEvent {
                 name: event,

@@ -370,7 +370,7 @@ impl Peer {
         timeout: Duration,
     ) -> Result<Answers<Value>, PeerError> {
         let args = serde_json::value::to_raw_value(args)?;
-        let args = split_args(&args).map_err(EmitError::from)?;
+        let args = split_args(args.get()).map_err(EmitError::from)?;
         let op = Operation::ServerSideEmit {
             event: SentEvent::new(event, &args),
         };
@@ -466,7 +466,7 @@ impl Select<'_> {
     ) -> Result<Acks, PeerError> {
         let shared = &self.peer.shared;
         let args = serde_json::value::to_raw_value(args)?;
-        let args = split_args(&args).map_err(EmitError::from)?;
+        let args = split_args(args.get()).map_err(EmitError::from)?;
         let op = Operation::Emit {
             event: SentEvent::new(event, &args),
             flags: Flags::default(),

@@ -70,7 +70,7 @@ pub fn room_list<'a>(
 /// The elements of a JSON array argument; NULL is no argument.
 pub fn json_args<'a>(args: &Option<JsonbText<'a>>, function: &'static str) -> Vec<&'a RawValue> {
     match args {
-        Some(args) => split_args(args.raw()).or_raise(function),
+        Some(args) => split_args(args.text()).or_raise(function),
         None => Vec::new(),
     }
 }

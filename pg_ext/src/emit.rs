@@ -1,6 +1,6 @@
 //! Emits to clients: `io.of(nsp).to(rooms).except(except_rooms).emit(..)`.
 
-use pg_socketio_protocol::{Flags, Operation, RawValue, SentEvent};
+use pg_socketio_protocol::{Flags, Operation, SentEvent};
 use pgrx::prelude::*;
 
 use crate::args::{binary_args, json_args, required, target_room, target_rooms};
@@ -11,14 +11,14 @@ const SIO_EMIT: &str = "sio_emit";
 const SIO_EMIT_ARGS: &str = "sio_emit_args";
 
 /// The emit operation, its NULLs refused by name.
-fn emit<'a>(
+fn emit<'a, A>(
     event: Option<&'a str>,
-    args: &'a [&'a RawValue],
+    args: &'a [A],
     binary: &'a [&'a [u8]],
     volatile: Option<bool>,
     compress: Option<bool>,
     function: &'static str,
-) -> Operation<'a, &'a RawValue> {
+) -> Operation<'a, A> {
     Operation::Emit {
         event: SentEvent {
             name: required(event, "event", function),
@@ -44,8 +44,7 @@ fn sio_emit_rooms(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let arg = payload.as_ref().map(JsonbText::raw);
-    let op = emit(event, arg.as_slice(), &[], volatile, compress, SIO_EMIT);
+    let op = emit(event, payload.as_slice(), &[], volatile, compress, SIO_EMIT);
     to_sockets(
         &target_rooms(&rooms, SIO_EMIT),
         nsp,
@@ -66,8 +65,7 @@ fn sio_emit_room(
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
-    let arg = payload.as_ref().map(JsonbText::raw);
-    let op = emit(event, arg.as_slice(), &[], volatile, compress, SIO_EMIT);
+    let op = emit(event, payload.as_slice(), &[], volatile, compress, SIO_EMIT);
     to_sockets(
         &target_room(room, SIO_EMIT),
         nsp,

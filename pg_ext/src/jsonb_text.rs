@@ -4,7 +4,7 @@
 //! 64 bits, refuses numbers like 1e400 and costs a parse and a re-serialize per
 //! emit. The text from `jsonb_out` is spliced into the notification as it is.
 
-use pg_socketio_protocol::RawValue;
+use pg_socketio_protocol::JsonArg;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
 use pgrx::prelude::*;
@@ -13,11 +13,18 @@ use pgrx::{direct_function_call, impl_sql_translatable, FromDatum};
 /// Borrows `jsonb_out`'s text, which lives in the call's memory context for
 /// the call: no copy into Rust memory, so a large argument is held once more
 /// only by PostgreSQL, whose allocator fails with an ERROR (53200), never an
-/// abort.
-pub struct JsonbText<'a>(&'a RawValue);
+/// abort. jsonb only holds valid JSON, so the text is not parsed again.
+#[derive(Clone, Copy)]
+pub struct JsonbText<'a>(&'a str);
 
 impl<'a> JsonbText<'a> {
-    pub fn raw(&self) -> &'a RawValue {
+    pub fn text(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl JsonArg for JsonbText<'_> {
+    fn json(&self) -> &str {
         self.0
     }
 }
@@ -36,11 +43,7 @@ impl<'a> FromDatum for JsonbText<'a> {
             direct_function_call::<&core::ffi::CStr>(pg_sys::jsonb_out, &[Some(detoasted.into())])
         }
         .expect("jsonb_out returns text for a non-NULL jsonb");
-        let text = text.to_str().expect("jsonb_out writes UTF-8");
-        // jsonb_out always writes valid JSON.
-        Some(JsonbText(
-            serde_json::from_str(text).expect("jsonb_out writes valid JSON"),
-        ))
+        Some(JsonbText(text.to_str().expect("jsonb_out writes UTF-8")))
     }
 }
 

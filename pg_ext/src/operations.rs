@@ -1,7 +1,8 @@
 //! The operations besides emitting to clients: socketsJoin, socketsLeave,
 //! disconnectSockets and serverSideEmit.
 
-use pg_socketio_protocol::{Operation, SentEvent};
+// An operation without arguments is typed as if it had serde_json's.
+use pg_socketio_protocol::{Operation, RawValue, SentEvent};
 use pgrx::prelude::*;
 
 use crate::args::{binary_args, json_args, required, room_list, target_rooms};
@@ -19,7 +20,7 @@ fn sio_sockets_join(
     const F: &str = "sio_sockets_join";
     let join_rooms = Some(required(join_rooms, "join_rooms", F));
     let join = room_list(&join_rooms, "join_rooms", F);
-    to_sockets(
+    to_sockets::<&RawValue>(
         &target_rooms(&rooms, F),
         nsp,
         &except_rooms,
@@ -39,7 +40,7 @@ fn sio_sockets_leave(
     const F: &str = "sio_sockets_leave";
     let leave_rooms = Some(required(leave_rooms, "leave_rooms", F));
     let leave = room_list(&leave_rooms, "leave_rooms", F);
-    to_sockets(
+    to_sockets::<&RawValue>(
         &target_rooms(&rooms, F),
         nsp,
         &except_rooms,
@@ -60,7 +61,7 @@ fn sio_disconnect_sockets(
 ) {
     const F: &str = "sio_disconnect_sockets";
     let close = required(close, "close", F);
-    to_sockets(
+    to_sockets::<&RawValue>(
         &target_rooms(&rooms, F),
         nsp,
         &except_rooms,

@@ -5,9 +5,7 @@
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pg_socketio_protocol::{
-    encode, wal_content, Encoded, MessageType, Operation, RawValue, Target,
-};
+use pg_socketio_protocol::{encode, wal_content, Encoded, JsonArg, MessageType, Operation, Target};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -25,11 +23,11 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// The one step from an SQL function's targeting arguments to `publish`:
 /// sends `op` to the sockets in `rooms` (all when empty) but not in
 /// `except_rooms` (none when NULL), of namespace `nsp`.
-pub fn to_sockets(
+pub fn to_sockets<A: JsonArg>(
     rooms: &[&str],
     nsp: Option<&str>,
     except_rooms: &Option<Array<'_, &str>>,
-    op: Operation<&RawValue>,
+    op: Operation<A>,
     function: &'static str,
 ) {
     let except = room_list(except_rooms, "except_rooms", function);
@@ -43,7 +41,7 @@ pub fn to_sockets(
 
 /// Encodes `op` with the session's settings and sends it the ways
 /// `pg_socketio.delivery` says.
-pub fn publish(target: Target, op: Operation<&RawValue>, function: &'static str) {
+pub fn publish<A: JsonArg>(target: Target, op: Operation<A>, function: &'static str) {
     prepare(target, op, function).send();
 }
 
@@ -65,7 +63,7 @@ enum ToNotify {
 /// Encodes `op` with the session's settings; the WAL, if
 /// `pg_socketio.delivery` includes it, takes the message now, NOTIFY at
 /// [`Prepared::send`].
-pub fn prepare(target: Target, op: Operation<&RawValue>, function: &'static str) -> Prepared {
+pub fn prepare<A: JsonArg>(target: Target, op: Operation<A>, function: &'static str) -> Prepared {
     refuse_if_read_only(function);
     let delivery = settings::delivery();
     if delivery.wal() {

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pg_socketio_protocol::{
-    statement_change, Flags, Operation, Out, RawValue, RowChange, SentEvent, Target, TemplateError,
+    statement_change, ChangeJson, Flags, Operation, RowChange, SentEvent, Target, TemplateError,
     TriggerOptions, TRIGGER_USAGE,
 };
 use pgrx::pg_sys::panic::ErrorReport;
@@ -263,12 +263,10 @@ impl<'a> Call<'a> {
                 new_row.as_ref(),
                 old_row.as_ref(),
             );
-            let payload = scratch.buffer(change.len());
-            change.write(&mut Out::new(payload));
+            let payload = change.write(scratch.buffer(change.len()));
             drop((new_row, old_row, new, old));
-            let payload = std::str::from_utf8(payload).expect("row values are UTF-8");
             Some(unsafe {
-                PgMemoryContexts::For(outer).switch_to(|_| self.prepare(&rooms, payload, options))
+                PgMemoryContexts::For(outer).switch_to(|_| self.prepare(&rooms, &payload, options))
             })
         });
         if let Some(prepared) = prepared {
@@ -377,10 +375,13 @@ impl<'a> Call<'a> {
     }
 
     /// The change's message, encoded and written, for `send` later.
-    fn prepare(&self, rooms: &[String], payload: &str, options: &TriggerOptions) -> Prepared {
-        let arg: &RawValue =
-            serde_json::from_str(payload).expect("row values and row_change write JSON");
-        let args: [&RawValue; 1] = [arg];
+    fn prepare(
+        &self,
+        rooms: &[String],
+        payload: &ChangeJson,
+        options: &TriggerOptions,
+    ) -> Prepared {
+        let args = [payload];
         let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
         let target = Target {
             nsp: &options.nsp,

@@ -1,6 +1,7 @@
 //! The emitter's side: turns an operation into what PostgreSQL must carry —
 //! an inline notification, or an attachment row plus a short notification.
 
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 
 use serde_json::value::RawValue;
@@ -122,6 +123,25 @@ impl serde::Serialize for Slot {
     }
 }
 
+/// An event argument's JSON text, which must be valid JSON: the encoder
+/// writes it into messages as it is, without parsing it again.
+pub trait JsonArg {
+    fn json(&self) -> &str;
+}
+
+/// Text serde_json has checked.
+impl JsonArg for RawValue {
+    fn json(&self) -> &str {
+        self.get()
+    }
+}
+
+impl<T: JsonArg + ?Sized> JsonArg for &T {
+    fn json(&self) -> &str {
+        (**self).json()
+    }
+}
+
 /// Encodes `op` for the servers of `target.nsp`.
 ///
 /// JSON arguments are written into the inline payload as they are; a message
@@ -129,21 +149,21 @@ impl serde::Serialize for Slot {
 /// MessagePack for the attachment table. `seq` must differ between the calls
 /// of one transaction, since PostgreSQL delivers identical notifications of a
 /// transaction once.
-pub fn encode<'a>(
+pub fn encode<'a, A: JsonArg>(
     settings: &Settings,
     target: Target,
-    op: Operation<'a, &'a RawValue>,
+    op: Operation<'a, A>,
     seq: u64,
 ) -> Result<Encoded<'a>, Error> {
     encode_as(settings, Sender::EMITTER, target, op, seq)
 }
 
 /// [`encode`], sent as a cluster member or with a request id.
-pub fn encode_as<'a>(
+pub fn encode_as<'a, A: JsonArg>(
     settings: &Settings,
     sender: Sender,
     target: Target,
-    op: Operation<'a, &'a RawValue>,
+    op: Operation<'a, A>,
     seq: u64,
 ) -> Result<Encoded<'a>, Error> {
     let channel = channel_name(&settings.channel_prefix, target.nsp)?;
@@ -152,22 +172,18 @@ pub fn encode_as<'a>(
     if binary.is_empty() {
         // A placeholder without binary arguments is a mistake; looking for
         // one costs a substring scan, planning only when one may be there.
-        for arg in args.iter().filter(|a| a.get().contains("\"_placeholder\"")) {
-            plan(arg.get(), binary)?;
+        for arg in args
+            .iter()
+            .filter(|a| a.json().contains("\"_placeholder\""))
+        {
+            plan(arg.json(), binary)?;
         }
         let threshold = settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD);
         // The inline JSON holds every argument's text: when those alone
         // reach the threshold, it is not worth writing.
-        let args_len = args.iter().map(|a| a.get().len()).sum::<usize>();
+        let args_len = args.iter().map(|a| a.json().len()).sum::<usize>();
         if args_len < threshold {
-            let envelope = Envelope {
-                sender,
-                target,
-                op,
-                cluster_source: settings.cluster_source,
-                seq: Some(seq),
-            };
-            let payload = to_json(&envelope, args_len)?;
+            let payload = to_json(settings, sender, target, &op, seq, args)?;
             if payload.len() < threshold {
                 return Ok(Encoded::Inline { channel, payload });
             }
@@ -175,7 +191,7 @@ pub fn encode_as<'a>(
     }
     let plans = args
         .iter()
-        .map(|arg| plan(arg.get(), binary))
+        .map(|arg| plan(arg.json(), binary))
         .collect::<Result<Vec<_>, _>>()?;
     let mut used = vec![false; binary.len()];
     plans
@@ -189,7 +205,7 @@ pub fn encode_as<'a>(
     let envelope = Envelope {
         sender,
         target,
-        op: with_args(op, &slots),
+        op: with_args(&op, &slots),
         cluster_source: settings.cluster_source,
         // The row id makes the notification unique.
         seq: None,
@@ -218,17 +234,93 @@ pub fn encode_as<'a>(
     })
 }
 
-/// The envelope's JSON, written into one allocation in the common case:
-/// room for the arguments, the envelope's own text and the NUL that
-/// PostgreSQL's C string needs (so handing it over does not reallocate).
-fn to_json<A: serde::Serialize>(envelope: &Envelope<A>, args_len: usize) -> Result<String, Error> {
-    let mut out = Vec::with_capacity(args_len + ENVELOPE_TEXT + 1);
-    serde_json::to_writer(&mut out, envelope).map_err(|e| Error::Json(e.to_string()))?;
-    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+/// The message's JSON: the envelope written by serde with `null` where
+/// each argument goes, its place noted as it is written, then the
+/// arguments' text put there, into one allocation with room for the NUL
+/// that PostgreSQL's C string needs (so handing it over does not
+/// reallocate).
+fn to_json<A: JsonArg>(
+    settings: &Settings,
+    sender: Sender,
+    target: Target,
+    op: &Operation<'_, A>,
+    seq: u64,
+    args: &[A],
+) -> Result<String, Error> {
+    let written = Cell::new(0);
+    let places = RefCell::new(Vec::with_capacity(args.len()));
+    let slots: Vec<JsonSlot> = args
+        .iter()
+        .map(|_| JsonSlot {
+            written: &written,
+            places: &places,
+        })
+        .collect();
+    let envelope = Envelope {
+        sender,
+        target,
+        op: with_args(op, &slots),
+        cluster_source: settings.cluster_source,
+        seq: Some(seq),
+    };
+    let mut text = Counted {
+        bytes: Vec::with_capacity(ENVELOPE_TEXT),
+        written: &written,
+    };
+    serde_json::to_writer(&mut text, &envelope).map_err(|e| Error::Json(e.to_string()))?;
+    let text = text.bytes;
+    let places = places.into_inner();
+    debug_assert_eq!(places.len(), args.len());
+    let args_len: usize = args.iter().map(|a| a.json().len()).sum();
+    let mut out = Vec::with_capacity(text.len() - NULL.len() * args.len() + args_len + 1);
+    let mut from = 0;
+    for (&at, arg) in places.iter().zip(args) {
+        out.extend_from_slice(&text[from..at]);
+        out.extend_from_slice(arg.json().as_bytes());
+        from = at + NULL.len();
+    }
+    out.extend_from_slice(&text[from..]);
+    String::from_utf8(out).map_err(|e| Error::Json(format!("an argument is not UTF-8: {e}")))
 }
 
 /// About what an envelope with a few short rooms takes besides its arguments.
 const ENVELOPE_TEXT: usize = 256;
+
+/// What serde_json writes for a [`JsonSlot`].
+const NULL: &str = "null";
+
+/// An argument's place in the envelope's JSON: it notes where serde_json is
+/// about to write it (after any comma), then writes `null`.
+struct JsonSlot<'c> {
+    written: &'c Cell<usize>,
+    places: &'c RefCell<Vec<usize>>,
+}
+
+impl serde::Serialize for JsonSlot<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.places.borrow_mut().push(self.written.get());
+        s.serialize_unit()
+    }
+}
+
+/// serde_json's output, with the count of bytes written so far where the
+/// slots can read it.
+struct Counted<'c> {
+    bytes: Vec<u8>,
+    written: &'c Cell<usize>,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        self.written.set(self.bytes.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// The offsets of the empty `bin`s in an envelope, found by walking its
 /// structure (a string's bytes are never mistaken for one). The envelope
@@ -245,9 +337,9 @@ fn empty_bins(bytes: &[u8]) -> Result<Vec<usize>, Error> {
 }
 
 /// Splits a JSON array into its elements, one per event argument.
-pub fn split_args(args: &RawValue) -> Result<Vec<&RawValue>, Error> {
-    serde_json::from_str(args.get()).map_err(|_| Error::ArgsNotArray {
-        found: match args.get().trim_start().as_bytes().first() {
+pub fn split_args(args: &str) -> Result<Vec<&RawValue>, Error> {
+    serde_json::from_str(args).map_err(|_| Error::ArgsNotArray {
+        found: match args.trim_start().as_bytes().first() {
             Some(b'{') => "an object",
             Some(b'"') => "a string",
             Some(b'n') => "null",
@@ -278,14 +370,14 @@ fn args_of<'a, A>(op: &Operation<'a, A>) -> (&'a [A], &'a [&'a [u8]]) {
     }
 }
 
-fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> {
+fn with_args<'a, A, B>(op: &Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> {
     match op {
         Operation::Emit { event, flags } => Operation::Emit {
             event: SentEvent {
                 args,
                 ..event.with_no_args()
             },
-            flags,
+            flags: *flags,
         },
         Operation::ServerSideEmit { event } => Operation::ServerSideEmit {
             event: SentEvent {
@@ -295,15 +387,17 @@ fn with_args<'a, A, B>(op: Operation<'a, A>, args: &'a [B]) -> Operation<'a, B> 
         },
         Operation::SocketsJoin { rooms } => Operation::SocketsJoin { rooms },
         Operation::SocketsLeave { rooms } => Operation::SocketsLeave { rooms },
-        Operation::DisconnectSockets { close } => Operation::DisconnectSockets { close },
+        Operation::DisconnectSockets { close } => Operation::DisconnectSockets { close: *close },
         // One slot, for the one answer (see `args_of`).
         Operation::ServerSideEmitResponse { .. } => {
             Operation::ServerSideEmitResponse { answer: &args[0] }
         }
         Operation::FetchSockets => Operation::FetchSockets,
-        Operation::Heartbeat { initial } => Operation::Heartbeat { initial },
+        Operation::Heartbeat { initial } => Operation::Heartbeat { initial: *initial },
         Operation::AdapterClose => Operation::AdapterClose,
         Operation::NoSockets => Operation::NoSockets,
-        Operation::BroadcastClientCount { count } => Operation::BroadcastClientCount { count },
+        Operation::BroadcastClientCount { count } => {
+            Operation::BroadcastClientCount { count: *count }
+        }
     }
 }

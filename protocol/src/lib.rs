@@ -24,7 +24,7 @@ pub use decode::{
     ReceivedFlags, ReceivedOpts, RemoteSocket, MAX_DEPTH,
 };
 pub use encode::{
-    attachment_notification, encode, encode_as, split_args, Attachment, Encoded, Settings,
+    attachment_notification, encode, encode_as, split_args, Attachment, Encoded, JsonArg, Settings,
     DEFAULT_PAYLOAD_THRESHOLD, MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
@@ -34,8 +34,8 @@ pub use message::{
 };
 pub use rmpv::Value;
 pub use row_change::{
-    render, statement_change, Columns, RoomTemplates, RowChange, TemplateError, TriggerOptions,
-    TRIGGER_USAGE,
+    render, statement_change, ChangeJson, Columns, RoomTemplates, RowChange, TemplateError,
+    TriggerOptions, TRIGGER_USAGE,
 };
 pub use row_json::{escaped_len, is_json_number, member_key, ColumnValue, Out, Row};
 pub use serde_json::value::RawValue;

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use crate::encode::JsonArg;
 use crate::row_json::{ColumnValue, Out, Row};
 
 /// The trigger's arguments, as `CREATE TRIGGER ... EXECUTE FUNCTION
@@ -285,18 +286,33 @@ impl<'a> RowChange<'a> {
         false
     }
 
-    /// Writes exactly [`len`](Self::len) bytes.
-    pub fn write(&self, out: &mut Out) {
+    /// Writes itself into `buf`, of exactly [`len`](Self::len) bytes.
+    pub fn write<'b>(&self, buf: &'b mut [u8]) -> ChangeJson<'b> {
+        let mut out = Out::new(buf);
         let row = |row: Option<&Row>, out: &mut Out| match row {
             Some(row) => row.write(out),
             None => out.put(b"null"),
         };
         out.put(self.head.as_bytes());
         out.put(NEW.as_bytes());
-        row(self.new, out);
+        row(self.new, &mut out);
         out.put(OLD.as_bytes());
-        row(self.old, out);
+        row(self.old, &mut out);
         out.put(b"}");
+        ChangeJson(Cow::Borrowed(
+            std::str::from_utf8(out.finish()).expect("rows are written from UTF-8"),
+        ))
+    }
+}
+
+/// A change's JSON as this module wrote it: the event's argument, which
+/// the encoder takes as it is (no second parse of what was just written).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeJson<'a>(Cow<'a, str>);
+
+impl JsonArg for ChangeJson<'_> {
+    fn json(&self) -> &str {
+        &self.0
     }
 }
 
@@ -310,7 +326,7 @@ pub fn statement_change<'r>(
     schema: &str,
     table: &str,
     rows: impl Iterator<Item = (Option<&'r str>, Option<&'r str>)>,
-) -> String {
+) -> ChangeJson<'static> {
     let mut out = head(op, schema, table, 64);
     // `head` ends with `,`; the rows replace the `new`/`old` members.
     out.push_str("\"rows\":[");
@@ -323,7 +339,7 @@ pub fn statement_change<'r>(
         out.push('}');
     }
     out.push_str("]}");
-    out
+    ChangeJson(Cow::Owned(out))
 }
 
 fn head(op: &str, schema: &str, table: &str, extra: usize) -> String {
@@ -463,8 +479,7 @@ mod tests {
         ] {
             let one = RowChange::new("UPDATE", "pub\"lic", "t", new, old);
             let mut bytes = vec![0; one.len()];
-            one.write(&mut Out::new(&mut bytes));
-            assert_eq!(String::from_utf8(bytes).unwrap(), expected);
+            assert_eq!(one.write(&mut bytes).json(), expected);
         }
         let many = statement_change(
             "INSERT",
@@ -473,7 +488,7 @@ mod tests {
             [(Some("{}"), None), (Some("[1]"), None)].into_iter(),
         );
         assert_eq!(
-            many,
+            many.json(),
             r#"{"op":"INSERT","schema":"s","table":"t","rows":[{"new":{},"old":null},{"new":[1],"old":null}]}"#
         );
     }

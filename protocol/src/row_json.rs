@@ -133,6 +133,13 @@ impl<'a> Out<'a> {
     pub fn written(&self) -> usize {
         self.at
     }
+
+    /// What was written, which must be all of the memory.
+    pub fn finish(self) -> &'a [u8] {
+        let Out { buf, at } = self;
+        debug_assert_eq!(at, buf.len(), "measured and written lengths differ");
+        &buf[..at]
+    }
 }
 
 /// How many bytes `escape_json` adds for each byte: 1 for a two-character

@@ -118,7 +118,7 @@ fn channel_follows_prefix_and_namespace() {
         nsp: "/chat",
         ..Target::default()
     };
-    let op = Operation::DisconnectSockets { close: false };
+    let op: Operation<&RawValue> = Operation::DisconnectSockets { close: false };
     match encode(&settings, target, op, 1).unwrap() {
         Encoded::Inline { channel, .. } => assert_eq!(channel, "app#/chat"),
         other => panic!("{other:?}"),
@@ -145,7 +145,7 @@ fn cluster_source_can_be_left_out() {
 
 #[test]
 fn seq_keeps_identical_calls_distinct() {
-    let op = Operation::DisconnectSockets { close: false };
+    let op: Operation<&RawValue> = Operation::DisconnectSockets { close: false };
     let a = inline(&Settings::default(), Target::default(), op, 1);
     let b = inline(&Settings::default(), Target::default(), op, 2);
     assert_ne!(a, b);
@@ -161,7 +161,7 @@ fn reserved_event_names_are_refused() {
         "newListener",
         "removeListener",
     ] {
-        let op = Operation::Emit {
+        let op: Operation<&RawValue> = Operation::Emit {
             event: SentEvent::new(name, &[]),
             flags: Flags::default(),
         };
@@ -169,7 +169,7 @@ fn reserved_event_names_are_refused() {
         assert!(matches!(err, Error::ReservedEvent { .. }), "{name}: {err}");
     }
     for name in ["connection", "new_namespace", "disconnect"] {
-        let op = Operation::ServerSideEmit {
+        let op: Operation<&RawValue> = Operation::ServerSideEmit {
             event: SentEvent::new(name, &[]),
         };
         assert!(
@@ -178,7 +178,7 @@ fn reserved_event_names_are_refused() {
         );
     }
     // Allowed to clients, although reserved between servers.
-    let op = Operation::Emit {
+    let op: Operation<&RawValue> = Operation::Emit {
         event: SentEvent::new("connection", &[]),
         flags: Flags::default(),
     };
@@ -191,7 +191,7 @@ fn emit_string(unit: &str, count: usize, settings: &Settings) -> (Encoded<'stati
     // Leaked: the result borrows its arguments, and a test may keep it.
     let arg: &'static RawValue = Box::leak(raw(&format!("\"{}\"", unit.repeat(count))));
     let args: &'static [&RawValue] = Box::leak(Box::new([arg]));
-    let op = Operation::Emit {
+    let op: Operation<&RawValue> = Operation::Emit {
         event: SentEvent::new("big", args),
         flags: Flags::default(),
     };
@@ -257,7 +257,7 @@ fn threshold_setting_is_capped() {
         payload_threshold: 0,
         ..Settings::default()
     };
-    let op = Operation::DisconnectSockets { close: true };
+    let op: Operation<&RawValue> = Operation::DisconnectSockets { close: true };
     assert!(matches!(
         encode(&zero, Target::default(), op, 1).unwrap(),
         Encoded::Attachment {
@@ -281,7 +281,7 @@ fn attachment_is_msgpack_of_the_whole_message_with_string_keys() {
         rooms: &room,
         ..Target::default()
     };
-    let op = Operation::Emit {
+    let op: Operation<&RawValue> = Operation::Emit {
         event: SentEvent::new("ev", args),
         flags: Flags::default(),
     };
@@ -537,7 +537,7 @@ fn placeholder_mistakes_are_refused() {
     let check = |json: &str, binary: &[&[u8]]| {
         let arg = raw(json);
         let args: &[&RawValue] = &[&arg];
-        let op = Operation::Emit {
+        let op: Operation<&RawValue> = Operation::Emit {
             event: SentEvent {
                 name: "e",
                 args,
@@ -567,7 +567,7 @@ fn placeholder_mistakes_are_refused() {
     // Not a placeholder: other keys, or not exactly true.
     let arg = raw(r#"{"_placeholder":true,"num":0,"x":1}"#);
     let args: &[&RawValue] = &[&arg];
-    let op = Operation::Emit {
+    let op: Operation<&RawValue> = Operation::Emit {
         event: SentEvent::new("e", args),
         flags: Flags::default(),
     };
@@ -579,10 +579,13 @@ fn placeholder_mistakes_are_refused() {
 
 #[test]
 fn args_must_be_a_json_array() {
-    let arr = raw(r#"[1, {"a":[2]}, "s"]"#);
-    let parts: Vec<&str> = split_args(&arr).unwrap().iter().map(|r| r.get()).collect();
+    let parts: Vec<&str> = split_args(r#"[1, {"a":[2]}, "s"]"#)
+        .unwrap()
+        .iter()
+        .map(|r| r.get())
+        .collect();
     assert_eq!(parts, vec!["1", r#"{"a":[2]}"#, r#""s""#]);
-    assert!(split_args(&raw("[]")).unwrap().is_empty());
+    assert!(split_args("[]").unwrap().is_empty());
     for (json, found) in [
         ("{}", "an object"),
         ("1", "a number"),
@@ -590,7 +593,7 @@ fn args_must_be_a_json_array() {
         ("null", "null"),
     ] {
         assert_eq!(
-            split_args(&raw(json)).unwrap_err(),
+            split_args(json).unwrap_err(),
             Error::ArgsNotArray { found },
             "{json}"
         );
