@@ -1,7 +1,7 @@
 //! The emitter's side: turns an operation into what PostgreSQL must carry —
 //! an inline notification, or an attachment row plus a short notification.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io::Write;
 
 use serde_json::value::RawValue;
@@ -236,9 +236,9 @@ pub fn encode_as<'a, A: JsonArg>(
 
 /// The message's JSON: the envelope written by serde with `null` where
 /// each argument goes, its place noted as it is written, then the
-/// arguments' text put there, into one allocation with room for the NUL
-/// that PostgreSQL's C string needs (so handing it over does not
-/// reallocate).
+/// arguments' text put there, in one allocation with room for the
+/// arguments and the NUL that PostgreSQL's C string needs (so handing it
+/// over does not reallocate).
 fn to_json<A: JsonArg>(
     settings: &Settings,
     sender: Sender,
@@ -248,39 +248,55 @@ fn to_json<A: JsonArg>(
     args: &[A],
 ) -> Result<String, Error> {
     let written = Cell::new(0);
-    let places = RefCell::new(Vec::with_capacity(args.len()));
-    let slots: Vec<JsonSlot> = args
-        .iter()
-        .map(|_| JsonSlot {
-            written: &written,
-            places: &places,
-        })
-        .collect();
+    let slot = || JsonSlot {
+        written: &written,
+        place: Cell::new(0),
+    };
+    // One argument is the common case: no allocation for its slot.
+    let (one, many): ([JsonSlot; 1], Vec<JsonSlot>);
+    let slots: &[JsonSlot] = if args.len() == 1 {
+        one = [slot()];
+        &one
+    } else {
+        many = args.iter().map(|_| slot()).collect();
+        &many
+    };
     let envelope = Envelope {
         sender,
         target,
-        op: with_args(op, &slots),
+        op: with_args(op, slots),
         cluster_source: settings.cluster_source,
         seq: Some(seq),
     };
+    let args_len: usize = args.iter().map(|a| a.json().len()).sum();
     let mut text = Counted {
-        bytes: Vec::with_capacity(ENVELOPE_TEXT),
+        bytes: Vec::with_capacity(ENVELOPE_TEXT + args_len + 1),
         written: &written,
     };
     serde_json::to_writer(&mut text, &envelope).map_err(|e| Error::Json(e.to_string()))?;
-    let text = text.bytes;
-    let places = places.into_inner();
-    debug_assert_eq!(places.len(), args.len());
-    let args_len: usize = args.iter().map(|a| a.json().len()).sum();
-    let mut out = Vec::with_capacity(text.len() - NULL.len() * args.len() + args_len + 1);
-    let mut from = 0;
-    for (&at, arg) in places.iter().zip(args) {
-        out.extend_from_slice(&text[from..at]);
-        out.extend_from_slice(arg.json().as_bytes());
-        from = at + NULL.len();
+    let mut out = text.bytes;
+    // From the last place back, so that the places before stay where they
+    // were noted.
+    for (slot, arg) in slots.iter().zip(args).rev() {
+        replace(
+            &mut out,
+            slot.place.get(),
+            NULL.len(),
+            arg.json().as_bytes(),
+        );
     }
-    out.extend_from_slice(&text[from..]);
-    String::from_utf8(out).map_err(|e| Error::Json(format!("an argument is not UTF-8: {e}")))
+    Ok(String::from_utf8(out).expect("serde_json and the arguments write UTF-8"))
+}
+
+/// Replaces the `len` bytes at `at` with `with`, moving what follows.
+fn replace(out: &mut Vec<u8>, at: usize, len: usize, with: &[u8]) {
+    let (old_len, new_len) = (out.len(), out.len() - len + with.len());
+    if new_len > old_len {
+        out.resize(new_len, 0);
+    }
+    out.copy_within(at + len..old_len, at + with.len());
+    out.truncate(new_len);
+    out[at..at + with.len()].copy_from_slice(with);
 }
 
 /// About what an envelope with a few short rooms takes besides its arguments.
@@ -293,12 +309,12 @@ const NULL: &str = "null";
 /// about to write it (after any comma), then writes `null`.
 struct JsonSlot<'c> {
     written: &'c Cell<usize>,
-    places: &'c RefCell<Vec<usize>>,
+    place: Cell<usize>,
 }
 
 impl serde::Serialize for JsonSlot<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.places.borrow_mut().push(self.written.get());
+        self.place.set(self.written.get());
         s.serialize_unit()
     }
 }
@@ -310,11 +326,19 @@ struct Counted<'c> {
     written: &'c Cell<usize>,
 }
 
+// Inlined as writing into a `Vec` is: serde_json writes token by token.
 impl Write for Counted<'_> {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         self.bytes.extend_from_slice(buf);
         self.written.set(self.bytes.len());
-        Ok(buf.len())
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
