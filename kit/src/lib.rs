@@ -436,6 +436,12 @@ pub async fn refused(db: &Client, sql: &str) -> tokio_postgres::error::DbError {
         .clone()
 }
 
+/// `SQLSTATE: message` of the error `sql` must fail with.
+pub async fn refusal(db: &Client, sql: &str) -> String {
+    let err = refused(db, sql).await;
+    format!("{}: {}", err.code().code(), err.message())
+}
+
 /// The Rust listener's next event, which must come within `wait`.
 pub async fn next_event(
     listener: &mut pg_socketio_client::Listener,

@@ -15,6 +15,7 @@ use crate::as_owner::as_owner;
 use crate::attachment_table::{self, AttachmentTable, Right};
 use crate::error_detail::on_error_say;
 use crate::raise::{fail, OrRaise};
+use crate::scratch::palloc_huge;
 use crate::stats::{self, Counter};
 use crate::table_lock;
 
@@ -73,30 +74,20 @@ pub struct Bytea {
 }
 
 impl Bytea {
-    /// Written once into memory of its final size from PostgreSQL's
-    /// allocator: running out of memory is then an ERROR (53200) of this
-    /// statement, never an abort of the server process.
+    /// Written once into memory of its final size (`palloc_huge`).
     pub fn of(payload: &Attachment, function: &'static str) -> Bytea {
+        let size = pg_sys::VARHDRSZ + payload.len();
+        let bytea = palloc_huge(size);
+        unsafe {
+            let mut body =
+                std::slice::from_raw_parts_mut(bytea.add(pg_sys::VARHDRSZ), payload.len());
+            payload.write_to(&mut body).or_raise(function);
+            set_varsize_4b(bytea.cast(), size as i32);
+        }
         Bytea {
-            datum: bytea(payload, function),
+            datum: pg_sys::Datum::from(bytea),
             len: payload.len(),
         }
-    }
-}
-
-fn bytea(payload: &Attachment, function: &'static str) -> pg_sys::Datum {
-    let size = pg_sys::VARHDRSZ + payload.len();
-    unsafe {
-        let bytea = pg_sys::MemoryContextAllocExtended(
-            pg_sys::CurrentMemoryContext,
-            size,
-            pg_sys::MCXT_ALLOC_HUGE as i32,
-        )
-        .cast::<u8>();
-        let mut body = std::slice::from_raw_parts_mut(bytea.add(pg_sys::VARHDRSZ), payload.len());
-        payload.write_to(&mut body).or_raise(function);
-        set_varsize_4b(bytea.cast(), size as i32);
-        pg_sys::Datum::from(bytea)
     }
 }
 

@@ -18,6 +18,8 @@ use pgrx::{direct_function_call, impl_sql_translatable, FromDatum};
 pub struct JsonbText<'a>(&'a str);
 
 impl<'a> JsonbText<'a> {
+    /// The text for as long as the call lasts (`JsonArg::json` only lends
+    /// it for as long as the `JsonbText`): what `split_args` borrows from.
     pub fn text(&self) -> &'a str {
         self.0
     }

@@ -15,20 +15,29 @@ thread_local! {
 pub struct Scratch;
 
 impl Scratch {
-    /// `len` bytes of the scratch context, from PostgreSQL's allocator: a
-    /// large message fails with ERROR 53200 when memory runs out, not with
-    /// an abort of the server process.
+    /// `len` bytes of the scratch context (see [`palloc_huge`]).
     // Each call hands out memory of its own, as an arena does.
     #[allow(clippy::mut_from_ref)]
     pub fn buffer(&self, len: usize) -> &mut [u8] {
-        unsafe {
-            let at = pgrx::pg_sys::MemoryContextAllocExtended(
-                pgrx::pg_sys::CurrentMemoryContext,
-                len.max(1),
-                pgrx::pg_sys::MCXT_ALLOC_HUGE as i32,
-            );
-            std::slice::from_raw_parts_mut(at.cast(), len)
-        }
+        // SAFETY: fresh memory of `len` bytes, alive until the context is
+        // emptied, which the `&self` borrow of `in_scratch`'s token outlasts.
+        unsafe { std::slice::from_raw_parts_mut(palloc_huge(len), len) }
+    }
+}
+
+/// `len` bytes of the current memory context from PostgreSQL's allocator,
+/// which may exceed 1 GB's allocation limit: running out of memory is then
+/// an ERROR (53200) of the statement, never an abort of the server process
+/// as a failed Rust allocation would be.
+pub fn palloc_huge(len: usize) -> *mut u8 {
+    // SAFETY: allocates in CurrentMemoryContext, or raises an ERROR.
+    unsafe {
+        pgrx::pg_sys::MemoryContextAllocExtended(
+            pgrx::pg_sys::CurrentMemoryContext,
+            len.max(1),
+            pgrx::pg_sys::MCXT_ALLOC_HUGE as i32,
+        )
+        .cast()
     }
 }
 

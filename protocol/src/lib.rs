@@ -37,7 +37,7 @@ pub use row_change::{
     render, statement_change, ChangeJson, Columns, RoomTemplates, RowChange, TemplateError,
     TriggerOptions, TRIGGER_USAGE,
 };
-pub use row_json::{escaped_len, is_json_number, member_key, ColumnValue, Out, Row};
+pub use row_json::{is_json_number, member_key, ColumnValue, Row};
 pub use serde_json::value::RawValue;
 pub use table_name::{TableName, DEFAULT_ATTACHMENT_TABLE};
 pub use wal::{decode_wal_content, wal_content, WAL_PREFIX};

@@ -92,7 +92,7 @@ impl Row<'_> {
         false
     }
 
-    pub fn write(&self, out: &mut Out) {
+    pub(crate) fn write(&self, out: &mut Out) {
         out.put(b"{");
         for (i, (key, value)) in self.members.iter().enumerate() {
             if i > 0 {
@@ -114,7 +114,7 @@ impl Row<'_> {
 
 /// Writes into memory measured beforehand; writing past its end is a bug
 /// of the measuring, and panics.
-pub struct Out<'a> {
+pub(crate) struct Out<'a> {
     buf: &'a mut [u8],
     at: usize,
 }
@@ -127,11 +127,6 @@ impl<'a> Out<'a> {
     pub fn put(&mut self, bytes: &[u8]) {
         self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
         self.at += bytes.len();
-    }
-
-    /// How many bytes were written.
-    pub fn written(&self) -> usize {
-        self.at
     }
 
     /// What was written, which must be all of the memory.
@@ -162,7 +157,7 @@ const EXTRA: [u8; 256] = {
 };
 
 /// The length of `text` as a JSON string, quotes included.
-pub fn escaped_len(text: &str) -> usize {
+pub(crate) fn escaped_len(text: &str) -> usize {
     2 + text.len()
         + text
             .bytes()
@@ -260,9 +255,8 @@ mod tests {
             let mut bytes = vec![0; value.len()];
             let mut out = Out::new(&mut bytes);
             value.write(&mut out);
-            assert_eq!(out.written(), bytes.len(), "{text:?}");
             assert_eq!(
-                String::from_utf8(bytes).unwrap(),
+                std::str::from_utf8(out.finish()).unwrap(),
                 serde_json::to_string(text).unwrap()
             );
         }

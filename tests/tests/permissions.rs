@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Message, ReceivedOpts, Value};
 use pg_socketio_client::{placeholder, Emitter, Listener};
-use pg_socketio_kit::{connect, database_url, next_message, refused, unique_prefix, TestRole};
+use pg_socketio_kit::{connect, database_url, next_message, refusal, unique_prefix, TestRole};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -21,12 +21,6 @@ async fn setup(test: &str) -> (Client, String, Listener) {
         .await
         .unwrap();
     (admin, prefix, listener)
-}
-
-/// The SQLSTATE and message of a statement that must fail.
-async fn refusal(db: &Client, sql: &str) -> String {
-    let err = refused(db, sql).await;
-    format!("{}: {}", err.code().code(), err.message())
 }
 
 async fn assert_quiet(listener: &mut Listener) {

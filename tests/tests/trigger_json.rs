@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use pg_socketio_kit::{drop_scratch_database, scratch_database, scratch_url, RawListener};
+use pg_socketio_kit::{
+    drop_scratch_database, emitter, refusal, scratch_database, scratch_url, unique_prefix,
+    RawListener,
+};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -109,6 +112,7 @@ async fn sent_and_expected(name: &str, trigger: &str) -> (Vec<String>, Vec<Strin
     let mut sent = new_rows(&[first.payload().to_owned()]);
     sent.extend(received(&mut listener).await);
     let expected = expected(&db).await;
+    assert_eq!(expected.len(), 3, "the rows ROWS inserts");
     drop((db, listener));
     drop_scratch_database(name).await;
     (sent, expected)
@@ -122,7 +126,6 @@ async fn each_row_is_what_row_to_json_writes() {
            FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}', 'row')",
     )
     .await;
-    assert_eq!(expected.len(), 3);
     assert_eq!(sent, expected);
 }
 
@@ -134,7 +137,6 @@ async fn each_row_of_a_statement_is_what_row_to_json_writes() {
            FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('all', 'rows')",
     )
     .await;
-    assert_eq!(expected.len(), 3);
     assert_eq!(sent, expected);
 }
 
@@ -143,9 +145,9 @@ async fn each_row_of_a_statement_is_what_row_to_json_writes() {
 /// refused as CREATE TRIGGER would have refused it.
 #[tokio::test]
 async fn a_table_changed_after_its_first_row_is_read_as_it_is_now() {
-    let prefix = pg_socketio_kit::unique_prefix("trigger_json_altered");
+    let prefix = unique_prefix("trigger_json_altered");
     let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
-    let db = pg_socketio_kit::emitter(&prefix).await;
+    let db = emitter(&prefix).await;
     db.batch_execute(
         "CREATE TEMP TABLE altered (id int, room text, secret text);
          CREATE TRIGGER emit AFTER INSERT ON altered
@@ -187,10 +189,4 @@ async fn a_table_changed_after_its_first_row_is_read_as_it_is_now() {
         "42703: room template names column \"room\", which the row does not have"
     );
     assert!(listener.drain(QUIET).await.is_empty());
-}
-
-/// `SQLSTATE: message` of the error `sql` fails with.
-async fn refusal(db: &Client, sql: &str) -> String {
-    let err = pg_socketio_kit::refused(db, sql).await;
-    format!("{}: {}", err.code().code(), err.message())
 }
