@@ -151,6 +151,15 @@ impl Layout {
             .rooms(|at| values.get(at).expect("a template's column is read"))
     }
 
+    /// Calls `found` with each room of a row's values (see
+    /// `RoomTemplates::each_room`).
+    pub fn each_room(&self, values: &Values, found: impl FnMut(&str)) {
+        self.templates.each_room(
+            |at| values.get(at).expect("a template's column is read"),
+            found,
+        )
+    }
+
     /// The row's sent columns as JSON members, in column order.
     pub fn sent<'v>(&'v self, values: &Values<'v>) -> pg_socketio_protocol::Row<'v> {
         pg_socketio_protocol::Row {

@@ -276,30 +276,37 @@ impl<'a> Call<'a> {
 
     fn statement(&self, op: &str, options: &TriggerOptions, layout: &Layout) {
         let data = self.data;
+        let mut batch = Batch::default();
         let new = if op == "DELETE" {
             Vec::new()
         } else {
-            self.table_rows(data.tg_newtable, layout)
+            self.table_rows(data.tg_newtable, layout, &mut batch)
         };
         let old = if op == "INSERT" {
             Vec::new()
         } else {
-            self.table_rows(data.tg_oldtable, layout)
+            self.table_rows(data.tg_oldtable, layout, &mut batch)
         };
+        let Batch {
+            json, room_names, ..
+        } = batch;
+        let json = String::from_utf8(json).expect("rows are written as UTF-8");
         // UPDATE's transition tables hold old and new versions in the same
         // order, so the i-th of each are one row.
         let count = new.len().max(old.len());
-        // Rooms in the order rows first name them, each with its rows.
-        let mut by_room: Vec<(String, Vec<usize>)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        // Rooms in the order rows first name them (a row's new version
+        // first), each with its rows.
+        let mut slot_of: Vec<Option<usize>> = vec![None; room_names.len()];
+        let mut by_room: Vec<(usize, Vec<usize>)> = Vec::new();
         for i in 0..count {
-            let rooms_of =
-                |rows: &[StatementRow]| rows.get(i).map_or(Vec::new(), |r| r.rooms.clone());
-            for room in union(rooms_of(&new), rooms_of(&old)) {
-                match index.get(&room) {
-                    Some(&at) => by_room[at].1.push(i),
+            let new_rooms = new.get(i).map_or(&[][..], |r| &r.rooms[..]);
+            let old_rooms = old.get(i).map_or(&[][..], |r| &r.rooms[..]);
+            let moved_from = old_rooms.iter().filter(|room| !new_rooms.contains(room));
+            for &room in new_rooms.iter().chain(moved_from) {
+                match slot_of[room] {
+                    Some(slot) => by_room[slot].1.push(i),
                     None => {
-                        index.insert(room.clone(), by_room.len());
+                        slot_of[room] = Some(by_room.len());
                         by_room.push((room, vec![i]));
                     }
                 }
@@ -312,21 +319,23 @@ impl<'a> Call<'a> {
                 &self.table,
                 rows.iter().map(|&i| {
                     (
-                        new.get(i).map(|r| r.json.as_str()),
-                        old.get(i).map(|r| r.json.as_str()),
+                        new.get(i).map(|r| &json[r.json.clone()]),
+                        old.get(i).map(|r| &json[r.json.clone()]),
                     )
                 }),
             );
-            self.prepare(&[room], &payload, options).send();
+            self.prepare(&[room_names[room].clone()], &payload, options)
+                .send();
         }
     }
 
-    /// Every row of a transition table, in order: its sent columns' JSON
-    /// and its rooms.
+    /// Every row of a transition table, in order: its sent columns' JSON,
+    /// written into `batch`, and its rooms, numbered by `batch`.
     fn table_rows(
         &self,
         store: *mut pg_sys::Tuplestorestate,
         layout: &Layout,
+        batch: &mut Batch,
     ) -> Vec<StatementRow> {
         if store.is_null() {
             return Vec::new();
@@ -346,9 +355,18 @@ impl<'a> Call<'a> {
                 let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
                 rows.push(in_scratch(|scratch| {
                     let values = Values::read(scratch, layout, datums, nulls);
+                    let start = batch.json.len();
+                    layout.sent(&values).append_to(&mut batch.json);
+                    let mut rooms = Vec::new();
+                    layout.each_room(&values, |room| {
+                        let room = batch.number(room);
+                        if !rooms.contains(&room) {
+                            rooms.push(room);
+                        }
+                    });
                     StatementRow {
-                        rooms: layout.rooms(&values),
-                        json: layout.sent(&values).to_json(),
+                        json: start..batch.json.len(),
+                        rooms,
                     }
                 }));
             }
@@ -407,10 +425,33 @@ fn union(mut rooms: Vec<String>, more: Vec<String>) -> Vec<String> {
     rooms
 }
 
-/// A row of a statement: its JSON and its rooms.
+/// A statement's rows: their JSON in one buffer, their rooms by number
+/// (a 100,000-row statement allocates per room, not per row).
+#[derive(Default)]
+struct Batch {
+    json: Vec<u8>,
+    room_names: Vec<String>,
+    numbers: HashMap<String, usize>,
+}
+
+impl Batch {
+    /// The number of `room`, given when first seen.
+    fn number(&mut self, room: &str) -> usize {
+        if let Some(&n) = self.numbers.get(room) {
+            return n;
+        }
+        let n = self.room_names.len();
+        self.room_names.push(room.to_owned());
+        self.numbers.insert(room.to_owned(), n);
+        n
+    }
+}
+
+/// A row of a statement: where its JSON is in the batch, and its rooms'
+/// numbers.
 struct StatementRow {
-    json: String,
-    rooms: Vec<String>,
+    json: std::ops::Range<usize>,
+    rooms: Vec<usize>,
 }
 
 thread_local! {

@@ -8,15 +8,21 @@ use crate::Error;
 /// One lexical token of JSON text.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Token<'a> {
-    Open {
-        object: bool,
-    },
+    Open { object: bool },
     Close,
-    /// Raw, between the quotes, escapes not yet resolved.
-    Str(&'a str),
+    Str(JsonStr<'a>),
     Number(&'a str),
     Bool(bool),
     Null,
+}
+
+/// A string token: its raw text between the quotes, escapes not yet
+/// resolved, and whether it has any (most have none, and are used as they
+/// are).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct JsonStr<'a> {
+    pub raw: &'a str,
+    pub escaped: bool,
 }
 
 /// The tokens of `json`, with their byte offsets. Commas and colons carry no
@@ -46,17 +52,22 @@ impl<'a> Iterator for Tokens<'a> {
             },
             b'}' | b']' => Token::Close,
             b'"' => {
+                // The closing quote: the first not escaped.
                 let mut i = start + 1;
-                loop {
-                    match bytes.get(i) {
-                        Some(b'"') => break,
-                        Some(b'\\') => i += 2,
-                        Some(_) => i += 1,
+                let mut escaped = false;
+                let end = loop {
+                    match memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or_default()) {
+                        Some(n) if bytes[i + n] == b'"' => break i + n,
+                        Some(n) => {
+                            escaped = true;
+                            i += n + 2;
+                        }
                         None => return Some(Err(malformed("an unterminated string"))),
                     }
-                }
-                self.at = i + 1;
-                return Some(Ok((start, Token::Str(&self.json[start + 1..i]))));
+                };
+                self.at = end + 1;
+                let raw = &self.json[start + 1..end];
+                return Some(Ok((start, Token::Str(JsonStr { raw, escaped }))));
             }
             b'-' | b'0'..=b'9' => {
                 let end = bytes[start..]

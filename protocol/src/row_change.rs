@@ -233,8 +233,25 @@ impl RoomTemplates {
     /// none.
     pub fn rooms<'v>(&self, value: impl Fn(usize) -> ColumnValue<'v>) -> Vec<String> {
         let mut rooms: Vec<String> = Vec::with_capacity(self.0.len());
+        self.each_room(value, |room| {
+            if !rooms.iter().any(|r| r == room) {
+                rooms.push(room.to_owned());
+            }
+        });
+        rooms
+    }
+
+    /// Calls `found` with each room of the row, in template order, rendered
+    /// into one buffer (no allocation per room: a statement renders one per
+    /// row). Two templates may give the same room; the caller keeps it once.
+    pub fn each_room<'v>(
+        &self,
+        value: impl Fn(usize) -> ColumnValue<'v>,
+        mut found: impl FnMut(&str),
+    ) {
+        let mut room = String::new();
         'templates: for template in &self.0 {
-            let mut room = String::new();
+            room.clear();
             for piece in template {
                 match piece {
                     Piece::Text(text) => room.push_str(text),
@@ -244,11 +261,8 @@ impl RoomTemplates {
                     },
                 }
             }
-            if !rooms.contains(&room) {
-                rooms.push(room);
-            }
+            found(&room);
         }
-        rooms
     }
 }
 

@@ -104,11 +104,11 @@ impl Row<'_> {
         out.put(b"}");
     }
 
-    /// Its JSON in a `String` of exactly its length.
-    pub fn to_json(&self) -> String {
-        let mut bytes = vec![0; self.len()];
-        self.write(&mut Out::new(&mut bytes));
-        String::from_utf8(bytes).expect("the members are UTF-8")
+    /// Appends its JSON to `buf` (a statement's rows share one buffer).
+    pub fn append_to(&self, buf: &mut Vec<u8>) {
+        let start = buf.len();
+        buf.resize(start + self.len(), 0);
+        self.write(&mut Out::new(&mut buf[start..]));
     }
 }
 
@@ -278,13 +278,15 @@ mod tests {
                 (&doc, ColumnValue::Json(r#"{"a": [1, 2]}"#)),
             ],
         };
-        let json = row.to_json();
+        // Appended after what the buffer holds, as a statement's rows are.
+        let mut buf = b"[".to_vec();
+        row.append_to(&mut buf);
+        assert_eq!(buf.len(), 1 + row.len());
+        Row::default().append_to(&mut buf);
         assert_eq!(
-            json,
-            r#"{"id":42,"na\"me":"x\ny","none":null,"doc":{"a": [1, 2]}}"#
+            String::from_utf8(buf).unwrap(),
+            r#"[{"id":42,"na\"me":"x\ny","none":null,"doc":{"a": [1, 2]}}{}"#
         );
-        assert_eq!(json.len(), row.len());
-        assert_eq!(Row::default().to_json(), "{}");
     }
 
     #[test]

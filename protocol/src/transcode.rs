@@ -16,7 +16,7 @@
 
 use std::io::Write;
 
-use crate::json_text::{malformed, tokens, unescape, unescaped, Token};
+use crate::json_text::{malformed, tokens, unescape, unescaped, JsonStr, Token};
 use crate::Error;
 
 /// What [`Plan::write`] needs, found by [`plan`].
@@ -58,9 +58,9 @@ enum Key {
 }
 
 impl Key {
-    fn of(raw: &str) -> Key {
+    fn of(key: JsonStr) -> Key {
         // Compared as written; unescaped only when it has an escape.
-        let is = |name: &str| raw == name || (raw.contains('\\') && unescaped(raw) == name);
+        let is = |name: &str| key.raw == name || (key.escaped && unescaped(key.raw) == name);
         if is("_placeholder") {
             Key::Placeholder
         } else if is("num") {
@@ -275,8 +275,8 @@ fn write_bin<W: Write>(out: &mut W, bytes: &[u8]) -> Result<(), Error> {
     rmp::encode::write_bin(out, bytes).map_err(io)
 }
 
-fn write_str<W: Write>(out: &mut W, raw: &str) -> Result<(), Error> {
-    if !raw.contains('\\') {
+fn write_str<W: Write>(out: &mut W, JsonStr { raw, escaped }: JsonStr) -> Result<(), Error> {
+    if !escaped {
         return rmp::encode::write_str(out, raw).map_err(io);
     }
     let mut len = 0usize;
