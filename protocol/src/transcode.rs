@@ -25,9 +25,11 @@ pub(crate) struct Plan<'a> {
     json: &'a str,
     /// Member count of each array and object, in the order they open.
     counts: Vec<u32>,
-    /// For each container, in the same order: the binary argument it stands
-    /// for, when it is a placeholder.
-    placeholders: Vec<Option<usize>>,
+    /// The containers that are placeholders, in that order, each with the
+    /// binary argument it stands for (a placeholder holds no container, so
+    /// they close in the order they open). Kept apart from `counts`: a large
+    /// argument has millions of containers and, as a rule, no placeholder.
+    placeholders: Vec<(usize, usize)>,
     len: usize,
 }
 
@@ -128,7 +130,6 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
                     len_before: plan.len,
                 });
                 plan.counts.push(0);
-                plan.placeholders.push(None);
             }
             Token::Close => {
                 if stack.is_empty() {
@@ -203,7 +204,7 @@ fn close(
                     num: text.to_owned(),
                     count: binary.len(),
                 })?;
-            plan.placeholders[frame.index] = Some(index);
+            plan.placeholders.push((frame.index, index));
             let mut bin = Counter(0);
             write_bin(&mut bin, binary[index])?;
             plan.len = frame.len_before + bin.0;
@@ -227,7 +228,7 @@ impl Plan<'_> {
 
     /// The binary arguments this argument uses.
     pub fn used(&self) -> impl Iterator<Item = usize> + '_ {
-        self.placeholders.iter().flatten().copied()
+        self.placeholders.iter().map(|&(_, n)| n)
     }
 
     /// Writes the MessagePack; returns how many bytes it wrote. Keys and
@@ -235,6 +236,7 @@ impl Plan<'_> {
     pub fn write<W: Write>(&self, binary: &[&[u8]], out: &mut W) -> Result<usize, Error> {
         let mut out = Counted { inner: out, n: 0 };
         let mut next_container = 0;
+        let mut placeholders = self.placeholders.iter().peekable();
         // Inside a placeholder object, already written as its bin.
         let mut skip_depth = 0usize;
         for token in tokens(self.json) {
@@ -251,7 +253,7 @@ impl Plan<'_> {
                 Token::Open { object } => {
                     let index = next_container;
                     next_container += 1;
-                    if let Some(n) = self.placeholders[index] {
+                    if let Some(&(_, n)) = placeholders.next_if(|&&(at, _)| at == index) {
                         write_bin(&mut out, binary[n])?;
                         skip_depth = 1;
                     } else if object {
