@@ -248,7 +248,8 @@ impl<'a> Call<'a> {
             let new = new.map(|tuple| self.tuple_values(scratch, tuple, layout));
             let old = old.map(|tuple| self.tuple_values(scratch, tuple, layout));
             let rooms_of = |values: Option<&Values>| values.map_or(Vec::new(), |v| layout.rooms(v));
-            let rooms = union(rooms_of(new.as_ref()), rooms_of(old.as_ref()));
+            let (new_rooms, old_rooms) = (rooms_of(new.as_ref()), rooms_of(old.as_ref()));
+            let rooms: Vec<&str> = union(&new_rooms, &old_rooms).map(String::as_str).collect();
             if rooms.is_empty() {
                 return None;
             }
@@ -301,8 +302,7 @@ impl<'a> Call<'a> {
         for i in 0..count {
             let new_rooms = new.get(i).map_or(&[][..], |r| &r.rooms[..]);
             let old_rooms = old.get(i).map_or(&[][..], |r| &r.rooms[..]);
-            let moved_from = old_rooms.iter().filter(|room| !new_rooms.contains(room));
-            for &room in new_rooms.iter().chain(moved_from) {
+            for &room in union(new_rooms, old_rooms) {
                 match slot_of[room] {
                     Some(slot) => by_room[slot].1.push(i),
                     None => {
@@ -324,8 +324,7 @@ impl<'a> Call<'a> {
                     )
                 }),
             );
-            self.prepare(&[room_names[room].clone()], &payload, options)
-                .send();
+            self.prepare(&[&room_names[room]], &payload, options).send();
         }
     }
 
@@ -393,17 +392,11 @@ impl<'a> Call<'a> {
     }
 
     /// The change's message, encoded and written, for `send` later.
-    fn prepare(
-        &self,
-        rooms: &[String],
-        payload: &ChangeJson,
-        options: &TriggerOptions,
-    ) -> Prepared {
+    fn prepare(&self, rooms: &[&str], payload: &ChangeJson, options: &TriggerOptions) -> Prepared {
         let args = [payload];
-        let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
         let target = Target {
             nsp: &options.nsp,
-            rooms: &rooms,
+            rooms,
             except: &[],
         };
         let op = Operation::Emit {
@@ -414,15 +407,12 @@ impl<'a> Call<'a> {
     }
 }
 
-/// The rooms of a change's new and old row: each once, new ones first (an
-/// UPDATE that moves a row between rooms reaches both).
-fn union(mut rooms: Vec<String>, more: Vec<String>) -> Vec<String> {
-    for room in more {
-        if !rooms.contains(&room) {
-            rooms.push(room);
-        }
-    }
-    rooms
+/// The rooms of a change's new and old row, each list without repeats:
+/// each room once, new ones first (an UPDATE that moves a row between rooms
+/// reaches both). Rooms by name in row mode, by number in statement mode.
+fn union<'r, T: PartialEq>(new: &'r [T], old: &'r [T]) -> impl Iterator<Item = &'r T> {
+    new.iter()
+        .chain(old.iter().filter(|room| !new.contains(room)))
 }
 
 /// A statement's rows: their JSON in one buffer, their rooms by number
