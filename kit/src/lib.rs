@@ -193,11 +193,24 @@ pub struct PrivateCluster {
     dir: std::path::PathBuf,
     bindir: String,
     pub port: u16,
+    /// The server's address space limit (`ulimit -v`), in kB.
+    memory_kb: Option<u64>,
 }
 
 impl PrivateCluster {
     /// initdb + start with `settings` (`name=value`); as `postgres` when root.
     pub fn start(settings: &[&str]) -> PrivateCluster {
+        Self::start_with(settings, None)
+    }
+
+    /// [`start`](Self::start), every server process limited to `memory_kb`
+    /// of address space (`ulimit -v`): an allocation beyond fails, as it
+    /// does on a server whose memory ran out.
+    pub fn start_with_memory_limit(settings: &[&str], memory_kb: u64) -> PrivateCluster {
+        Self::start_with(settings, Some(memory_kb))
+    }
+
+    fn start_with(settings: &[&str], memory_kb: Option<u64>) -> PrivateCluster {
         let bindir = std::process::Command::new("pg_config")
             .arg("--bindir")
             .output()
@@ -211,7 +224,12 @@ impl PrivateCluster {
         let dir = std::env::temp_dir().join(format!("pg_socketio_cluster_{port}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let cluster = PrivateCluster { dir, bindir, port };
+        let cluster = PrivateCluster {
+            dir,
+            bindir,
+            port,
+            memory_kb,
+        };
         if Self::is_root() {
             // initdb refuses root: the cluster belongs to postgres.
             let chown = std::process::Command::new("chown")
@@ -264,13 +282,21 @@ impl PrivateCluster {
 
     fn pg(&self, program: &str, args: &[&str]) {
         let path = format!("{}/{program}", self.bindir);
-        let mut cmd = if Self::is_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--", &path]);
-            c
-        } else {
-            std::process::Command::new(&path)
-        };
+        // The limit, when there is one, through a shell's ulimit, which the
+        // server inherits.
+        let limited = self
+            .memory_kb
+            .map(|kb| format!("ulimit -v {kb} && exec \"$0\" \"$@\""));
+        let mut line: Vec<&str> = Vec::new();
+        if Self::is_root() {
+            line.extend(["runuser", "-u", "postgres", "--"]);
+        }
+        if let Some(limited) = &limited {
+            line.extend(["sh", "-c", limited]);
+        }
+        line.push(&path);
+        let mut cmd = std::process::Command::new(line[0]);
+        cmd.args(&line[1..]);
         let out = cmd.args(args).current_dir(&self.dir).output().unwrap();
         assert!(
             out.status.success(),

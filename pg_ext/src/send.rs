@@ -80,7 +80,8 @@ pub fn prepare<A: JsonArg>(target: Target, op: Operation<A>, function: &'static 
             if delivery.wal() {
                 let content = wal_content(&channel, payload.len(), |out| {
                     out.extend_from_slice(payload.as_bytes())
-                });
+                })
+                .or_raise(function);
                 wal::log_message(&content);
             }
             (
@@ -100,7 +101,8 @@ pub fn prepare<A: JsonArg>(target: Target, op: Operation<A>, function: &'static 
                     payload
                         .write_to(out)
                         .expect("writing into a Vec does not fail")
-                });
+                })
+                .or_raise(function);
                 wal::log_message(&content);
             }
             let to_notify = delivery.notify().then(|| ToNotify::Attachment {

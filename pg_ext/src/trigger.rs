@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pg_socketio_protocol::{
-    statement_change, ChangeJson, Flags, Operation, RowChange, SentEvent, Target, TemplateError,
-    TriggerOptions, TRIGGER_USAGE,
+    union, ChangeJson, Flags, Operation, RowChange, SentEvent, StatementRows, Target,
+    TemplateError, TriggerOptions, Version, TRIGGER_USAGE,
 };
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
-use crate::raise::fail;
+use crate::raise::{fail, OrRaise};
 use crate::row_values::{Layout, NoColumn, Values};
 use crate::scratch::{in_scratch, Scratch};
 use crate::send::{prepare, Prepared};
@@ -277,69 +277,32 @@ impl<'a> Call<'a> {
 
     fn statement(&self, op: &str, options: &TriggerOptions, layout: &Layout) {
         let data = self.data;
-        let mut batch = Batch::default();
-        let new = if op == "DELETE" {
-            Vec::new()
-        } else {
-            self.table_rows(data.tg_newtable, layout, &mut batch)
-        };
-        let old = if op == "INSERT" {
-            Vec::new()
-        } else {
-            self.table_rows(data.tg_oldtable, layout, &mut batch)
-        };
-        let Batch {
-            json, room_names, ..
-        } = batch;
-        let json = String::from_utf8(json).expect("rows are written as UTF-8");
-        // UPDATE's transition tables hold old and new versions in the same
-        // order, so the i-th of each are one row.
-        let count = new.len().max(old.len());
-        // Rooms in the order rows first name them (a row's new version
-        // first), each with its rows.
-        let mut slot_of: Vec<Option<usize>> = vec![None; room_names.len()];
-        let mut by_room: Vec<(usize, Vec<usize>)> = Vec::new();
-        for i in 0..count {
-            let new_rooms = new.get(i).map_or(&[][..], |r| &r.rooms[..]);
-            let old_rooms = old.get(i).map_or(&[][..], |r| &r.rooms[..]);
-            for &room in union(new_rooms, old_rooms) {
-                match slot_of[room] {
-                    Some(slot) => by_room[slot].1.push(i),
-                    None => {
-                        slot_of[room] = Some(by_room.len());
-                        by_room.push((room, vec![i]));
-                    }
-                }
-            }
+        let mut rows = StatementRows::default();
+        if op != "DELETE" {
+            self.table_rows(data.tg_newtable, Version::New, layout, &mut rows);
         }
-        for (room, rows) in by_room {
-            let payload = statement_change(
-                op,
-                &self.schema,
-                &self.table,
-                rows.iter().map(|&i| {
-                    (
-                        new.get(i).map(|r| &json[r.json.clone()]),
-                        old.get(i).map(|r| &json[r.json.clone()]),
-                    )
-                }),
-            );
-            self.prepare(&[&room_names[room]], &payload, options).send();
+        if op != "INSERT" {
+            self.table_rows(data.tg_oldtable, Version::Old, layout, &mut rows);
+        }
+        for (room, indexes) in rows.by_room().or_raise(SIO_TRIGGER) {
+            let payload = rows
+                .change(op, &self.schema, &self.table, &indexes)
+                .or_raise(SIO_TRIGGER);
+            self.prepare(&[room], &payload, options).send();
         }
     }
 
-    /// Every row of a transition table, in order: its sent columns' JSON,
-    /// written into `batch`, and its rooms, numbered by `batch`.
+    /// Adds every row of a transition table to `rows`, in order.
     fn table_rows(
         &self,
         store: *mut pg_sys::Tuplestorestate,
+        version: Version,
         layout: &Layout,
-        batch: &mut Batch,
-    ) -> Vec<StatementRow> {
+        rows: &mut StatementRows,
+    ) {
         if store.is_null() {
-            return Vec::new();
+            return;
         }
-        let mut rows = Vec::new();
         unsafe {
             // A read pointer of its own, as a scan of the table in SQL takes.
             let pointer =
@@ -352,27 +315,22 @@ impl<'a> Call<'a> {
                 pg_sys::slot_getallattrs(slot);
                 let datums = std::slice::from_raw_parts((*slot).tts_values, natts);
                 let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
-                rows.push(in_scratch(|scratch| {
+                in_scratch(|scratch| {
                     let values = Values::read(scratch, layout, datums, nulls);
-                    let start = batch.json.len();
-                    layout.sent(&values).append_to(&mut batch.json);
-                    let mut rooms = Vec::new();
+                    rows.add_row(version, &layout.sent(&values))
+                        .or_raise(SIO_TRIGGER);
+                    let mut added = Ok(());
                     layout.each_room(&values, |room| {
-                        let room = batch.number(room);
-                        if !rooms.contains(&room) {
-                            rooms.push(room);
+                        if added.is_ok() {
+                            added = rows.add_room(version, room);
                         }
                     });
-                    StatementRow {
-                        json: start..batch.json.len(),
-                        rooms,
-                    }
-                }));
+                    added.or_raise(SIO_TRIGGER);
+                });
             }
             pg_sys::ExecDropSingleTupleTableSlot(slot);
             pg_sys::tuplestore_select_read_pointer(store, 0);
         }
-        rows
     }
 
     /// A trigger tuple's values.
@@ -405,43 +363,6 @@ impl<'a> Call<'a> {
         };
         prepare(target, op, SIO_TRIGGER)
     }
-}
-
-/// The rooms of a change's new and old row, each list without repeats:
-/// each room once, new ones first (an UPDATE that moves a row between rooms
-/// reaches both). Rooms by name in row mode, by number in statement mode.
-fn union<'r, T: PartialEq>(new: &'r [T], old: &'r [T]) -> impl Iterator<Item = &'r T> {
-    new.iter()
-        .chain(old.iter().filter(|room| !new.contains(room)))
-}
-
-/// A statement's rows: their JSON in one buffer, their rooms by number
-/// (a 100,000-row statement allocates per room, not per row).
-#[derive(Default)]
-struct Batch {
-    json: Vec<u8>,
-    room_names: Vec<String>,
-    numbers: HashMap<String, usize>,
-}
-
-impl Batch {
-    /// The number of `room`, given when first seen.
-    fn number(&mut self, room: &str) -> usize {
-        if let Some(&n) = self.numbers.get(room) {
-            return n;
-        }
-        let n = self.room_names.len();
-        self.room_names.push(room.to_owned());
-        self.numbers.insert(room.to_owned(), n);
-        n
-    }
-}
-
-/// A row of a statement: where its JSON is in the batch, and its rooms'
-/// numbers.
-struct StatementRow {
-    json: std::ops::Range<usize>,
-    rooms: Vec<usize>,
 }
 
 thread_local! {

@@ -54,6 +54,9 @@ pub enum Error {
 
     #[error("the message is {len} bytes long: the attachment table holds at most {max} bytes")]
     TooLarge { len: usize, max: usize },
+
+    #[error("out of memory: could not allocate {bytes} more bytes for {what}")]
+    OutOfMemory { what: &'static str, bytes: usize },
 }
 
 /// The class of an [`Error`], for mapping onto SQLSTATEs and the like.
@@ -65,6 +68,8 @@ pub enum ErrorKind {
     InvalidValue,
     /// A size limit was exceeded.
     LimitExceeded,
+    /// Memory ran out.
+    OutOfMemory,
 }
 
 impl Error {
@@ -72,6 +77,7 @@ impl Error {
         match self {
             Error::Null { .. } => ErrorKind::Null,
             Error::TooLarge { .. } => ErrorKind::LimitExceeded,
+            Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
             Error::BadNamespace { .. }
             | Error::ChannelTooLong { .. }
             | Error::ReservedEvent { .. }

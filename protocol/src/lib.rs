@@ -10,10 +10,12 @@ mod decode;
 mod encode;
 mod error;
 mod json_text;
+mod memory;
 mod message;
 mod msgpack_walk;
 mod row_change;
 mod row_json;
+mod statement_rows;
 mod table_name;
 mod transcode;
 mod wal;
@@ -28,16 +30,18 @@ pub use encode::{
     DEFAULT_PAYLOAD_THRESHOLD, MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
+pub use memory::{push, reserve};
 pub use message::{
     Flags, MessageType, Operation, Sender, SentEvent, Target, CLUSTER_SOURCE, EMITTER_UID,
     RESERVED_EVENTS, RESERVED_SERVER_SIDE_EVENTS,
 };
 pub use rmpv::Value;
 pub use row_change::{
-    render, statement_change, ChangeJson, Columns, RoomTemplates, RowChange, TemplateError,
-    TriggerOptions, TRIGGER_USAGE,
+    render, ChangeJson, Columns, RoomTemplates, RowChange, TemplateError, TriggerOptions,
+    TRIGGER_USAGE,
 };
 pub use row_json::{is_json_number, member_key, ColumnValue, Row};
 pub use serde_json::value::RawValue;
+pub use statement_rows::{union, StatementRows, Version};
 pub use table_name::{TableName, DEFAULT_ATTACHMENT_TABLE};
 pub use wal::{decode_wal_content, wal_content, WAL_PREFIX};

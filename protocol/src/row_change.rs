@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 
 use crate::encode::JsonArg;
+use crate::memory::reserve;
 use crate::row_json::{ColumnValue, Out, Row};
+use crate::Error;
 
 /// The trigger's arguments, as `CREATE TRIGGER ... EXECUTE FUNCTION
 /// sio_trigger(...)` gives them.
@@ -283,7 +285,7 @@ impl<'a> RowChange<'a> {
         old: Option<&'a Row<'a>>,
     ) -> RowChange<'a> {
         RowChange {
-            head: head(op, schema, table, 0),
+            head: head(op, schema, table),
             new,
             old,
         }
@@ -334,30 +336,55 @@ impl JsonArg for ChangeJson<'_> {
 const NEW: &str = "\"new\":";
 const OLD: &str = ",\"old\":";
 
-/// The event's argument for a statement's rows (pairs of `new`, `old`).
-pub fn statement_change<'r>(
+/// The event's argument for a statement's rows (pairs of `new`, `old`),
+/// written into memory of its exact size; running out of it is an error.
+pub fn statement_change<'r, I>(
     op: &str,
     schema: &str,
     table: &str,
-    rows: impl Iterator<Item = (Option<&'r str>, Option<&'r str>)>,
-) -> ChangeJson<'static> {
-    let mut out = head(op, schema, table, 64);
-    // `head` ends with `,`; the rows replace the `new`/`old` members.
-    out.push_str("\"rows\":[");
+    rows: I,
+) -> Result<ChangeJson<'static>, Error>
+where
+    I: Iterator<Item = (Option<&'r str>, Option<&'r str>)> + Clone,
+{
+    const ROWS: &[u8] = b"\"rows\":[";
+    let head = head(op, schema, table);
+    // `head` ends with `,`; the rows replace the `new`/`old` members. Each
+    // pair is `{...}` and all but the last are followed by `,`.
+    let (count, pairs) = rows.clone().fold((0, 0), |(count, len), (new, old)| {
+        (count + 1, len + pair_len(new, old) + 2)
+    });
+    let len = head.len() + ROWS.len() + pairs + count.max(1) - 1 + 2;
+    let mut buf = Vec::new();
+    reserve(&mut buf, len, "the message of a statement's rows")?;
+    buf.resize(len, 0);
+    let mut out = Out::new(&mut buf);
+    out.put(head.as_bytes());
+    out.put(ROWS);
     for (i, (new, old)) in rows.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.put(b",");
         }
-        out.push('{');
-        push_pair(&mut out, new, old);
-        out.push('}');
+        out.put(b"{");
+        out.put(NEW.as_bytes());
+        out.put(new.unwrap_or("null").as_bytes());
+        out.put(OLD.as_bytes());
+        out.put(old.unwrap_or("null").as_bytes());
+        out.put(b"}");
     }
-    out.push_str("]}");
-    ChangeJson(Cow::Owned(out))
+    out.put(b"]}");
+    out.finish();
+    let json = String::from_utf8(buf).expect("rows are written from UTF-8");
+    Ok(ChangeJson(Cow::Owned(json)))
 }
 
-fn head(op: &str, schema: &str, table: &str, extra: usize) -> String {
-    let mut out = String::with_capacity(64 + schema.len() + table.len() + extra);
+fn pair_len(new: Option<&str>, old: Option<&str>) -> usize {
+    let row = |row: Option<&str>| row.map_or(4, str::len);
+    NEW.len() + row(new) + OLD.len() + row(old)
+}
+
+fn head(op: &str, schema: &str, table: &str) -> String {
+    let mut out = String::with_capacity(64 + schema.len() + table.len());
     out.push_str("{\"op\":\"");
     out.push_str(op);
     out.push_str("\",\"schema\":");
@@ -366,13 +393,6 @@ fn head(op: &str, schema: &str, table: &str, extra: usize) -> String {
     push_json_string(&mut out, table);
     out.push(',');
     out
-}
-
-fn push_pair(out: &mut String, new: Option<&str>, old: Option<&str>) {
-    out.push_str(NEW);
-    out.push_str(new.unwrap_or("null"));
-    out.push_str(OLD);
-    out.push_str(old.unwrap_or("null"));
 }
 
 fn push_json_string(out: &mut String, text: &str) {
@@ -500,10 +520,16 @@ mod tests {
             "s",
             "t",
             [(Some("{}"), None), (Some("[1]"), None)].into_iter(),
-        );
+        )
+        .unwrap();
         assert_eq!(
             many.json(),
             r#"{"op":"INSERT","schema":"s","table":"t","rows":[{"new":{},"old":null},{"new":[1],"old":null}]}"#
+        );
+        let none = statement_change("DELETE", "s", "t", std::iter::empty()).unwrap();
+        assert_eq!(
+            none.json(),
+            r#"{"op":"DELETE","schema":"s","table":"t","rows":[]}"#
         );
     }
 }

@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 
 use crate::json_text::unescaped;
+use crate::memory::reserve;
+use crate::Error;
 
 /// A column's value as the row's JSON holds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,11 +106,14 @@ impl Row<'_> {
         out.put(b"}");
     }
 
-    /// Appends its JSON to `buf` (a statement's rows share one buffer).
-    pub fn append_to(&self, buf: &mut Vec<u8>) {
-        let start = buf.len();
-        buf.resize(start + self.len(), 0);
+    /// Appends its JSON to `buf` (a statement's rows share one buffer);
+    /// running out of memory for it is an error.
+    pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<(), Error> {
+        let (start, len) = (buf.len(), self.len());
+        reserve(buf, len, "the JSON of a statement's rows")?;
+        buf.resize(start + len, 0);
         self.write(&mut Out::new(&mut buf[start..]));
+        Ok(())
     }
 }
 
@@ -280,9 +285,9 @@ mod tests {
         };
         // Appended after what the buffer holds, as a statement's rows are.
         let mut buf = b"[".to_vec();
-        row.append_to(&mut buf);
+        row.append_to(&mut buf).unwrap();
         assert_eq!(buf.len(), 1 + row.len());
-        Row::default().append_to(&mut buf);
+        Row::default().append_to(&mut buf).unwrap();
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             r#"[{"id":42,"na\"me":"x\ny","none":null,"doc":{"a": [1, 2]}}{}"#

@@ -17,7 +17,11 @@
 use std::io::Write;
 
 use crate::json_text::{malformed, tokens, unescape, unescaped, JsonStr, Token};
+use crate::memory::push;
 use crate::Error;
+
+/// What the planning pass's memory holds, for an out-of-memory error.
+const PLAN: &str = "the MessagePack plan of a JSON argument";
 
 /// What [`Plan::write`] needs, found by [`plan`].
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +123,7 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
         }
         match token {
             Token::Open { object } => {
-                stack.push(Frame {
+                let frame = Frame {
                     index: plan.counts.len(),
                     object,
                     expect_key: object,
@@ -128,8 +132,9 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
                     num: None,
                     value_start: at,
                     len_before: plan.len,
-                });
-                plan.counts.push(0);
+                };
+                push(&mut stack, frame, PLAN)?;
+                push(&mut plan.counts, 0, PLAN)?;
             }
             Token::Close => {
                 if stack.is_empty() {
@@ -204,7 +209,7 @@ fn close(
                     num: text.to_owned(),
                     count: binary.len(),
                 })?;
-            plan.placeholders.push((frame.index, index));
+            push(&mut plan.placeholders, (frame.index, index), PLAN)?;
             let mut bin = Counter(0);
             write_bin(&mut bin, binary[index])?;
             plan.len = frame.len_before + bin.0;

@@ -8,22 +8,30 @@
 //! first byte `0x80`–`0x8f`, `0xde` or `0xdf`). No attachment row is involved.
 
 use crate::decode::{decode_attachment, decode_notification, DecodeError, Message, Notice};
+use crate::memory::reserve;
+use crate::Error;
 
 /// The logical decoding message prefix of every pg_socketio message.
 pub const WAL_PREFIX: &str = "pg_socketio";
 
 /// The content of a logical decoding message: `channel`, NUL, then what
-/// `write_message` writes.
+/// `write_message` writes (`message_len` bytes, allocated beforehand:
+/// running out of memory for them is an error).
 pub fn wal_content(
     channel: &str,
     message_len: usize,
     write_message: impl FnOnce(&mut Vec<u8>),
-) -> Vec<u8> {
-    let mut content = Vec::with_capacity(channel.len() + 1 + message_len);
+) -> Result<Vec<u8>, Error> {
+    let mut content = Vec::new();
+    reserve(
+        &mut content,
+        channel.len() + 1 + message_len,
+        "a WAL message",
+    )?;
     content.extend_from_slice(channel.as_bytes());
     content.push(0);
     write_message(&mut content);
-    content
+    Ok(content)
 }
 
 /// Reads a message's content back: its channel and the message.
@@ -62,14 +70,16 @@ mod tests {
     #[test]
     fn json_and_messagepack_read_back() {
         let json = br#"{"type":2,"uid":"u","nsp":"/"}"#;
-        let content = wal_content("socket.io#/", json.len(), |out| out.extend_from_slice(json));
+        let content =
+            wal_content("socket.io#/", json.len(), |out| out.extend_from_slice(json)).unwrap();
         let (channel, message) = decode_wal_content(&content).unwrap();
         assert_eq!(channel, "socket.io#/");
         assert_eq!(message.body, Body::Heartbeat);
 
         let packed =
             rmp_serde::to_vec_named(&serde_json::json!({"type":13,"uid":"u","nsp":"/x"})).unwrap();
-        let content = wal_content("p#/x", packed.len(), |out| out.extend_from_slice(&packed));
+        let content =
+            wal_content("p#/x", packed.len(), |out| out.extend_from_slice(&packed)).unwrap();
         let (channel, message) = decode_wal_content(&content).unwrap();
         assert_eq!(
             (channel.as_str(), message.body),

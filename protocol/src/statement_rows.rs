@@ -1,0 +1,220 @@
+//! A statement's changed rows, as `sio_trigger` gathers them in statement
+//! mode before it sends one message per room: every row's JSON in one
+//! buffer, every row's rooms as numbers in another, each distinct room's
+//! name once. A 100,000-row statement so allocates per room, not per row,
+//! and every buffer that grows with the rows grows fallibly (`memory`):
+//! running out is an [`Error::OutOfMemory`], not an abort of the backend.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::memory::{push, reserve};
+use crate::row_change::{statement_change, ChangeJson};
+use crate::row_json::Row;
+use crate::Error;
+
+const ROWS: &str = "a statement's rows";
+
+/// Which transition table a row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    New,
+    Old,
+}
+
+/// The rows of one statement; see the module's documentation.
+#[derive(Debug, Default)]
+pub struct StatementRows {
+    json: Vec<u8>,
+    /// Room numbers, a range of them per row.
+    rooms: Vec<usize>,
+    new: Vec<Entry>,
+    old: Vec<Entry>,
+    numbers: HashMap<String, usize>,
+}
+
+/// Where a row's JSON and its rooms are.
+#[derive(Debug, Clone)]
+struct Entry {
+    json: Range<usize>,
+    rooms: Range<usize>,
+}
+
+impl StatementRows {
+    /// Adds the next row of `version`'s table; [`add_room`](Self::add_room)
+    /// then names its rooms.
+    pub fn add_row(&mut self, version: Version, row: &Row) -> Result<(), Error> {
+        let start = self.json.len();
+        row.append_to(&mut self.json)?;
+        let entry = Entry {
+            json: start..self.json.len(),
+            rooms: self.rooms.len()..self.rooms.len(),
+        };
+        push(self.entries(version), entry, ROWS)
+    }
+
+    /// Adds `room` to the rooms of the row added last (of either version);
+    /// a room the row already has is not added again.
+    pub fn add_room(&mut self, version: Version, room: &str) -> Result<(), Error> {
+        let number = self.number(room)?;
+        let Some(row) = self.entries(version).last().cloned() else {
+            return Ok(());
+        };
+        if self.rooms[row.rooms.clone()].contains(&number) {
+            return Ok(());
+        }
+        push(&mut self.rooms, number, ROWS)?;
+        self.entries(version).last_mut().expect("a row").rooms.end += 1;
+        Ok(())
+    }
+
+    fn entries(&mut self, version: Version) -> &mut Vec<Entry> {
+        match version {
+            Version::New => &mut self.new,
+            Version::Old => &mut self.old,
+        }
+    }
+
+    /// The number of `room`, given when first seen.
+    fn number(&mut self, room: &str) -> Result<usize, Error> {
+        if let Some(&n) = self.numbers.get(room) {
+            return Ok(n);
+        }
+        let mut name = String::new();
+        name.try_reserve_exact(room.len())
+            .and_then(|()| self.numbers.try_reserve(1))
+            .map_err(|_| Error::OutOfMemory {
+                what: ROWS,
+                bytes: room.len(),
+            })?;
+        name.push_str(room);
+        let n = self.numbers.len();
+        self.numbers.insert(name, n);
+        Ok(n)
+    }
+
+    /// The rooms in the order the rows first name them (a row's new
+    /// version before its old one), each with the rows it gets: indexes
+    /// into the pairs of [`change`](Self::change). The i-th rows of the
+    /// NEW and OLD tables are one row's two versions (UPDATE's transition
+    /// tables hold them in the same order); a row reaches the union of its
+    /// versions' rooms, each once.
+    pub fn by_room(&self) -> Result<Vec<(&str, Vec<usize>)>, Error> {
+        let mut names = Vec::new();
+        reserve(&mut names, self.numbers.len(), ROWS)?;
+        names.resize(self.numbers.len(), "");
+        for (name, &n) in &self.numbers {
+            names[n] = name.as_str();
+        }
+        let mut slot_of: Vec<Option<usize>> = Vec::new();
+        reserve(&mut slot_of, names.len(), ROWS)?;
+        slot_of.resize(names.len(), None);
+        let mut rooms: Vec<(&str, Vec<usize>)> = Vec::new();
+        for i in 0..self.new.len().max(self.old.len()) {
+            let of = |entries: &[Entry]| {
+                entries
+                    .get(i)
+                    .map_or(&[][..], |e| &self.rooms[e.rooms.clone()])
+            };
+            for &room in union(of(&self.new), of(&self.old)) {
+                match slot_of[room] {
+                    Some(slot) => push(&mut rooms[slot].1, i, ROWS)?,
+                    None => {
+                        slot_of[room] = Some(rooms.len());
+                        let mut first = Vec::new();
+                        push(&mut first, i, ROWS)?;
+                        push(&mut rooms, (names[room], first), ROWS)?;
+                    }
+                }
+            }
+        }
+        Ok(rooms)
+    }
+
+    /// The event's argument for the rows at `indexes` (from
+    /// [`by_room`](Self::by_room)): `{"op","schema","table","rows":[{"new","old"}, ...]}`.
+    pub fn change(
+        &self,
+        op: &str,
+        schema: &str,
+        table: &str,
+        indexes: &[usize],
+    ) -> Result<ChangeJson<'static>, Error> {
+        let json = |entries: &[Entry], i: usize| {
+            entries.get(i).map(|e| {
+                std::str::from_utf8(&self.json[e.json.clone()]).expect("rows are written as UTF-8")
+            })
+        };
+        let pairs = indexes
+            .iter()
+            .map(|&i| (json(&self.new, i), json(&self.old, i)));
+        statement_change(op, schema, table, pairs)
+    }
+}
+
+/// The rooms of a change's new and old row, each list without repeats:
+/// each room once, new ones first (an UPDATE that moves a row between rooms
+/// reaches both). Rooms by name in row mode, by number in statement mode.
+pub fn union<'r, T: PartialEq>(new: &'r [T], old: &'r [T]) -> impl Iterator<Item = &'r T> {
+    new.iter()
+        .chain(old.iter().filter(|room| !new.contains(room)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::JsonArg;
+    use crate::row_json::{member_key, ColumnValue};
+
+    fn row<'a>(key: &'a str, id: &'a str) -> Row<'a> {
+        Row {
+            members: vec![(key, ColumnValue::Json(id))],
+        }
+    }
+
+    #[test]
+    fn rows_are_grouped_by_room_and_paired_by_position() {
+        let key = member_key("id");
+        let mut rows = StatementRows::default();
+        // An UPDATE of three rows: the first moves from room a to b, the
+        // second stays in a (named twice by two templates), the third has
+        // no room (a NULL room column).
+        for (version, id, rooms) in [
+            (Version::New, "1", &["b"][..]),
+            (Version::New, "2", &["a", "a"]),
+            (Version::New, "3", &[]),
+            (Version::Old, "1", &["a"]),
+            (Version::Old, "2", &["a"]),
+            (Version::Old, "3", &[]),
+        ] {
+            rows.add_row(version, &row(&key, id)).unwrap();
+            for room in rooms {
+                rows.add_room(version, room).unwrap();
+            }
+        }
+        let by_room = rows.by_room().unwrap();
+        assert_eq!(by_room, [("b", vec![0]), ("a", vec![0, 1])]);
+        assert_eq!(
+            rows.change("UPDATE", "s", "t", &by_room[1].1)
+                .unwrap()
+                .json(),
+            r#"{"op":"UPDATE","schema":"s","table":"t","rows":[{"new":{"id":1},"old":{"id":1}},{"new":{"id":2},"old":{"id":2}}]}"#
+        );
+    }
+
+    #[test]
+    fn an_insert_has_new_rows_only() {
+        let key = member_key("id");
+        let mut rows = StatementRows::default();
+        rows.add_row(Version::New, &row(&key, "7")).unwrap();
+        rows.add_room(Version::New, "r").unwrap();
+        let by_room = rows.by_room().unwrap();
+        assert_eq!(by_room, [("r", vec![0])]);
+        assert_eq!(
+            rows.change("INSERT", "s", "t", &by_room[0].1)
+                .unwrap()
+                .json(),
+            r#"{"op":"INSERT","schema":"s","table":"t","rows":[{"new":{"id":7},"old":null}]}"#
+        );
+    }
+}
