@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::message::MessageType;
 use crate::msgpack_walk::{walk, Kind};
+use crate::transcode::Placeholders;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
@@ -305,8 +306,9 @@ fn read_messagepack(
 
 /// A JSON payload decoded as its MessagePack transcoding.
 fn as_messagepack(payload: &str) -> Result<Message, DecodeError> {
-    let plan =
-        crate::transcode::plan(payload, &[]).map_err(|e| DecodeError::Json(e.to_string()))?;
+    // What was sent is data: an object shaped like a placeholder stays one.
+    let plan = crate::transcode::plan(payload, Placeholders::Data)
+        .map_err(|e| DecodeError::Json(e.to_string()))?;
     let mut bytes = Vec::with_capacity(plan.len());
     plan.write(&[], &mut bytes)
         .map_err(|e| DecodeError::Json(e.to_string()))?;

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::channel::channel_name;
 use crate::message::{Envelope, MessageType, Operation, Sender, SentEvent, Target};
 use crate::msgpack_walk::{walk, Kind};
-use crate::transcode::{plan, Plan};
+use crate::transcode::{plan, Placeholders, Plan};
 use crate::Error;
 
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
@@ -127,6 +127,14 @@ impl serde::Serialize for Slot {
 /// writes it into messages as it is, without parsing it again.
 pub trait JsonArg {
     fn json(&self) -> &str;
+
+    /// Whether an object `{"_placeholder":true,"num":N}` in it stands for
+    /// binary argument N (what a caller writes, and must get right) or is
+    /// data that looks like one (a row's columns: never a reason to refuse
+    /// the row's write).
+    fn has_placeholders(&self) -> bool {
+        true
+    }
 }
 
 /// Text serde_json has checked.
@@ -139,6 +147,10 @@ impl JsonArg for RawValue {
 impl<T: JsonArg + ?Sized> JsonArg for &T {
     fn json(&self) -> &str {
         (**self).json()
+    }
+
+    fn has_placeholders(&self) -> bool {
+        (**self).has_placeholders()
     }
 }
 
@@ -174,9 +186,9 @@ pub fn encode_as<'a, A: JsonArg>(
         // one costs a substring scan, planning only when one may be there.
         for arg in args
             .iter()
-            .filter(|a| a.json().contains("\"_placeholder\""))
+            .filter(|a| a.has_placeholders() && a.json().contains("\"_placeholder\""))
         {
-            plan(arg.json(), binary)?;
+            plan(arg.json(), placeholders(arg, binary))?;
         }
         let threshold = settings.payload_threshold.min(DEFAULT_PAYLOAD_THRESHOLD);
         // The inline JSON holds every argument's text: when those alone
@@ -191,7 +203,7 @@ pub fn encode_as<'a, A: JsonArg>(
     }
     let plans = args
         .iter()
-        .map(|arg| plan(arg.json(), binary))
+        .map(|arg| plan(arg.json(), placeholders(arg, binary)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut used = vec![false; binary.len()];
     plans
@@ -232,6 +244,16 @@ pub fn encode_as<'a, A: JsonArg>(
             len,
         },
     })
+}
+
+/// How `arg`'s placeholder-shaped objects are read (see
+/// [`JsonArg::has_placeholders`]).
+fn placeholders<'b, A: JsonArg>(arg: &A, binary: &'b [&'b [u8]]) -> Placeholders<'b> {
+    if arg.has_placeholders() {
+        Placeholders::Binary(binary)
+    } else {
+        Placeholders::Data
+    }
 }
 
 /// The message's JSON: the envelope written by serde with `null` where

@@ -330,6 +330,13 @@ impl JsonArg for ChangeJson<'_> {
     fn json(&self) -> &str {
         &self.0
     }
+
+    /// Rows hold data: a column's object shaped like a placeholder is sent
+    /// as the object it is, as Socket.IO delivers it in an event that has
+    /// no binary arguments.
+    fn has_placeholders(&self) -> bool {
+        false
+    }
 }
 
 /// The keys before a change's two rows.

@@ -77,10 +77,24 @@ impl Key {
     }
 }
 
+/// What an object `{"_placeholder":true,"num":N}` in an argument is.
+#[derive(Clone, Copy)]
+pub(crate) enum Placeholders<'b> {
+    /// Binary argument N of these (what the emit functions' arguments hold).
+    Binary(&'b [&'b [u8]]),
+    /// A plain object: the argument is data that only looks like one (a
+    /// row's columns, a received message).
+    Data,
+}
+
 /// Checks `json` (one argument), counts its containers, finds its
-/// placeholders and measures its MessagePack, in one pass; `binary` is how
-/// many binary arguments there are.
-pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Error> {
+/// placeholders and measures its MessagePack, in one pass.
+pub(crate) fn plan<'a>(json: &'a str, placeholders: Placeholders) -> Result<Plan<'a>, Error> {
+    let binary = match placeholders {
+        Placeholders::Binary(binary) => binary,
+        Placeholders::Data => &[],
+    };
+    let recognized = matches!(placeholders, Placeholders::Binary(_));
     let mut plan = Plan {
         json,
         counts: Vec::new(),
@@ -111,7 +125,7 @@ pub(crate) fn plan<'a>(json: &'a str, binary: &[&[u8]]) -> Result<Plan<'a>, Erro
                 if top.object {
                     top.expect_key = true;
                     top.value_start = at;
-                    if top.key == Key::Placeholder && token == Token::Bool(true) {
+                    if recognized && top.key == Key::Placeholder && token == Token::Bool(true) {
                         top.marked = true;
                     }
                 } else {
@@ -359,7 +373,7 @@ mod tests {
     use super::*;
 
     fn msgpack(json: &str, binary: &[&[u8]]) -> Vec<u8> {
-        let plan = plan(json, binary).unwrap();
+        let plan = plan(json, Placeholders::Binary(binary)).unwrap();
         let mut out = Vec::new();
         assert_eq!(plan.write(binary, &mut out).unwrap(), plan.len());
         assert_eq!(out.len(), plan.len());
@@ -455,7 +469,11 @@ mod tests {
             map(&[("_placeholder", false.into()), ("num", 0.into())]),
         ]);
         assert_eq!(value, expected);
-        let planned = plan(r#"[{"_placeholder":true,"num":1}]"#, bin).unwrap();
+        let planned = plan(
+            r#"[{"_placeholder":true,"num":1}]"#,
+            Placeholders::Binary(bin),
+        )
+        .unwrap();
         assert_eq!(planned.used().collect::<Vec<_>>(), [1]);
     }
 
@@ -472,7 +490,7 @@ mod tests {
             r#"{"a":{"\u005fplaceholder":true,"n\u0075m":2},"b":[[],{}],"c":"\n"}"#,
             r#"{"_placeholder":true,"num":1}"#,
         ] {
-            let planned = plan(json, bin).unwrap();
+            let planned = plan(json, Placeholders::Binary(bin)).unwrap();
             let mut out = Vec::new();
             assert_eq!(planned.write(bin, &mut out).unwrap(), out.len(), "{json}");
             assert_eq!(out.len(), planned.len(), "{json}");
@@ -493,13 +511,27 @@ mod tests {
             (r#"{"_placeholder":true,"num":0.5}"#, "0.5"),
         ] {
             assert_eq!(
-                plan(json, &[b"a", b"b"]),
+                plan(json, Placeholders::Binary(&[b"a", b"b"])),
                 Err(Error::BadPlaceholder {
                     num: num.into(),
                     count: 2
                 }),
                 "{json}"
             );
+        }
+    }
+
+    #[test]
+    fn in_data_a_placeholder_shaped_object_is_an_object() {
+        for json in [
+            r#"{"_placeholder":true,"num":0}"#,
+            r#"[{"_placeholder":true,"num":"x"},{"_placeholder":true,"num":7}]"#,
+        ] {
+            let planned = plan(json, Placeholders::Data).unwrap();
+            let mut out = Vec::new();
+            planned.write(&[], &mut out).unwrap();
+            assert_eq!(out, via_serde(json), "{json}");
+            assert_eq!(planned.used().count(), 0);
         }
     }
 
@@ -517,7 +549,7 @@ mod tests {
             "[\"\\x\"]",
             "\"\\u12\"",
         ] {
-            assert!(plan(json, &[]).is_err(), "{json:?}");
+            assert!(plan(json, Placeholders::Binary(&[])).is_err(), "{json:?}");
         }
     }
 }

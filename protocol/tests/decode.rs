@@ -603,7 +603,7 @@ fn integral_floats_and_the_last_of_duplicate_keys() {
 fn numbers_beyond_float64_read_as_javascript_reads_them() {
     let big = format!("1{}", "0".repeat(400));
     let payload = format!(
-        r#"{{"type":3,"data":{{"packet":{{"type":2,"data":["inf",{big},-1e400,1e-400,12345678901234567890,"s"]}},"opts":{{"rooms":["r"],"except":[]}}}},"uid":"emitter","nsp":"/"}}"#
+        r#"{{"type":3,"data":{{"packet":{{"type":2,"data":["inf",{big},-1e400,1e-400,12345678901234567890,"s",{{"_placeholder":true,"num":0}}]}},"opts":{{"rooms":["r"],"except":[]}}}},"uid":"emitter","nsp":"/"}}"#
     );
     let Body::Broadcast {
         event, args, opts, ..
@@ -620,6 +620,11 @@ fn numbers_beyond_float64_read_as_javascript_reads_them() {
             Value::F64(0.0),
             Value::from(12_345_678_901_234_567_890u64),
             Value::from("s"),
+            // Data that looks like a binary placeholder stays an object.
+            Value::Map(vec![
+                (Value::from("_placeholder"), Value::from(true)),
+                (Value::from("num"), Value::from(0)),
+            ]),
         ]
     );
     assert_eq!(opts.rooms, strings(&["r"]));

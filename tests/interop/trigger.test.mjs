@@ -85,3 +85,25 @@ test("statement mode: one message per room per statement, UPDATE pairs new and o
     [one, three],
   );
 });
+
+test("a row whose data looks like a binary placeholder is written, and clients get the object as it is", async () => {
+  clear();
+  await sql.query(`
+    CREATE TEMP TABLE notes (id int, conversation_id int, doc jsonb, body text);
+    CREATE TRIGGER notes_emit AFTER INSERT ON notes FOR EACH ROW
+      EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'note');
+    CREATE TRIGGER notes_batch AFTER INSERT ON notes REFERENCING NEW TABLE AS new_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'notes')`);
+  // Inline (small) and through the attachment table (large); "num" naming
+  // no binary argument, and one that is no number at all.
+  await sql.query(`INSERT INTO notes VALUES
+    (1, 1, '{"_placeholder": true, "num": 0}', 'small'),
+    (2, 1, '[{"_placeholder": true, "num": "x"}]', repeat('y', 9000))`);
+  await settle(1000);
+  const one = { id: 1, conversation_id: 1, doc: { _placeholder: true, num: 0 }, body: "small" };
+  const two = { id: 2, conversation_id: 1, doc: [{ _placeholder: true, num: "x" }], body: "y".repeat(9000) };
+  const note = (row) => ["note", { op: "INSERT", schema, table: "notes", new: row, old: null }];
+  const notes = ["notes", { op: "INSERT", schema, table: "notes", rows: [{ new: one, old: null }, { new: two, old: null }] }];
+  assert.deepEqual(alice.received, [note(one), note(two), notes]);
+  assert.deepEqual(bob.received, []);
+});
