@@ -1,8 +1,16 @@
 //! A backend's peak memory for one large emit, against the same statement
 //! storing the same bytes itself: what pg_socketio adds beyond what
 //! PostgreSQL holds for the arguments and the row. Each statement runs in a
-//! fresh session, whose peak RSS (`VmHWM` of `/proc/<pid>/status`) is read
-//! after it.
+//! fresh session. Two measures: its peak RSS (`VmHWM` of
+//! `/proc/<pid>/status`, read after it), which also counts the pages of
+//! shared buffers the backend touched (PostgreSQL's cache, of fixed size,
+//! shared by every session), and its peak private memory (`RssAnon`,
+//! sampled every millisecond while the statement runs): what each
+//! concurrent session adds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 
@@ -10,8 +18,24 @@ use crate::report::Row;
 
 const MB: u64 = 1 << 20;
 
-/// Runs `setup` then `statement` in a new session; its peak RSS in bytes.
-async fn peak(url: &str, setup: &str, statement: &str) -> u64 {
+/// A field of `/proc/<pid>/status`, in bytes.
+fn status_field(pid: i32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
+    Some(kb * 1024)
+}
+
+/// A statement's peaks, in bytes.
+struct Peaks {
+    rss: u64,
+    private: u64,
+}
+
+/// Runs `setup` then `statement` in a new session; its peaks.
+async fn peak(url: &str, setup: &str, statement: &str) -> Peaks {
     let (db, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
     tokio::spawn(connection);
     db.batch_execute(setup).await.unwrap();
@@ -20,26 +44,34 @@ async fn peak(url: &str, setup: &str, statement: &str) -> u64 {
         .await
         .unwrap()
         .get(0);
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = std::thread::spawn({
+        let done = done.clone();
+        move || {
+            let mut most = 0;
+            while !done.load(Ordering::Relaxed) {
+                most = most.max(status_field(pid, "RssAnon:").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            most
+        }
+    });
     db.batch_execute(statement).await.unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .expect("the benchmark runs on the database's machine");
-    let kb: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/<pid>/status");
-    kb * 1024
+    done.store(true, Ordering::Relaxed);
+    let private = sampler.join().unwrap();
+    let rss = status_field(pid, "VmHWM:").expect("the benchmark runs on the database's machine");
+    Peaks { rss, private }
 }
 
-/// One row: (peak of ours − peak of the baseline) / payload.
-async fn row(
+/// Two rows, one per measure: (peak of ours − peak of the baseline) / payload.
+async fn rows_of(
     url: &str,
     db: &Client,
     name: &str,
     payload: u64,
     (setup, ours): (&str, &str),
     (baseline_name, baseline): (&str, &str),
-) -> Row {
+) -> [Row; 2] {
     let theirs = peak(url, setup, baseline).await;
     db.batch_execute("TRUNCATE bench_memory_plain, bench_memory_rows")
         .await
@@ -50,14 +82,24 @@ async fn row(
     )
     .await
     .unwrap();
-    let extra = mine.saturating_sub(theirs) as f64 / payload as f64;
-    Row {
-        name: format!("{name}: backend peak RSS beyond the baseline, × payload"),
-        ours: format!("{} MB", mine / MB),
-        baseline: format!("{baseline_name}: {} MB", theirs / MB),
-        ratio: extra,
-        target: Some(("≤ 2 × payload", extra <= 2.0)),
-    }
+    let row = |measure: &str, mine: u64, theirs: u64| {
+        let extra = mine.saturating_sub(theirs) as f64 / payload as f64;
+        Row {
+            name: format!("{name}: backend {measure} beyond the baseline, × payload"),
+            ours: format!("{} MB", mine / MB),
+            baseline: format!("{baseline_name}: {} MB", theirs / MB),
+            ratio: extra,
+            target: Some(("≤ 2 × payload", extra <= 2.0)),
+        }
+    };
+    [
+        row("peak RSS", mine.rss, theirs.rss),
+        row(
+            "peak private memory (sampled)",
+            mine.private,
+            theirs.private,
+        ),
+    ]
 }
 
 pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
@@ -73,8 +115,8 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
     .unwrap();
     let setup = "SET pg_socketio.channel_prefix = 'bench_memory'";
     let binary = 300 * MB;
-    rows.push(
-        row(
+    rows.extend(
+        rows_of(
             url,
             db,
             "sio_emit_args, one 300 MB binary argument",
@@ -97,8 +139,8 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         .await,
     );
     let text = 100 * MB;
-    rows.push(
-        row(
+    rows.extend(
+        rows_of(
             url,
             db,
             "sio_trigger, one 100 MB row",
