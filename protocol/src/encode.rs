@@ -7,6 +7,7 @@ use std::io::Write;
 use serde_json::value::RawValue;
 
 use crate::channel::channel_name;
+use crate::envelope_template::{self, Shape};
 use crate::message::{Envelope, MessageType, Operation, Sender, SentEvent, Target};
 use crate::msgpack_walk::{walk, Kind};
 use crate::transcode::{plan, Placeholders, Plan};
@@ -260,7 +261,8 @@ fn placeholders<'b, A: JsonArg>(arg: &A, binary: &'b [&'b [u8]]) -> Placeholders
 /// each argument goes, its place noted as it is written, then the
 /// arguments' text put there, in one allocation with room for the
 /// arguments and the NUL that PostgreSQL's C string needs (so handing it
-/// over does not reallocate).
+/// over does not reallocate). An emit shaped as the one before copies its
+/// envelope instead (`envelope_template`).
 fn to_json<A: JsonArg>(
     settings: &Settings,
     sender: Sender,
@@ -269,6 +271,23 @@ fn to_json<A: JsonArg>(
     seq: u64,
     args: &[A],
 ) -> Result<String, Error> {
+    let shape = match op {
+        Operation::Emit { event, flags } => Some(Shape {
+            sender,
+            target,
+            event: event.name,
+            flags: *flags,
+            cluster_source: settings.cluster_source,
+            args: args.len(),
+        }),
+        _ => None,
+    };
+    if let Some(out) = shape
+        .as_ref()
+        .and_then(|shape| envelope_template::from_kept(shape, args, seq))
+    {
+        return Ok(String::from_utf8(out).expect("the template and the arguments are UTF-8"));
+    }
     let written = Cell::new(0);
     let slot = || JsonSlot {
         written: &written,
@@ -297,6 +316,9 @@ fn to_json<A: JsonArg>(
     };
     serde_json::to_writer(&mut text, &envelope).map_err(|e| Error::Json(e.to_string()))?;
     let mut out = text.bytes;
+    if let Some(shape) = &shape {
+        envelope_template::keep(shape, &out, slots.iter().map(|s| s.place.get()));
+    }
     // From the last place back, so that the places before stay where they
     // were noted.
     for (slot, arg) in slots.iter().zip(args).rev() {

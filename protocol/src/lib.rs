@@ -8,6 +8,7 @@
 mod channel;
 mod decode;
 mod encode;
+mod envelope_template;
 mod error;
 mod json_text;
 mod memory;

@@ -599,3 +599,177 @@ fn args_must_be_a_json_array() {
         );
     }
 }
+
+/// An emit shaped as the one before it copies that one's envelope: what it
+/// sends is exactly what serde_json writes afresh (on a new thread, which
+/// has kept no envelope), whatever changed in between.
+#[test]
+fn emits_of_one_shape_send_what_serde_writes() {
+    let (a, b, s) = (raw(r#"{"n":1}"#), raw("[1,2]"), raw(r#""x""#));
+    const R1: &[&str] = &["room1"];
+    const R2: &[&str] = &["room2"];
+    const BOTH: &[&str] = &["room1", "room2"];
+    let plain = Settings::default();
+    let cluster = Settings {
+        cluster_source: false,
+        ..Settings::default()
+    };
+    let to = |rooms: &'static [&'static str],
+              except: &'static [&'static str],
+              nsp: &'static str| { Target { nsp, rooms, except } };
+    type Case = (
+        &'static str,
+        Target<'static>,
+        &'static str,
+        Flags,
+        bool,
+        Vec<Box<RawValue>>,
+        u64,
+    );
+    let volatile = Flags {
+        volatile: true,
+        ..Flags::default()
+    };
+    let cases: Vec<Case> = vec![
+        (
+            "first",
+            to(R1, &[], "/"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![a.clone()],
+            1,
+        ),
+        (
+            "same shape",
+            to(R1, &[], "/"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![b.clone()],
+            2,
+        ),
+        (
+            "again, seq longer",
+            to(R1, &[], "/"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![s.clone()],
+            123_456_789_012,
+        ),
+        (
+            "another room",
+            to(R2, &[], "/"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![a.clone()],
+            3,
+        ),
+        (
+            "two rooms",
+            to(BOTH, &[], "/"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![a.clone()],
+            4,
+        ),
+        (
+            "except",
+            to(R1, R2, "/"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![a.clone()],
+            5,
+        ),
+        (
+            "namespace",
+            to(R1, R2, "/admin"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![a.clone()],
+            6,
+        ),
+        (
+            "event",
+            to(R1, R2, "/admin"),
+            "pong",
+            Flags::default(),
+            true,
+            vec![a.clone()],
+            7,
+        ),
+        (
+            "flags",
+            to(R1, R2, "/admin"),
+            "pong",
+            volatile,
+            true,
+            vec![a.clone()],
+            8,
+        ),
+        (
+            "cluster source",
+            to(R1, R2, "/admin"),
+            "pong",
+            volatile,
+            false,
+            vec![a.clone()],
+            9,
+        ),
+        (
+            "two arguments",
+            to(R1, R2, "/admin"),
+            "pong",
+            volatile,
+            false,
+            vec![a.clone(), s.clone()],
+            10,
+        ),
+        (
+            "two, again",
+            to(R1, R2, "/admin"),
+            "pong",
+            volatile,
+            false,
+            vec![s.clone(), b.clone()],
+            11,
+        ),
+        (
+            "none",
+            to(R1, R2, "/admin"),
+            "pong",
+            volatile,
+            false,
+            vec![],
+            12,
+        ),
+        (
+            "back to the first",
+            to(R1, &[], "/"),
+            "ping",
+            Flags::default(),
+            true,
+            vec![a.clone()],
+            13,
+        ),
+    ];
+    let emit = |(_, target, event, flags, cluster_source, args, seq): &Case| {
+        let args: Vec<&RawValue> = args.iter().map(|a| &**a).collect();
+        let op = Operation::Emit {
+            event: SentEvent::new(event, &args),
+            flags: *flags,
+        };
+        let settings = if *cluster_source { &plain } else { &cluster };
+        inline(settings, *target, op, *seq)
+    };
+    for case in &cases {
+        let kept = emit(case);
+        let afresh = std::thread::scope(|t| t.spawn(|| emit(case)).join().unwrap());
+        assert_eq!(kept, afresh, "{}", case.0);
+    }
+}
