@@ -53,8 +53,8 @@ impl StatementRows {
         push(self.entries(version), entry, ROWS)
     }
 
-    /// Adds `room` to the rooms of the row added last (of either version);
-    /// a room the row already has is not added again.
+    /// Adds `room` to the rooms of the row of `version` added last; a room
+    /// the row already has is not added again.
     pub fn add_room(&mut self, version: Version, room: &str) -> Result<(), Error> {
         let number = self.number(room)?;
         let Some(row) = self.entries(version).last().cloned() else {
