@@ -196,7 +196,7 @@ pub fn encode_as<'a, A: JsonArg>(
         // reach the threshold, it is not worth writing.
         let args_len = args.iter().map(|a| a.json().len()).sum::<usize>();
         if args_len < threshold {
-            let payload = to_json(settings, sender, target, &op, seq, args)?;
+            let payload = to_json(settings, sender, target, &op, seq, args, args_len)?;
             if payload.len() < threshold {
                 return Ok(Encoded::Inline { channel, payload });
             }
@@ -270,6 +270,7 @@ fn to_json<A: JsonArg>(
     op: &Operation<'_, A>,
     seq: u64,
     args: &[A],
+    args_len: usize,
 ) -> Result<String, Error> {
     let shape = match op {
         Operation::Emit { event, flags } => Some(Shape {
@@ -284,7 +285,7 @@ fn to_json<A: JsonArg>(
     };
     if let Some(out) = shape
         .as_ref()
-        .and_then(|shape| envelope_template::from_kept(shape, args, seq))
+        .and_then(|shape| envelope_template::from_kept(shape, args, args_len, seq))
     {
         return Ok(String::from_utf8(out).expect("the template and the arguments are UTF-8"));
     }
@@ -309,7 +310,6 @@ fn to_json<A: JsonArg>(
         cluster_source: settings.cluster_source,
         seq: Some(seq),
     };
-    let args_len: usize = args.iter().map(|a| a.json().len()).sum();
     let mut text = Counted {
         bytes: Vec::with_capacity(ENVELOPE_TEXT + args_len + 1),
         written: &written,

@@ -29,8 +29,6 @@ thread_local! {
 
 #[derive(Default)]
 struct Template {
-    /// Whether it holds a shape at all.
-    kept: bool,
     uid: String,
     request_id: Option<String>,
     nsp: String,
@@ -40,7 +38,8 @@ struct Template {
     flags: Flags,
     cluster_source: bool,
     /// The envelope's text up to `seq`'s digits, a `null` in each
-    /// argument's place; what follows the digits is `}`.
+    /// argument's place; what follows the digits is `}`. Empty until a
+    /// shape is kept.
     text: Vec<u8>,
     /// Where each argument's `null` is.
     slots: Vec<usize>,
@@ -53,7 +52,7 @@ impl Template {
         let same = |kept: &[String], given: &[&str]| {
             kept.len() == given.len() && kept.iter().zip(given).all(|(k, g)| k == g)
         };
-        self.kept
+        !self.text.is_empty()
             && self.slots.len() == shape.args
             && self.flags == shape.flags
             && self.cluster_source == shape.cluster_source
@@ -68,14 +67,19 @@ impl Template {
 
 /// The payload of an emit of `shape`, when the kept template has that
 /// shape, with room for one more byte (PostgreSQL's C string's NUL).
-pub(crate) fn from_kept<A: JsonArg>(shape: &Shape, args: &[A], seq: u64) -> Option<Vec<u8>> {
+/// `args_len`: the arguments' JSON length, summed.
+pub(crate) fn from_kept<A: JsonArg>(
+    shape: &Shape,
+    args: &[A],
+    args_len: usize,
+    seq: u64,
+) -> Option<Vec<u8>> {
     LAST.with_borrow(|kept| {
         if !kept.fits(shape) {
             return None;
         }
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(seq).as_bytes();
-        let args_len: usize = args.iter().map(|a| a.json().len()).sum();
         let len = kept.text.len() - NULL * args.len() + args_len + digits.len() + 1;
         let mut out = Vec::with_capacity(len + 1);
         let mut from = 0;
@@ -115,7 +119,6 @@ pub(crate) fn keep(shape: &Shape, text: &[u8], slots: impl Iterator<Item = usize
             to.clear();
             to.push_str(from);
         };
-        kept.kept = true;
         set(&mut kept.uid, shape.sender.uid);
         kept.request_id = shape.sender.request_id.map(str::to_owned);
         set(&mut kept.nsp, shape.target.nsp);

@@ -31,7 +31,6 @@ pub use encode::{
     DEFAULT_PAYLOAD_THRESHOLD, MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
-pub use memory::{push, reserve};
 pub use message::{
     Flags, MessageType, Operation, Sender, SentEvent, Target, CLUSTER_SOURCE, EMITTER_UID,
     RESERVED_EVENTS, RESERVED_SERVER_SIDE_EVENTS,

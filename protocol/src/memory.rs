@@ -9,7 +9,11 @@ use crate::Error;
 
 /// Makes room for `additional` more elements of `vec` (growing as `push`
 /// does, by doubling).
-pub fn reserve<T>(vec: &mut Vec<T>, additional: usize, what: &'static str) -> Result<(), Error> {
+pub(crate) fn reserve<T>(
+    vec: &mut Vec<T>,
+    additional: usize,
+    what: &'static str,
+) -> Result<(), Error> {
     vec.try_reserve(additional).map_err(|_| Error::OutOfMemory {
         what,
         bytes: additional.saturating_mul(size_of::<T>()),
@@ -17,7 +21,7 @@ pub fn reserve<T>(vec: &mut Vec<T>, additional: usize, what: &'static str) -> Re
 }
 
 /// `vec.push(value)`, or the error when there is no memory for it.
-pub fn push<T>(vec: &mut Vec<T>, value: T, what: &'static str) -> Result<(), Error> {
+pub(crate) fn push<T>(vec: &mut Vec<T>, value: T, what: &'static str) -> Result<(), Error> {
     reserve(vec, 1, what)?;
     vec.push(value);
     Ok(())

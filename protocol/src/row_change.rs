@@ -343,16 +343,18 @@ impl JsonArg for ChangeJson<'_> {
 const NEW: &str = "\"new\":";
 const OLD: &str = ",\"old\":";
 
-/// The event's argument for a statement's rows (pairs of `new`, `old`),
-/// written into memory of its exact size; running out of it is an error.
-pub fn statement_change<'r, I>(
+/// The event's argument for a statement's rows (pairs of `new`, `old`, the
+/// JSON `row_json` wrote), written into memory of its exact size; running
+/// out of it is an error. The rows' bytes are checked as UTF-8 once, in the
+/// finished message.
+pub(crate) fn statement_change<'r, I>(
     op: &str,
     schema: &str,
     table: &str,
     rows: I,
 ) -> Result<ChangeJson<'static>, Error>
 where
-    I: Iterator<Item = (Option<&'r str>, Option<&'r str>)> + Clone,
+    I: Iterator<Item = (Option<&'r [u8]>, Option<&'r [u8]>)> + Clone,
 {
     const ROWS: &[u8] = b"\"rows\":[";
     let head = head(op, schema, table);
@@ -374,9 +376,9 @@ where
         }
         out.put(b"{");
         out.put(NEW.as_bytes());
-        out.put(new.unwrap_or("null").as_bytes());
+        out.put(new.unwrap_or(b"null"));
         out.put(OLD.as_bytes());
-        out.put(old.unwrap_or("null").as_bytes());
+        out.put(old.unwrap_or(b"null"));
         out.put(b"}");
     }
     out.put(b"]}");
@@ -385,8 +387,8 @@ where
     Ok(ChangeJson(Cow::Owned(json)))
 }
 
-fn pair_len(new: Option<&str>, old: Option<&str>) -> usize {
-    let row = |row: Option<&str>| row.map_or(4, str::len);
+fn pair_len(new: Option<&[u8]>, old: Option<&[u8]>) -> usize {
+    let row = |row: Option<&[u8]>| row.map_or(4, <[u8]>::len);
     NEW.len() + row(new) + OLD.len() + row(old)
 }
 
@@ -526,7 +528,7 @@ mod tests {
             "INSERT",
             "s",
             "t",
-            [(Some("{}"), None), (Some("[1]"), None)].into_iter(),
+            [(Some(&b"{}"[..]), None), (Some(&b"[1]"[..]), None)].into_iter(),
         )
         .unwrap();
         assert_eq!(

@@ -140,11 +140,7 @@ impl StatementRows {
         table: &str,
         indexes: &[usize],
     ) -> Result<ChangeJson<'static>, Error> {
-        let json = |entries: &[Entry], i: usize| {
-            entries.get(i).map(|e| {
-                std::str::from_utf8(&self.json[e.json.clone()]).expect("rows are written as UTF-8")
-            })
-        };
+        let json = |entries: &[Entry], i: usize| entries.get(i).map(|e| &self.json[e.json.clone()]);
         let pairs = indexes
             .iter()
             .map(|&i| (json(&self.new, i), json(&self.old, i)));
