@@ -66,7 +66,8 @@ impl std::fmt::Display for Storing<'_> {
 }
 
 /// A message for the attachment table as a `bytea`, in the current memory
-/// context.
+/// context, freed once stored: a statement trigger sends many messages in
+/// one call, whose memory context is emptied only when it returns.
 pub struct Bytea {
     datum: pg_sys::Datum,
     /// Of the message, without the varlena header.
@@ -88,6 +89,15 @@ impl Bytea {
             datum: pg_sys::Datum::from(bytea),
             len: payload.len(),
         }
+    }
+}
+
+impl Drop for Bytea {
+    fn drop(&mut self) {
+        // SAFETY: palloc'd by `of` in a context that outlives the message
+        // (its caller's), and referenced by nothing once the INSERT that
+        // stored it has returned.
+        unsafe { pg_sys::pfree(self.datum.cast_mut_ptr()) }
     }
 }
 

@@ -23,6 +23,7 @@ mod send;
 mod settings;
 mod stats;
 mod table_lock;
+mod transition_table;
 mod trigger;
 mod trigger_check;
 mod wal;

@@ -17,6 +17,8 @@ static CLEANUP_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static CLEANUP_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(30);
 static LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5_000);
+/// In kB, as GUCs of memory count.
+static STATEMENT_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
 static QUEUE_WARNING: GucSetting<f64> = GucSetting::<f64>::new(0.1);
 static DELIVERY: GucSetting<Delivery> = GucSetting::<Delivery>::new(Delivery::Notify);
 /// `protocol::DEFAULT_ATTACHMENT_TABLE`, as the C string a GUC needs (a
@@ -98,6 +100,16 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_int_guc(
+        c"pg_socketio.statement_memory",
+        c"How much of a statement's changed rows a FOR EACH STATEMENT sio_trigger holds before it sends them.",
+        c"Beyond it, the rows held so far are sent and the trigger goes on: a larger statement arrives as several events per room, each with the next rows in order. At most 1GB, an attachment's limit.",
+        &STATEMENT_MEMORY,
+        64,
+        1024 * 1024,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
+    );
     GucRegistry::define_float_guc(
         c"pg_socketio.queue_warning",
         c"Emits warn when the NOTIFY queue is at least this full (0 to 1).",
@@ -175,6 +187,11 @@ pub fn delivery() -> Delivery {
 
 pub fn attachment_table() -> String {
     ATTACHMENT_TABLE.get().map(into_string).unwrap_or_default()
+}
+
+/// Bytes of rows statement mode holds before it sends them.
+pub fn statement_memory() -> usize {
+    STATEMENT_MEMORY.get().max(1) as usize * 1024
 }
 
 /// `None`: no warning.

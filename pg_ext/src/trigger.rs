@@ -24,6 +24,7 @@ use crate::raise::{fail, OrRaise};
 use crate::row_values::{Layout, NoColumn, Values};
 use crate::scratch::{in_scratch, Scratch};
 use crate::send::{prepare, Prepared};
+use crate::transition_table::TransitionTable;
 use crate::trigger_check::check_definition;
 
 const SIO_TRIGGER: &str = "sio_trigger";
@@ -275,61 +276,46 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// Reads the NEW and OLD tables side by side (the i-th rows of each are
+    /// one row's two versions) and sends one message per room; once the
+    /// rows held reach `pg_socketio.statement_memory`, it sends what it has
+    /// and goes on with the next rows, so that a statement of any size is
+    /// sent in bounded memory, as several messages per room.
     fn statement(&self, op: &str, options: &TriggerOptions, layout: &Layout) {
         let data = self.data;
+        let open = |wanted: bool, store| {
+            // SAFETY: the firing trigger's own transition tables, of its table.
+            wanted
+                .then(|| unsafe { TransitionTable::open(store, self.tupdesc) })
+                .flatten()
+        };
+        let mut tables = [
+            (open(op != "DELETE", data.tg_newtable), Version::New),
+            (open(op != "INSERT", data.tg_oldtable), Version::Old),
+        ];
+        let limit = crate::settings::statement_memory();
         let mut rows = StatementRows::default();
-        if op != "DELETE" {
-            self.table_rows(data.tg_newtable, Version::New, layout, &mut rows);
-        }
-        if op != "INSERT" {
-            self.table_rows(data.tg_oldtable, Version::Old, layout, &mut rows);
-        }
-        for (room, indexes) in rows.by_room().or_raise(SIO_TRIGGER) {
-            let payload = rows
-                .change(op, &self.schema, &self.table, &indexes)
-                .or_raise(SIO_TRIGGER);
-            self.prepare(&[room], &payload, options).send();
-        }
-    }
-
-    /// Adds every row of a transition table to `rows`, in order.
-    fn table_rows(
-        &self,
-        store: *mut pg_sys::Tuplestorestate,
-        version: Version,
-        layout: &Layout,
-        rows: &mut StatementRows,
-    ) {
-        if store.is_null() {
-            return;
-        }
-        unsafe {
-            // A read pointer of its own, as a scan of the table in SQL takes.
-            let pointer =
-                pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
-            pg_sys::tuplestore_select_read_pointer(store, pointer);
-            pg_sys::tuplestore_rescan(store);
-            let slot = pg_sys::MakeSingleTupleTableSlot(self.tupdesc, &pg_sys::TTSOpsMinimalTuple);
-            let natts = (*self.tupdesc).natts as usize;
-            while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
-                pg_sys::slot_getallattrs(slot);
-                let datums = std::slice::from_raw_parts((*slot).tts_values, natts);
-                let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
-                in_scratch(|scratch| {
-                    let values = Values::read(scratch, layout, datums, nulls);
-                    rows.add_row(version, &layout.sent(&values))
-                        .or_raise(SIO_TRIGGER);
-                    let mut added = Ok(());
-                    layout.each_room(&values, |room| {
-                        if added.is_ok() {
-                            added = rows.add_room(version, room);
-                        }
-                    });
-                    added.or_raise(SIO_TRIGGER);
-                });
+        loop {
+            let mut read = false;
+            for (table, version) in &mut tables {
+                if let Some((datums, nulls)) = table.as_mut().and_then(TransitionTable::next) {
+                    add_row(*version, layout, datums, nulls, &mut rows);
+                    read = true;
+                }
             }
-            pg_sys::ExecDropSingleTupleTableSlot(slot);
-            pg_sys::tuplestore_select_read_pointer(store, 0);
+            if read && rows.held() < limit {
+                continue;
+            }
+            for (room, indexes) in rows.by_room().or_raise(SIO_TRIGGER) {
+                let payload = rows
+                    .change(op, &self.schema, &self.table, &indexes)
+                    .or_raise(SIO_TRIGGER);
+                self.prepare(&[room], &payload, options).send();
+            }
+            if !read {
+                return;
+            }
+            rows.clear();
         }
     }
 
@@ -363,6 +349,30 @@ impl<'a> Call<'a> {
         };
         prepare(target, op, SIO_TRIGGER)
     }
+}
+
+/// Adds one row of a transition table, and its rooms, to `rows`.
+fn add_row(
+    version: Version,
+    layout: &Layout,
+    datums: &[pg_sys::Datum],
+    nulls: &[bool],
+    rows: &mut StatementRows,
+) {
+    in_scratch(|scratch| {
+        // SAFETY: the datums are of the trigger's table, valid until the
+        // table's next row is read.
+        let values = unsafe { Values::read(scratch, layout, datums, nulls) };
+        rows.add_row(version, &layout.sent(&values))
+            .or_raise(SIO_TRIGGER);
+        let mut added = Ok(());
+        layout.each_room(&values, |room| {
+            if added.is_ok() {
+                added = rows.add_room(version, room);
+            }
+        });
+        added.or_raise(SIO_TRIGGER);
+    });
 }
 
 thread_local! {

@@ -4,6 +4,8 @@
 //! name once. A 100,000-row statement so allocates per room, not per row,
 //! and every buffer that grows with the rows grows fallibly (`memory`):
 //! running out is an [`Error::OutOfMemory`], not an abort of the backend.
+//! The trigger sends what it holds, and [`clears`](StatementRows::clear) it,
+//! once it [`holds`](StatementRows::held) its limit.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -66,6 +68,24 @@ impl StatementRows {
         push(&mut self.rooms, number, ROWS)?;
         self.entries(version).last_mut().expect("a row").rooms.end += 1;
         Ok(())
+    }
+
+    /// About how many bytes the rows take: their JSON, their room numbers,
+    /// where each row is, and the rooms' names.
+    pub fn held(&self) -> usize {
+        self.json.len()
+            + self.rooms.len() * std::mem::size_of::<usize>()
+            + (self.new.len() + self.old.len()) * std::mem::size_of::<Entry>()
+            + self.numbers.keys().map(String::len).sum::<usize>()
+    }
+
+    /// Forgets every row and room, keeping the buffers for the next rows.
+    pub fn clear(&mut self) {
+        self.json.clear();
+        self.rooms.clear();
+        self.new.clear();
+        self.old.clear();
+        self.numbers.clear();
     }
 
     fn entries(&mut self, version: Version) -> &mut Vec<Entry> {
@@ -198,18 +218,46 @@ mod tests {
         );
     }
 
+    /// Adds a new row `{"id": id}` in `room`.
+    fn add(rows: &mut StatementRows, key: &str, id: &str, room: &str) {
+        rows.add_row(Version::New, &row(key, id)).unwrap();
+        rows.add_room(Version::New, room).unwrap();
+    }
+
+    /// The INSERT message of `room`, the only room, for its one row.
+    fn only_insert(rows: &StatementRows, room: &str) -> String {
+        let by_room = rows.by_room().unwrap();
+        assert_eq!(by_room, [(room, vec![0])]);
+        let change = rows.change("INSERT", "s", "t", &by_room[0].1).unwrap();
+        change.json().to_owned()
+    }
+
+    #[test]
+    fn cleared_rows_start_again_and_hold_nothing() {
+        let key = member_key("id");
+        let mut rows = StatementRows::default();
+        add(&mut rows, &key, "1", "a");
+        let one_row = rows.held();
+        assert!(one_row >= r#"{"id":1}"#.len() + "a".len(), "{one_row}");
+        add(&mut rows, &key, "2", "a");
+        assert!(rows.held() > one_row);
+        rows.clear();
+        assert_eq!(rows.held(), 0);
+        assert_eq!(rows.by_room().unwrap(), []);
+        add(&mut rows, &key, "3", "b");
+        assert_eq!(
+            only_insert(&rows, "b"),
+            r#"{"op":"INSERT","schema":"s","table":"t","rows":[{"new":{"id":3},"old":null}]}"#
+        );
+    }
+
     #[test]
     fn an_insert_has_new_rows_only() {
         let key = member_key("id");
         let mut rows = StatementRows::default();
-        rows.add_row(Version::New, &row(&key, "7")).unwrap();
-        rows.add_room(Version::New, "r").unwrap();
-        let by_room = rows.by_room().unwrap();
-        assert_eq!(by_room, [("r", vec![0])]);
+        add(&mut rows, &key, "7", "r");
         assert_eq!(
-            rows.change("INSERT", "s", "t", &by_room[0].1)
-                .unwrap()
-                .json(),
+            only_insert(&rows, "r"),
             r#"{"op":"INSERT","schema":"s","table":"t","rows":[{"new":{"id":7},"old":null}]}"#
         );
     }

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use pg_socketio_client::protocol::Body;
+use pg_socketio_client::{Event, Listener};
 use pg_socketio_kit::{refused, without_seq, PrivateCluster, RawListener};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
@@ -67,19 +69,54 @@ async fn one(db: &Client, sql: &str) -> i64 {
     db.query_one(sql, &[]).await.unwrap().get(0)
 }
 
+/// 300 rows of 4 MB (compressed in the table): their JSON is 1.2 GB.
+const LARGE_STATEMENT: &str =
+    "INSERT INTO by_statement SELECT i, repeat('x', 4000000) FROM generate_series(1, 300) i";
+
 #[tokio::test]
 async fn a_statement_whose_rows_outgrow_memory_fails_alone() {
     let cluster = PrivateCluster::start_with_memory_limit(&[], LIMIT_KB);
     let db = setup(&cluster).await;
-    // 300 rows of 4 MB (compressed in the table): their JSON, which
-    // statement mode gathers before it sends, needs 1.2 GB.
+    // Allowed to hold up to 1 GB of rows before it sends them, statement
+    // mode runs out first.
     fails_alone(
         &cluster,
         &db,
-        "INSERT INTO by_statement SELECT i, repeat('x', 4000000) FROM generate_series(1, 300) i",
+        &format!("SET pg_socketio.statement_memory = '1GB'; {LARGE_STATEMENT}"),
         "by_statement",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_statement_larger_than_memory_is_sent_in_parts() {
+    let cluster = PrivateCluster::start_with_memory_limit(&[], LIMIT_KB);
+    let db = setup(&cluster).await;
+    let mut listener = Listener::builder(cluster.url()).connect().await.unwrap();
+    // With the default pg_socketio.statement_memory (64MB), the same
+    // statement is sent 64 MB at a time.
+    db.batch_execute(LARGE_STATEMENT).await.unwrap();
+    let (mut ids, mut messages) = (Vec::new(), 0);
+    while ids.len() < 300 {
+        let event = tokio::time::timeout(Duration::from_secs(60), listener.recv())
+            .await
+            .expect("the rows within a minute");
+        let Some(Event::Message { message, .. }) = event else {
+            panic!("{event:?}");
+        };
+        let Body::Broadcast { args, .. } = message.body else {
+            panic!("{:?}", message.body);
+        };
+        messages += 1;
+        let rows = args[0]["rows"].as_array().expect("rows");
+        for row in rows {
+            let new = &row["new"];
+            assert_eq!(new["body"].as_str().map(str::len), Some(4_000_000));
+            ids.push(new["id"].as_i64().expect("an id"));
+        }
+    }
+    assert_eq!(ids, (1..=300).collect::<Vec<_>>());
+    assert!(messages > 1, "{messages} message(s)");
 }
 
 #[tokio::test]
