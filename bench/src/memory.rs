@@ -73,12 +73,13 @@ async fn rows_of(
     (baseline_name, baseline): (&str, &str),
 ) -> [Row; 2] {
     let theirs = peak(url, setup, baseline).await;
-    db.batch_execute("TRUNCATE bench_memory_plain, bench_memory_rows")
+    db.batch_execute("TRUNCATE bench_memory_plain, bench_memory_rows, bench_memory_batch")
         .await
         .unwrap();
     let mine = peak(url, setup, ours).await;
     db.batch_execute(
-        "TRUNCATE bench_memory_plain, bench_memory_rows; DELETE FROM socket_io_attachments",
+        "TRUNCATE bench_memory_plain, bench_memory_rows, bench_memory_batch;
+         DELETE FROM socket_io_attachments",
     )
     .await
     .unwrap();
@@ -104,12 +105,15 @@ async fn rows_of(
 
 pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
     db.batch_execute(
-        "DROP TABLE IF EXISTS bench_memory_plain, bench_memory_rows;
+        "DROP TABLE IF EXISTS bench_memory_plain, bench_memory_rows, bench_memory_batch;
          CREATE UNLOGGED TABLE bench_memory_plain (id bigserial, created_at timestamptz, payload bytea);
          ALTER TABLE bench_memory_plain ALTER COLUMN payload SET STORAGE EXTERNAL;
          CREATE TABLE bench_memory_rows (id int, body text);
          CREATE TRIGGER emit AFTER INSERT ON bench_memory_rows
-           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}', 'row');",
+           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}', 'row');
+         CREATE TABLE bench_memory_batch (id int, body text);
+         CREATE TRIGGER emit AFTER INSERT ON bench_memory_batch REFERENCING NEW TABLE AS n
+           FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('r', 'rows');",
     )
     .await
     .unwrap();
@@ -160,7 +164,30 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         )
         .await,
     );
-    db.batch_execute("DROP TABLE bench_memory_plain, bench_memory_rows")
+    // A statement's rows are sent pg_socketio.statement_memory (64MB) at a
+    // time: 1.2 GB of them, in parts.
+    let (count, size) = (300, 4_000_000);
+    let batch = format!(
+        "INSERT INTO bench_memory_batch SELECT i, repeat('z', {size}) FROM generate_series(1, {count}) i"
+    );
+    rows.extend(
+        rows_of(
+            url,
+            db,
+            "sio_trigger FOR EACH STATEMENT, an INSERT of 300 rows of 4 MB",
+            count * size,
+            (setup, &batch),
+            (
+                "the same INSERT without the trigger",
+                &format!(
+                    "ALTER TABLE bench_memory_batch DISABLE TRIGGER emit; {batch};
+                     ALTER TABLE bench_memory_batch ENABLE TRIGGER emit;"
+                ),
+            ),
+        )
+        .await,
+    );
+    db.batch_execute("DROP TABLE bench_memory_plain, bench_memory_rows, bench_memory_batch")
         .await
         .unwrap();
 }
