@@ -33,6 +33,9 @@ pub struct StatementRows {
     new: Vec<Entry>,
     old: Vec<Entry>,
     numbers: HashMap<String, usize>,
+    /// The bytes of the rooms' names, kept as they are added: `held` is
+    /// asked after every row.
+    names_len: usize,
 }
 
 /// Where a row's JSON and its rooms are.
@@ -76,7 +79,7 @@ impl StatementRows {
         self.json.len()
             + self.rooms.len() * std::mem::size_of::<usize>()
             + (self.new.len() + self.old.len()) * std::mem::size_of::<Entry>()
-            + self.numbers.keys().map(String::len).sum::<usize>()
+            + self.names_len
     }
 
     /// Forgets every row and room, keeping the buffers for the next rows.
@@ -86,6 +89,7 @@ impl StatementRows {
         self.new.clear();
         self.old.clear();
         self.numbers.clear();
+        self.names_len = 0;
     }
 
     fn entries(&mut self, version: Version) -> &mut Vec<Entry> {
@@ -108,6 +112,7 @@ impl StatementRows {
                 bytes: room.len(),
             })?;
         name.push_str(room);
+        self.names_len += room.len();
         let n = self.numbers.len();
         self.numbers.insert(name, n);
         Ok(n)
