@@ -317,8 +317,21 @@ fn as_messagepack(payload: &str) -> Result<Message, DecodeError> {
 
 /// Decodes an attachment row's payload (MessagePack of the whole message).
 pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
-    let rewritten = lossy_strings(bytes);
-    let bytes = rewritten.as_deref().unwrap_or(bytes);
+    let read = read_attachment(bytes);
+    // rmp-serde hands a string of invalid UTF-8 over as binary (and fails
+    // on one in the envelope): only then are the strings looked at, and
+    // the message read again with them as Node.js reads them.
+    if !matches!(read, Ok((_, false))) {
+        if let Some(rewritten) = lossy_strings(bytes) {
+            drop(read);
+            return read_attachment(&rewritten).map(|(message, _)| message);
+        }
+    }
+    read.map(|(message, _)| message)
+}
+
+/// The message, and whether it carries binary.
+fn read_attachment(bytes: &[u8]) -> Result<(Message, bool), DecodeError> {
     let read = match read_messagepack(bytes, false) {
         Err(rmp_serde::decode::Error::DepthLimitExceeded) => read_messagepack(bytes, true),
         read => read,
@@ -335,8 +348,11 @@ pub fn decode_attachment(bytes: &[u8]) -> Result<Message, DecodeError> {
         )));
     }
     let mut message = message(wire)?;
-    message.body.values_mut(as_javascript_reads);
-    Ok(message)
+    let mut binary = false;
+    message
+        .body
+        .values_mut(|value| binary |= as_javascript_reads(value));
+    Ok((message, binary))
 }
 
 /// The message with each string of invalid UTF-8 written again with U+FFFD
@@ -389,12 +405,14 @@ impl Body {
 /// What the Node.js adapter's MessagePack decoder (`@msgpack/msgpack`)
 /// makes of an attachment, where it differs from the bytes: a timestamp
 /// (extension -1, what it encodes a `Date` as) is a `Date`, which clients
-/// receive as its ISO text — as they would from inline JSON. Iterative:
-/// values may nest `MAX_DEPTH` deep.
-fn as_javascript_reads(value: &mut Value) {
+/// receive as its ISO text — as they would from inline JSON. Says whether
+/// the value holds binary. Iterative: values may nest `MAX_DEPTH` deep.
+fn as_javascript_reads(value: &mut Value) -> bool {
+    let mut binary = false;
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {
+            Value::Binary(_) => binary = true,
             Value::Ext(-1, bytes) => {
                 if let Some(text) = timestamp_text(bytes) {
                     *v = Value::from(text);
@@ -410,6 +428,7 @@ fn as_javascript_reads(value: &mut Value) {
             _ => {}
         }
     }
+    binary
 }
 
 /// A MessagePack timestamp (32, 64 or 96 bits) as JavaScript's
