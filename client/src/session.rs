@@ -4,8 +4,9 @@
 //!
 //! Notifications are handled one at a time, in arrival order, when the
 //! application asks for the next event: an attachment is read before the next
-//! notification is looked at, so a small message never overtakes a large one
-//! sent before it. While the application does not ask, the LISTEN connection
+//! notification is handled, so a small message never overtakes a large one
+//! sent before it. While an attachment is decoded, the next one, if its
+//! notification is already here, is being read (one ahead, no more). While the application does not ask, the LISTEN connection
 //! is not read; PostgreSQL keeps the notifications in its queue. The LISTEN
 //! connection is driven by the application's calls, not by a task of its own:
 //! no hand-over between threads per message.
@@ -13,14 +14,18 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::poll_fn;
+use futures_util::FutureExt;
 use pg_socketio_protocol::{decode_attachment, decode_notification, Body, Message, Notice};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{AsyncMessage, Client, Config, Connection, Notification, Socket, Statement};
+use tokio_postgres::{
+    AsyncMessage, Client, Config, Connection, Notification, Row, Socket, Statement,
+};
 use tracing::{debug, warn};
 
 use crate::events::{cause, message_namespace, Event, ListenerError};
@@ -99,6 +104,13 @@ impl<T> Plan<T> {
 /// The connection is gone; the reason goes into the [`Event::Gap`].
 struct Lost(String);
 
+impl Lost {
+    /// The LISTEN connection ended without an error.
+    fn closed() -> Lost {
+        Lost("the server closed the connection".into())
+    }
+}
+
 impl From<tokio_postgres::Error> for Lost {
     fn from(e: tokio_postgres::Error) -> Self {
         Lost(cause(&e))
@@ -114,16 +126,29 @@ struct Fetch {
 pub(crate) struct Session<T: MakeTls> {
     listen: Client,
     connection: Connection<Socket, T::Tls>,
-    /// Notifications that arrived while LISTEN was being answered.
+    /// Notifications read before their turn: while LISTEN was being
+    /// answered, or to read the next attachment ahead.
     early: VecDeque<Notification>,
+    /// How the LISTEN connection ended while reading ahead, for after the
+    /// notifications that came before.
+    ended: Option<Lost>,
     attachments: Attachments,
+    /// The next attachment row, asked for while the one before is decoded.
+    ahead: Option<Ahead>,
+}
+
+/// An attachment row asked for ahead of its turn.
+struct Ahead {
+    id: i64,
+    row: JoinHandle<Result<Option<Row>, tokio_postgres::Error>>,
 }
 
 /// The second connection, which reads attachment rows. Losing it loses no
 /// message: the notification in hand and those behind it wait on the LISTEN
 /// connection while it is opened again.
 struct Attachments {
-    client: Client,
+    /// Shared with the task that reads a row ahead.
+    client: Arc<Client>,
     task: JoinHandle<()>,
     fetch: Option<Fetch>,
 }
@@ -151,7 +176,7 @@ impl Attachments {
             }
         });
         Ok(Attachments {
-            client,
+            client: Arc::new(client),
             task,
             fetch: None,
         })
@@ -166,7 +191,9 @@ impl<T: MakeTls> Session<T> {
             listen,
             connection,
             early: VecDeque::new(),
+            ended: None,
             attachments: Attachments::open(plan).await?,
+            ahead: None,
         };
         let sql: String = plan
             .channels
@@ -218,6 +245,9 @@ impl<T: MakeTls> Session<T> {
     /// `ping_interval` with a query that must be answered within
     /// `ping_timeout`: this is what notices a half-open TCP connection.
     async fn next_notification(&mut self, options: &SessionOptions) -> Result<Notification, Lost> {
+        if let Some(lost) = self.ended.take() {
+            return Err(lost);
+        }
         let Session {
             listen, connection, ..
         } = self;
@@ -240,7 +270,7 @@ impl<T: MakeTls> Session<T> {
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e.into()),
-                    None => return Err(Lost("the server closed the connection".into())),
+                    None => return Err(Lost::closed()),
                 },
                 answer = pinging => {
                     answer?;
@@ -300,7 +330,7 @@ impl<T: MakeTls> Session<T> {
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            let reason = match timeout(limit, self.read_attachment(id, &plan.options.table)).await {
+            let reason = match timeout(limit, self.read_attachment(id, plan)).await {
                 Ok(Ok(result)) => return Ok(result),
                 Ok(Err(Lost(reason))) => reason,
                 Err(_) => format!("no answer within {limit:?}"),
@@ -328,17 +358,27 @@ impl<T: MakeTls> Session<T> {
     async fn read_attachment(
         &mut self,
         id: i64,
-        table: &str,
+        plan: &Plan<T>,
     ) -> Result<Result<Message, String>, Lost> {
         let fetch = match self.attachments.fetch.take() {
             Some(fetch) => fetch,
-            None => match self.prepare(table).await? {
+            None => match self.prepare(&plan.options.table).await? {
                 Ok(fetch) => fetch,
                 Err(error) => return Ok(Err(error)),
             },
         };
+        // A row read ahead is taken as it is; if reading it failed, it is
+        // read again here, where a failure is told apart and retried.
+        let read_ahead = match self.ahead.take() {
+            Some(ahead) if ahead.id == id => ahead.row.await.ok().and_then(Result::ok),
+            _ => None,
+        };
         let client = &self.attachments.client;
-        let row = match client.query_opt(&fetch.statement, &[&id]).await {
+        let found = match read_ahead {
+            Some(row) => Ok(row),
+            None => client.query_opt(&fetch.statement, &[&id]).await,
+        };
+        let row = match found {
             Ok(row) => row,
             // An error on a live connection (table dropped, privileges
             // revoked): the message cannot be had; look the table up again
@@ -349,6 +389,13 @@ impl<T: MakeTls> Session<T> {
             }
             Err(e) => return Err(e.into()),
         };
+        self.read_ahead(&fetch, plan);
+        if self.ahead.is_some() {
+            // Lets the task that asks for it, and the connection's, send the
+            // query before this row is decoded (on a current-thread runtime
+            // too).
+            tokio::task::yield_now().await;
+        }
         let result = match row {
             None => Err(format!(
                 "attachment {id} is not in {} (deleted before it was read?)",
@@ -361,6 +408,38 @@ impl<T: MakeTls> Session<T> {
         };
         self.attachments.fetch = Some(fetch);
         Ok(result)
+    }
+
+    /// Asks for the next attachment row if its notification is already
+    /// here, so that the server reads it while this one is decoded. One row
+    /// ahead at most: attachments may be large.
+    fn read_ahead(&mut self, fetch: &Fetch, plan: &Plan<T>) {
+        if self.early.is_empty() && self.ended.is_none() {
+            match poll_fn(|cx| self.connection.poll_message(cx)).now_or_never() {
+                Some(Some(Ok(AsyncMessage::Notification(n)))) => self.early.push_back(n),
+                Some(Some(Err(e))) => self.ended = Some(e.into()),
+                Some(None) => self.ended = Some(Lost::closed()),
+                Some(Some(Ok(AsyncMessage::Notice(notice)))) => {
+                    debug!(notice = %notice, "pg_socketio: server notice");
+                }
+                // Nothing yet.
+                _ => {}
+            }
+        }
+        let Some(next) = self.early.front() else {
+            return;
+        };
+        let Ok(Notice::Attachment { id, .. }) = decode_notification(next.payload()) else {
+            return;
+        };
+        if plan.namespace_of(next.channel()).is_none() {
+            return;
+        }
+        let (client, statement) = (self.attachments.client.clone(), fetch.statement.clone());
+        self.ahead = Some(Ahead {
+            id,
+            row: tokio::spawn(async move { client.query_opt(&statement, &[&id]).await }),
+        });
     }
 
     async fn prepare(&mut self, table: &str) -> Result<Result<Fetch, String>, Lost> {

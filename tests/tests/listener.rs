@@ -553,6 +553,43 @@ async fn a_terminated_attachment_connection_loses_nothing() {
     assert_quiet(&mut listener, Duration::from_millis(300)).await;
 }
 
+/// Attachments in a row are read one ahead, while the one before is
+/// decoded; losing the attachment connection with a row asked for ahead
+/// loses nothing either, and keeps the order.
+#[tokio::test]
+async fn attachments_read_ahead_survive_a_terminated_connection() {
+    let prefix = unique_prefix("rl_att_ahead");
+    let (mut listener, app) = named_listener(&prefix).await;
+    let db = emitter(&prefix).await;
+    for round in 0..5_i64 {
+        let emits: String = (0..4)
+            .map(|k| {
+                format!(
+                    "SELECT sio_emit(ARRAY[]::text[], 'n', jsonb_build_array({}, repeat('b', 20000)));",
+                    round * 10 + k
+                )
+            })
+            .collect();
+        db.batch_execute(&format!("BEGIN; {emits} COMMIT;"))
+            .await
+            .unwrap();
+        let (_, first) = next_message(&mut listener, WAIT).await;
+        assert_eq!(broadcast_number(&first), round * 10);
+        db.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+              WHERE application_name = $1 || ' (attachments)'",
+            &[&app],
+        )
+        .await
+        .unwrap();
+        for k in 1..4 {
+            let (_, message) = next_message(&mut listener, WAIT).await;
+            assert_eq!(broadcast_number(&message), round * 10 + k);
+        }
+    }
+    assert_quiet(&mut listener, Duration::from_millis(300)).await;
+}
+
 /// The server ends the idle attachment connection (idle_session_timeout)
 /// while the LISTEN connection, checked more often, stays.
 #[tokio::test]
