@@ -38,6 +38,7 @@ pub fn rows(rows: &mut Vec<Row>) {
         ours: format!("{}/s", thousands(decode)),
         baseline: json.clone(),
         ratio: decode / baseline,
+        spread: None,
         target: Some(("≥ 200,000/s", decode >= 200_000.0)),
     });
     rows.push(Row {
@@ -45,6 +46,7 @@ pub fn rows(rows: &mut Vec<Row>) {
         ours: format!("{}/s", thousands(attachment)),
         baseline: json.clone(),
         ratio: attachment / baseline,
+        spread: None,
         target: None,
     });
     rows.push(Row {
@@ -52,6 +54,7 @@ pub fn rows(rows: &mut Vec<Row>) {
         ours: format!("{}/s", thousands(encode)),
         baseline: json,
         ratio: encode / baseline,
+        spread: None,
         target: None,
     });
 }

@@ -69,6 +69,7 @@ async fn measure(
                 thousands(notify)
             ),
             ratio: tps / notify,
+            spread: None,
             target: None,
         });
     }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use crate::pgbench::{Pgbench, Run};
-use crate::report::{thousands, Pairs, Row};
+use crate::report::{thousands, Medians, Pairs, Row};
 
 pub struct Receiver {
     pub name: &'static str,
@@ -177,7 +177,12 @@ pub async fn throughput(
         };
         pairs.push(a, b);
     }
-    let (rust_rate, node_rate, ratio) = pairs.medians();
+    let Medians {
+        ours: rust_rate,
+        theirs: node_rate,
+        ratio,
+        spread,
+    } = pairs.medians();
     rows.push(Row {
         name: format!(
             "listener: {} broadcasts committed at once, events/s",
@@ -186,6 +191,7 @@ pub async fn throughput(
         ours: format!("{}/s", thousands(rust_rate)),
         baseline: format!("Node.js adapter: {}/s", thousands(node_rate)),
         ratio,
+        spread,
         target: Some(("≥ 1.5", ratio >= 1.5)),
     });
 }
@@ -230,6 +236,7 @@ pub async fn latency(
         ours: format!("{:.2} ms", rust_s.p50_ms),
         baseline: format!("Node.js adapter: {:.2} ms", node_s.p50_ms),
         ratio: node_s.p50_ms / rust_s.p50_ms,
+        spread: None,
         target: None,
     });
     rows.push(Row {
@@ -237,6 +244,7 @@ pub async fn latency(
         ours: format!("{:.2} ms", rust_s.p99_ms),
         baseline: format!("Node.js adapter: {:.2} ms", node_s.p99_ms),
         ratio: node_s.p99_ms / rust_s.p99_ms,
+        spread: None,
         target: Some(("p99 ≤ 5 ms", rust_s.p99_ms <= 5.0)),
     });
 }
@@ -303,6 +311,7 @@ pub async fn memory(
         ours: mb(rust_peak),
         baseline: format!("Node.js adapter: {}", mb(node_peak)),
         ratio: node_peak as f64 / rust_peak as f64,
+        spread: None,
         target: None,
     });
     let growth = rust_second as f64 / rust_first as f64;
@@ -311,6 +320,7 @@ pub async fn memory(
         ours: format!("{} → {}", mb(rust_first), mb(rust_second)),
         baseline: format!("Node.js adapter: {} → {}", mb(node_first), mb(node_second)),
         ratio: growth,
+        spread: None,
         target: Some(("flat (≤ 1.05)", growth <= 1.05)),
     });
 }

@@ -90,6 +90,7 @@ async fn rows_of(
             ours: format!("{} MB", mine / MB),
             baseline: format!("{baseline_name}: {} MB", theirs / MB),
             ratio: extra,
+            spread: None,
             target: Some(("≤ 2 × payload", extra <= 2.0)),
         }
     };

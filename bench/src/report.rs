@@ -5,6 +5,8 @@ pub struct Row {
     pub ours: String,
     pub baseline: String,
     pub ratio: f64,
+    /// The lowest and highest ratio of the pairs the median is of.
+    pub spread: Option<(f64, f64)>,
     /// The target as the issue states it, and whether it is met.
     pub target: Option<(&'static str, bool)>,
 }
@@ -31,9 +33,28 @@ impl Pairs {
     }
 
     /// The median of each side and of the per-pair ratios.
-    pub fn medians(self) -> (f64, f64, f64) {
-        (median(self.ours), median(self.theirs), median(self.ratios))
+    pub fn medians(self) -> Medians {
+        let low = self.ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = self
+            .ratios
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        Medians {
+            ours: median(self.ours),
+            theirs: median(self.theirs),
+            ratio: median(self.ratios),
+            spread: Some((low, high)),
+        }
     }
+}
+
+/// What [`Pairs::medians`] gives.
+pub struct Medians {
+    pub ours: f64,
+    pub theirs: f64,
+    pub ratio: f64,
+    pub spread: Option<(f64, f64)>,
 }
 
 /// The `p` quantile (0 to 1) by nearest rank, 0 when there are no values;
@@ -53,7 +74,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 pub fn print(rows: &[Row]) {
-    println!("| benchmark | pg_socketio | baseline | ratio | target |");
+    println!("| benchmark | pg_socketio | baseline | ratio (lowest–highest pair) | target |");
     println!("|---|---|---|---:|---|");
     for row in rows {
         let target = match row.target {
@@ -61,9 +82,13 @@ pub fn print(rows: &[Row]) {
             Some((text, false)) => format!("{text} ✘"),
             None => "—".into(),
         };
+        let ratio = match row.spread {
+            Some((low, high)) => format!("{:.2} ({low:.2}–{high:.2})", row.ratio),
+            None => format!("{:.2}", row.ratio),
+        };
         println!(
-            "| {} | {} | {} | {:.2} | {} |",
-            row.name, row.ours, row.baseline, row.ratio, target
+            "| {} | {} | {} | {ratio} | {} |",
+            row.name, row.ours, row.baseline, target
         );
     }
 }

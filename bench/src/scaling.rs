@@ -81,6 +81,7 @@ pub async fn rows(url: &str, db: &Client, pgbench: &Pgbench, rows: &mut Vec<Row>
                 ),
                 baseline: format!("1 {kind}: {} tps", thousands(base)),
                 ratio: tps / base,
+                spread: None,
                 target: None,
             });
             drop(receivers);
@@ -104,6 +105,7 @@ pub async fn rows(url: &str, db: &Client, pgbench: &Pgbench, rows: &mut Vec<Row>
             ours: format!("{} tps", thousands(tps)),
             baseline: format!("1 client: {} tps", thousands(base)),
             ratio: tps / base,
+            spread: None,
             target: None,
         });
     }

@@ -6,7 +6,7 @@ use pg_socketio_client::protocol::{
 };
 
 use crate::pgbench::{Pgbench, Run};
-use crate::report::{thousands, Pairs, Row};
+use crate::report::{thousands, Medians, Pairs, Row};
 
 pub const PREFIX: &str = "bench";
 const OPTIONS: &str = "-c pg_socketio.channel_prefix=bench";
@@ -38,8 +38,8 @@ fn emit_payload(seq: &str) -> String {
 }
 
 /// Runs `ours` and `theirs` in turn, `REPEATS` times each; returns the
-/// median tps of each and the median of the per-pair ratios.
-fn compare(pgbench: &Pgbench, ours: &Run, theirs: &Run) -> (f64, f64, f64) {
+/// median tps of each, and the median and range of the per-pair ratios.
+fn compare(pgbench: &Pgbench, ours: &Run, theirs: &Run) -> Medians {
     let mut pairs = Pairs::default();
     for i in 0..REPEATS {
         let (x, y) = if Pairs::ours_first(i) {
@@ -76,17 +76,18 @@ pub fn one_emit_per_transaction(pgbench: &Pgbench, rows: &mut Vec<Row>) {
         ("prepared", 4),
         ("simple", 1),
     ] {
-        let (a, b, ratio) = compare(
+        let m = compare(
             pgbench,
             &run(&ours, clients, protocol),
             &run(&theirs, clients, protocol),
         );
         rows.push(Row {
             name: format!("1 emit per transaction, {clients} client(s), {protocol} protocol"),
-            ours: format!("{} tps", thousands(a)),
-            baseline: format!("pg_notify, same JSON: {} tps", thousands(b)),
-            ratio,
-            target: Some(("≥ 0.95", ratio >= 0.95)),
+            ours: format!("{} tps", thousands(m.ours)),
+            baseline: format!("pg_notify, same JSON: {} tps", thousands(m.theirs)),
+            ratio: m.ratio,
+            spread: m.spread,
+            target: Some(("≥ 0.95", m.ratio >= 0.95)),
         });
     }
 }
@@ -102,17 +103,21 @@ pub fn batched(pgbench: &Pgbench, rows: &mut Vec<Row>) {
         "SELECT count(pg_notify('{PREFIX}#/', format('{payload}', jsonb_build_object('n', i), i))) \
          FROM generate_series(1, 1000) i;\n"
     );
-    let (a, b, ratio) = compare(
+    let m = compare(
         pgbench,
         &run(ours, 1, "prepared"),
         &run(&theirs, 1, "prepared"),
     );
     rows.push(Row {
         name: "1,000 emits in one transaction, payload jsonb_build_object('n', i)".into(),
-        ours: format!("{} emits/s", thousands(a * 1000.0)),
-        baseline: format!("pg_notify of the same JSON: {} /s", thousands(b * 1000.0)),
-        ratio,
-        target: Some(("≥ 0.8", ratio >= 0.8)),
+        ours: format!("{} emits/s", thousands(m.ours * 1000.0)),
+        baseline: format!(
+            "pg_notify of the same JSON: {} /s",
+            thousands(m.theirs * 1000.0)
+        ),
+        ratio: m.ratio,
+        spread: m.spread,
+        target: Some(("≥ 0.8", m.ratio >= 0.8)),
     });
 }
 
@@ -129,17 +134,21 @@ pub fn attachments(pgbench: &Pgbench, rows: &mut Vec<Row>) {
          SELECT pg_notify('{PREFIX}#/', '{{\"uid\":\"emitter\",\"type\":3,\"attachmentId\":\"' || :id || '\"}}');\n"
     );
     for clients in [1, 4] {
-        let (a, b, ratio) = compare(
+        let m = compare(
             pgbench,
             &run(ours, clients, "prepared"),
             &run(&theirs, clients, "prepared"),
         );
         rows.push(Row {
             name: format!("10 kB emit (attachment), {clients} client(s)"),
-            ours: format!("{} tps", thousands(a)),
-            baseline: format!("INSERT into a logged table + NOTIFY: {} tps", thousands(b)),
-            ratio,
-            target: Some(("≥ 20", ratio >= 20.0)),
+            ours: format!("{} tps", thousands(m.ours)),
+            baseline: format!(
+                "INSERT into a logged table + NOTIFY: {} tps",
+                thousands(m.theirs)
+            ),
+            ratio: m.ratio,
+            spread: m.spread,
+            target: Some(("≥ 20", m.ratio >= 20.0)),
         });
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use pg_socketio_client::{Event, Listener};
 use tokio_postgres::Client;
 
-use crate::report::{thousands, Pairs, Row};
+use crate::report::{thousands, Medians, Pairs, Row};
 
 const ROWS: u32 = 50_000;
 const REPEATS: usize = 5;
@@ -107,7 +107,12 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         // Lower is better here: the ratio is ours / theirs.
         pairs.push(per_row(sio), per_row(hand));
     }
-    let (ours, theirs, ratio) = pairs.medians();
+    let Medians {
+        ours,
+        theirs,
+        ratio,
+        spread,
+    } = pairs.medians();
     rows.push(Row {
         name: format!(
             "trigger per-row overhead, INSERT of {} rows",
@@ -116,6 +121,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         ours: format!("sio_trigger: {ours:.1} µs"),
         baseline: format!("hand-written pg_notify trigger: {theirs:.1} µs"),
         ratio,
+        spread,
         target: Some(("≤ 0.5", ratio <= 0.5)),
     });
     eprintln!("  per-row µs, sio_trigger {ours_us:.1?}, hand-written {theirs_us:.1?}");
@@ -155,7 +161,12 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         // Higher is better: row mode's time over statement mode's.
         pairs.push(r, s);
     }
-    let (row_s, statement_s, speedup) = pairs.medians();
+    let Medians {
+        ours: row_s,
+        theirs: statement_s,
+        ratio: speedup,
+        spread,
+    } = pairs.medians();
     rows.push(Row {
         name: format!(
             "UPDATE of {} rows until a Rust listener has every change, statement mode vs row mode",
@@ -164,6 +175,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         ours: format!("statement mode: {statement_s:.2} s"),
         baseline: format!("row mode: {row_s:.2} s"),
         ratio: speedup,
+        spread,
         target: Some(("≥ 10 × faster", speedup >= 10.0)),
     });
     db.batch_execute(
