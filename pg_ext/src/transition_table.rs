@@ -55,10 +55,13 @@ impl TransitionTable {
     }
 }
 
-impl Drop for TransitionTable {
-    fn drop(&mut self) {
-        // SAFETY: as in `next`; the store's first read pointer is the one
-        // the next trigger of the statement expects to be active.
+impl TransitionTable {
+    /// Gives the slot back and makes the table's first read pointer active
+    /// again, as the statement's next trigger expects. Not on drop: an
+    /// ERROR while reading leaves this to the transaction's abort, and what
+    /// runs while a Rust panic unwinds must not raise another.
+    pub fn close(self) {
+        // SAFETY: as in `next`.
         unsafe {
             pg_sys::ExecDropSingleTupleTableSlot(self.slot);
             pg_sys::tuplestore_select_read_pointer(self.store, 0);

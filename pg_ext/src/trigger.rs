@@ -313,9 +313,12 @@ impl<'a> Call<'a> {
                 self.prepare(&[room], &payload, options).send();
             }
             if !read {
-                return;
+                break;
             }
             rows.clear();
+        }
+        for table in tables.into_iter().filter_map(|(table, _)| table) {
+            table.close();
         }
     }
 

@@ -146,3 +146,29 @@ async fn a_statement_within_the_limit_is_one_message_per_room() {
         assert_eq!(rows, &expected[room], "{room}");
     }
 }
+
+/// Triggers of one statement share its transition tables: each reads them
+/// whole, with a read pointer of its own, however often the other sent.
+#[tokio::test]
+async fn two_triggers_each_send_every_row_of_shared_transition_tables() {
+    let prefix = unique_prefix("statement_batches_two");
+    let (db, mut listener) = setup(&prefix).await;
+    db.batch_execute(&format!(
+        "CREATE TRIGGER again AFTER UPDATE ON batch REFERENCING NEW TABLE AS n OLD TABLE AS o
+           FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('again:{{r}}', 'batch');
+         SET pg_socketio.statement_memory = '64kB'; {UPDATE}"
+    ))
+    .await
+    .unwrap();
+    let rooms = by_room(messages(&mut listener).await);
+    let expected = expected();
+    assert_eq!(rooms.len(), 2 * expected.len());
+    for (room, rows) in &expected {
+        let again = room.replacen("r:", "again:", 1);
+        for name in [room, &again] {
+            let (got, count) = &rooms[name];
+            assert!(*count >= 2, "{name}: {count} message(s)");
+            assert_eq!(got, rows, "{name}");
+        }
+    }
+}
