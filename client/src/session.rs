@@ -6,10 +6,11 @@
 //! application asks for the next event: an attachment is read before the next
 //! notification is handled, so a small message never overtakes a large one
 //! sent before it. While an attachment is decoded, the next one, if its
-//! notification is already here, is being read (one ahead, no more). While the application does not ask, the LISTEN connection
-//! is not read; PostgreSQL keeps the notifications in its queue. The LISTEN
-//! connection is driven by the application's calls, not by a task of its own:
-//! no hand-over between threads per message.
+//! notification is already here, is being read (one ahead, no more). While
+//! the application does not ask, the LISTEN connection is not read;
+//! PostgreSQL keeps the notifications in its queue. The LISTEN connection is
+//! driven by the application's calls, not by a task of its own: no hand-over
+//! between threads per message.
 
 use std::collections::VecDeque;
 use std::future::Future;
