@@ -191,7 +191,7 @@ pub async fn throughput(
         ours: format!("{}/s", thousands(rust_rate)),
         baseline: format!("Node.js adapter: {}/s", thousands(node_rate)),
         ratio,
-        spread,
+        spread: Some(spread),
         target: Some(("≥ 1.5", ratio >= 1.5)),
     });
 }

@@ -18,6 +18,9 @@ use crate::report::Row;
 
 const MB: u64 = 1 << 20;
 
+/// The tables the statements measured write to.
+const TABLES: &str = "bench_memory_plain, bench_memory_rows, bench_memory_batch";
+
 /// A field of `/proc/<pid>/status`, in bytes.
 fn status_field(pid: i32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -73,14 +76,13 @@ async fn rows_of(
     (baseline_name, baseline): (&str, &str),
 ) -> [Row; 2] {
     let theirs = peak(url, setup, baseline).await;
-    db.batch_execute("TRUNCATE bench_memory_plain, bench_memory_rows, bench_memory_batch")
+    db.batch_execute(&format!("TRUNCATE {TABLES}"))
         .await
         .unwrap();
     let mine = peak(url, setup, ours).await;
-    db.batch_execute(
-        "TRUNCATE bench_memory_plain, bench_memory_rows, bench_memory_batch;
-         DELETE FROM socket_io_attachments",
-    )
+    db.batch_execute(&format!(
+        "TRUNCATE {TABLES}; DELETE FROM socket_io_attachments"
+    ))
     .await
     .unwrap();
     let row = |measure: &str, mine: u64, theirs: u64| {
@@ -105,17 +107,17 @@ async fn rows_of(
 }
 
 pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
-    db.batch_execute(
-        "DROP TABLE IF EXISTS bench_memory_plain, bench_memory_rows, bench_memory_batch;
+    db.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {TABLES};
          CREATE UNLOGGED TABLE bench_memory_plain (id bigserial, created_at timestamptz, payload bytea);
          ALTER TABLE bench_memory_plain ALTER COLUMN payload SET STORAGE EXTERNAL;
          CREATE TABLE bench_memory_rows (id int, body text);
          CREATE TRIGGER emit AFTER INSERT ON bench_memory_rows
-           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{id}', 'row');
+           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r:{{id}}', 'row');
          CREATE TABLE bench_memory_batch (id int, body text);
          CREATE TRIGGER emit AFTER INSERT ON bench_memory_batch REFERENCING NEW TABLE AS n
-           FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('r', 'rows');",
-    )
+           FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('r', 'rows');"
+    ))
     .await
     .unwrap();
     let setup = "SET pg_socketio.channel_prefix = 'bench_memory'";
@@ -188,7 +190,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         )
         .await,
     );
-    db.batch_execute("DROP TABLE bench_memory_plain, bench_memory_rows, bench_memory_batch")
+    db.batch_execute(&format!("DROP TABLE {TABLES}"))
         .await
         .unwrap();
 }

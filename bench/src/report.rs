@@ -44,7 +44,7 @@ impl Pairs {
             ours: median(self.ours),
             theirs: median(self.theirs),
             ratio: median(self.ratios),
-            spread: Some((low, high)),
+            spread: (low, high),
         }
     }
 }
@@ -54,7 +54,8 @@ pub struct Medians {
     pub ours: f64,
     pub theirs: f64,
     pub ratio: f64,
-    pub spread: Option<(f64, f64)>,
+    /// The lowest and highest per-pair ratio.
+    pub spread: (f64, f64),
 }
 
 /// The `p` quantile (0 to 1) by nearest rank, 0 when there are no values;

@@ -86,7 +86,7 @@ pub fn one_emit_per_transaction(pgbench: &Pgbench, rows: &mut Vec<Row>) {
             ours: format!("{} tps", thousands(m.ours)),
             baseline: format!("pg_notify, same JSON: {} tps", thousands(m.theirs)),
             ratio: m.ratio,
-            spread: m.spread,
+            spread: Some(m.spread),
             target: Some(("≥ 0.95", m.ratio >= 0.95)),
         });
     }
@@ -116,7 +116,7 @@ pub fn batched(pgbench: &Pgbench, rows: &mut Vec<Row>) {
             thousands(m.theirs * 1000.0)
         ),
         ratio: m.ratio,
-        spread: m.spread,
+        spread: Some(m.spread),
         target: Some(("≥ 0.8", m.ratio >= 0.8)),
     });
 }
@@ -147,7 +147,7 @@ pub fn attachments(pgbench: &Pgbench, rows: &mut Vec<Row>) {
                 thousands(m.theirs)
             ),
             ratio: m.ratio,
-            spread: m.spread,
+            spread: Some(m.spread),
             target: Some(("≥ 20", m.ratio >= 20.0)),
         });
     }

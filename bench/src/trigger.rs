@@ -121,7 +121,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         ours: format!("sio_trigger: {ours:.1} µs"),
         baseline: format!("hand-written pg_notify trigger: {theirs:.1} µs"),
         ratio,
-        spread,
+        spread: Some(spread),
         target: Some(("≤ 0.5", ratio <= 0.5)),
     });
     eprintln!("  per-row µs, sio_trigger {ours_us:.1?}, hand-written {theirs_us:.1?}");
@@ -175,7 +175,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         ours: format!("statement mode: {statement_s:.2} s"),
         baseline: format!("row mode: {row_s:.2} s"),
         ratio: speedup,
-        spread,
+        spread: Some(spread),
         target: Some(("≥ 10 × faster", speedup >= 10.0)),
     });
     db.batch_execute(

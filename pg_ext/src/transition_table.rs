@@ -53,9 +53,7 @@ impl TransitionTable {
             ))
         }
     }
-}
 
-impl TransitionTable {
     /// Gives the slot back and makes the table's first read pointer active
     /// again, as the statement's next trigger expects. Not on drop: an
     /// ERROR while reading leaves this to the transaction's abort, and what

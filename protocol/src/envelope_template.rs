@@ -102,23 +102,19 @@ pub(crate) fn keep(shape: &Shape, text: &[u8], slots: impl Iterator<Item = usize
     let Some(seq_at) = text.iter().rposition(|&b| b == b':') else {
         return;
     };
+    // Into the buffers of the shape before, so that switching between shapes
+    // allocates only when a text grows.
+    fn set(to: &mut String, from: &str) {
+        to.clear();
+        to.push_str(from);
+    }
+    fn copy(to: &mut Vec<String>, from: &[&str]) {
+        to.resize_with(from.len(), String::new);
+        for (t, s) in to.iter_mut().zip(from) {
+            set(t, s);
+        }
+    }
     LAST.with_borrow_mut(|kept| {
-        let copy = |to: &mut Vec<String>, from: &[&str]| {
-            to.truncate(from.len());
-            for (i, s) in from.iter().enumerate() {
-                match to.get_mut(i) {
-                    Some(t) => {
-                        t.clear();
-                        t.push_str(s);
-                    }
-                    None => to.push((*s).to_owned()),
-                }
-            }
-        };
-        let set = |to: &mut String, from: &str| {
-            to.clear();
-            to.push_str(from);
-        };
         set(&mut kept.uid, shape.sender.uid);
         kept.request_id = shape.sender.request_id.map(str::to_owned);
         set(&mut kept.nsp, shape.target.nsp);

@@ -605,171 +605,84 @@ fn args_must_be_a_json_array() {
 /// has kept no envelope), whatever changed in between.
 #[test]
 fn emits_of_one_shape_send_what_serde_writes() {
-    let (a, b, s) = (raw(r#"{"n":1}"#), raw("[1,2]"), raw(r#""x""#));
-    const R1: &[&str] = &["room1"];
-    const R2: &[&str] = &["room2"];
-    const BOTH: &[&str] = &["room1", "room2"];
-    let plain = Settings::default();
-    let cluster = Settings {
-        cluster_source: false,
-        ..Settings::default()
+    #[derive(Clone)]
+    struct Emit {
+        rooms: &'static [&'static str],
+        except: &'static [&'static str],
+        nsp: &'static str,
+        event: &'static str,
+        volatile: bool,
+        cluster_source: bool,
+        args: &'static [&'static str],
+        seq: u64,
+    }
+    const A: &str = r#"{"n":1}"#;
+    const B: &str = "[1,2]";
+    const S: &str = r#""x""#;
+    let first = Emit {
+        rooms: &["room1"],
+        except: &[],
+        nsp: "/",
+        event: "ping",
+        volatile: false,
+        cluster_source: true,
+        args: &[A],
+        seq: 1,
     };
-    let to = |rooms: &'static [&'static str],
-              except: &'static [&'static str],
-              nsp: &'static str| { Target { nsp, rooms, except } };
-    type Case = (
-        &'static str,
-        Target<'static>,
-        &'static str,
-        Flags,
-        bool,
-        Vec<Box<RawValue>>,
-        u64,
-    );
-    let volatile = Flags {
-        volatile: true,
-        ..Flags::default()
-    };
-    let cases: Vec<Case> = vec![
-        (
-            "first",
-            to(R1, &[], "/"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![a.clone()],
-            1,
-        ),
-        (
-            "same shape",
-            to(R1, &[], "/"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![b.clone()],
-            2,
-        ),
-        (
-            "again, seq longer",
-            to(R1, &[], "/"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![s.clone()],
-            123_456_789_012,
-        ),
-        (
-            "another room",
-            to(R2, &[], "/"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![a.clone()],
-            3,
-        ),
-        (
-            "two rooms",
-            to(BOTH, &[], "/"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![a.clone()],
-            4,
-        ),
-        (
-            "except",
-            to(R1, R2, "/"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![a.clone()],
-            5,
-        ),
-        (
-            "namespace",
-            to(R1, R2, "/admin"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![a.clone()],
-            6,
-        ),
-        (
-            "event",
-            to(R1, R2, "/admin"),
-            "pong",
-            Flags::default(),
-            true,
-            vec![a.clone()],
-            7,
-        ),
-        (
-            "flags",
-            to(R1, R2, "/admin"),
-            "pong",
-            volatile,
-            true,
-            vec![a.clone()],
-            8,
-        ),
-        (
-            "cluster source",
-            to(R1, R2, "/admin"),
-            "pong",
-            volatile,
-            false,
-            vec![a.clone()],
-            9,
-        ),
-        (
-            "two arguments",
-            to(R1, R2, "/admin"),
-            "pong",
-            volatile,
-            false,
-            vec![a.clone(), s.clone()],
-            10,
-        ),
-        (
-            "two, again",
-            to(R1, R2, "/admin"),
-            "pong",
-            volatile,
-            false,
-            vec![s.clone(), b.clone()],
-            11,
-        ),
-        (
-            "none",
-            to(R1, R2, "/admin"),
-            "pong",
-            volatile,
-            false,
-            vec![],
-            12,
-        ),
-        (
-            "back to the first",
-            to(R1, &[], "/"),
-            "ping",
-            Flags::default(),
-            true,
-            vec![a.clone()],
-            13,
-        ),
+    // Each step changes the emit before it (and takes the next seq).
+    type Step = (&'static str, fn(&mut Emit));
+    let steps: &[Step] = &[
+        ("same shape", |e| e.args = &[B]),
+        ("again, seq longer", |e| {
+            e.args = &[S];
+            e.seq = 123_456_789_011;
+        }),
+        ("another room", |e| e.rooms = &["room2"]),
+        ("two rooms", |e| e.rooms = &["room1", "room2"]),
+        ("except", |e| {
+            e.rooms = &["room1"];
+            e.except = &["room2"];
+        }),
+        ("namespace", |e| e.nsp = "/admin"),
+        ("event", |e| e.event = "pong"),
+        ("flags", |e| e.volatile = true),
+        ("cluster source", |e| e.cluster_source = false),
+        ("two arguments", |e| e.args = &[A, S]),
+        ("two, again", |e| e.args = &[S, B]),
+        ("none", |e| e.args = &[]),
     ];
-    let emit = |(_, target, event, flags, cluster_source, args, seq): &Case| {
+    let send = |e: &Emit| {
+        let args: Vec<Box<RawValue>> = e.args.iter().map(|a| raw(a)).collect();
         let args: Vec<&RawValue> = args.iter().map(|a| &**a).collect();
         let op = Operation::Emit {
-            event: SentEvent::new(event, &args),
-            flags: *flags,
+            event: SentEvent::new(e.event, &args),
+            flags: Flags {
+                volatile: e.volatile,
+                ..Flags::default()
+            },
         };
-        let settings = if *cluster_source { &plain } else { &cluster };
-        inline(settings, *target, op, *seq)
+        let settings = Settings {
+            cluster_source: e.cluster_source,
+            ..Settings::default()
+        };
+        let target = Target {
+            nsp: e.nsp,
+            rooms: e.rooms,
+            except: e.except,
+        };
+        inline(&settings, target, op, e.seq)
     };
-    for case in &cases {
-        let kept = emit(case);
-        let afresh = std::thread::scope(|t| t.spawn(|| emit(case)).join().unwrap());
-        assert_eq!(kept, afresh, "{}", case.0);
+    let check = |name: &str, e: &Emit| {
+        let kept = send(e);
+        let afresh = std::thread::scope(|t| t.spawn(|| send(e)).join().unwrap());
+        assert_eq!(kept, afresh, "{name}");
+    };
+    let mut emit = first.clone();
+    check("first", &emit);
+    for (name, change) in steps {
+        change(&mut emit);
+        emit.seq += 1;
+        check(name, &emit);
     }
+    check("back to the first", &first);
 }
