@@ -162,15 +162,17 @@ impl Layout {
 
     /// The row's sent columns as JSON members, in column order.
     pub fn sent<'v>(&'v self, values: &Values<'v>) -> pg_socketio_protocol::Row<'v> {
-        pg_socketio_protocol::Row {
-            members: self
-                .columns
+        // Sized once: a statement makes one per row, and growing it was
+        // 3 % of a statement-mode UPDATE (perf).
+        let mut members = Vec::with_capacity(self.columns.len());
+        members.extend(
+            self.columns
                 .iter()
                 .zip(&values.values)
                 .filter(|(c, _)| c.sent)
-                .map(|(c, v)| (c.key.as_str(), v.expect("a sent column is read")))
-                .collect(),
-        }
+                .map(|(c, v)| (c.key.as_str(), v.expect("a sent column is read"))),
+        );
+        pg_socketio_protocol::Row { members }
     }
 }
 
@@ -246,7 +248,8 @@ impl<'s> Values<'s> {
     ) -> Values<'s> {
         let mut values = Values {
             values: Vec::with_capacity(layout.columns.len()),
-            allocated: Vec::new(),
+            // About one allocation per column read: sized once.
+            allocated: Vec::with_capacity(layout.columns.len()),
         };
         for ((column, &datum), &null) in layout.columns.iter().zip(datums).zip(nulls) {
             let value = match (column.read, null) {

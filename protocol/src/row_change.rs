@@ -251,7 +251,8 @@ impl RoomTemplates {
         value: impl Fn(usize) -> ColumnValue<'v>,
         mut found: impl FnMut(&str),
     ) {
-        let mut room = String::new();
+        // Room names are short: one allocation per row, not one per doubling.
+        let mut room = String::with_capacity(64);
         'templates: for template in &self.0 {
             room.clear();
             for piece in template {

@@ -174,14 +174,54 @@ pub(crate) fn plan<'a>(json: &'a str, placeholders: Placeholders) -> Result<Plan
 
 /// The MessagePack length of a scalar token, as [`Plan::write`] writes it.
 fn scalar_len(token: Token) -> Result<usize, Error> {
-    let mut out = Counter(0);
     match token {
-        Token::Str(raw) => write_str(&mut out, raw)?,
-        Token::Number(text) => write_number(&mut out, text)?,
-        Token::Bool(_) | Token::Null => out.0 = 1,
+        Token::Str(JsonStr { raw, escaped }) => {
+            let len = if escaped {
+                unescaped_len(raw)?
+            } else {
+                raw.len()
+            };
+            Ok(str_header_len(len) + len)
+        }
+        Token::Number(text) => {
+            let mut out = Counter(0);
+            write_number(&mut out, text)?;
+            Ok(out.0)
+        }
+        Token::Bool(_) | Token::Null => Ok(1),
         Token::Open { .. } | Token::Close => unreachable!("not a scalar"),
     }
-    Ok(out.0)
+}
+
+/// The header rmp writes before a string of `len` bytes (fixstr, str 8,
+/// 16, 32), counted rather than written: planning measures every string.
+fn str_header_len(len: usize) -> usize {
+    match len {
+        0..32 => 1,
+        32..256 => 2,
+        256..65_536 => 3,
+        _ => 5,
+    }
+}
+
+/// The header rmp writes before a map or array of `count` members
+/// (fixmap/fixarray, 16, 32).
+fn container_header_len(count: u32) -> usize {
+    match count {
+        0..16 => 1,
+        16..65_536 => 3,
+        _ => 5,
+    }
+}
+
+/// The length of a string's UTF-8 with its escapes resolved.
+fn unescaped_len(raw: &str) -> Result<usize, Error> {
+    let mut len = 0usize;
+    unescape(raw, |chunk| {
+        len += chunk.len();
+        Ok(())
+    })?;
+    Ok(len)
 }
 
 /// The length of the scalar token starting at `at`.
@@ -205,13 +245,7 @@ fn close(
 ) -> Result<(), Error> {
     let frame = stack.pop().expect("an open container");
     let count = plan.counts[frame.index];
-    let mut header = Counter(0);
-    if frame.object {
-        rmp::encode::write_map_len(&mut header, count).map_err(io)?;
-    } else {
-        rmp::encode::write_array_len(&mut header, count).map_err(io)?;
-    }
-    plan.len += header.0;
+    plan.len += container_header_len(count);
     if frame.object && frame.marked && count == 2 {
         if let Some((start, end)) = frame.num {
             let text = &plan.json[start..end];
@@ -300,11 +334,7 @@ fn write_str<W: Write>(out: &mut W, JsonStr { raw, escaped }: JsonStr) -> Result
     if !escaped {
         return rmp::encode::write_str(out, raw).map_err(io);
     }
-    let mut len = 0usize;
-    unescape(raw, |chunk| {
-        len += chunk.len();
-        Ok(())
-    })?;
+    let len = unescaped_len(raw)?;
     rmp::encode::write_str_len(out, u32::try_from(len).map_err(|_| too_long())?).map_err(io)?;
     unescape(raw, |chunk| out.write_all(chunk).map_err(io))
 }
@@ -399,6 +429,37 @@ mod tests {
             &format!("[{}]", vec!["0"; 70_000].join(",")),
         ] {
             assert_eq!(msgpack(json, &[]), via_serde(json), "{json}");
+        }
+    }
+
+    #[test]
+    fn every_header_size_is_measured_as_written() {
+        // Each side of each size class of strings (fixstr, str 8/16/32,
+        // escaped or not, an escape on either side of the tokenizer's
+        // short scan) and of containers (fix, 16, 32).
+        let mut cases = Vec::new();
+        for len in [0, 1, 15, 16, 17, 31, 32, 255, 256, 65_535, 65_536] {
+            cases.push(format!("\"{}\"", "s".repeat(len)));
+            // The escape counts as one byte of the string's length.
+            let rest = "s".repeat(len.saturating_sub(1));
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                let (before, after) = rest.split_at(at);
+                cases.push(format!(r#""{before}\n{after}""#));
+            }
+        }
+        for count in [0, 15, 16, 65_535, 65_536] {
+            cases.push(format!("[{}]", vec!["1"; count].join(",")));
+            // Keys in sorted order: serde_json's map sorts them.
+            let members: Vec<String> = (0..count).map(|i| format!(r#""k{i:05}":{i}"#)).collect();
+            cases.push(format!("{{{}}}", members.join(",")));
+        }
+        for json in &cases {
+            assert_eq!(
+                msgpack(json, &[]),
+                via_serde(json),
+                "{}",
+                &json[..json.len().min(40)]
+            );
         }
     }
 
