@@ -57,4 +57,22 @@ pub fn rows(rows: &mut Vec<Row>) {
         spread: None,
         target: None,
     });
+    if let (Some(rows_ours), Some(rows_serde)) = (
+        per_second("encode_attachment_1000_rows"),
+        per_second("baseline_serde_msgpack_1000_rows"),
+    ) {
+        rows.push(Row {
+            name:
+                "codec: encode a statement message of 1,000 rows (81 kB) for the attachment table"
+                    .into(),
+            ours: format!("{}/s", thousands(rows_ours)),
+            baseline: format!(
+                "serde_json::Value parse + rmp-serde write: {}/s",
+                thousands(rows_serde)
+            ),
+            ratio: rows_ours / rows_serde,
+            spread: None,
+            target: None,
+        });
+    }
 }

@@ -90,6 +90,12 @@ fn codec(c: &mut Criterion) {
             other => panic!("{other:?}"),
         })
     });
+    group.bench_function("baseline_serde_msgpack_1000_rows", |b| {
+        b.iter(|| {
+            let value: serde_json::Value = serde_json::from_str(black_box(change.get())).unwrap();
+            rmp_serde::to_vec_named(&value).unwrap()
+        })
+    });
     group.finish();
 }
 
