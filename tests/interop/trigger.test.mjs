@@ -150,3 +150,56 @@ test("a row whose data looks like a binary placeholder is written, and clients g
   assert.deepEqual(large, [note(two), notes]);
   assert.deepEqual(bob.received, []);
 });
+
+test("MERGE and INSERT ... ON CONFLICT: each action fires its triggers, in row and in statement mode", async () => {
+  clear();
+  await sql.query(`
+    CREATE TEMP TABLE tasks (id int PRIMARY KEY, conversation_id int, body text);
+    INSERT INTO tasks VALUES (1, 1, 'a'), (2, 1, 'b');
+    CREATE TRIGGER tasks_row AFTER INSERT OR UPDATE OR DELETE ON tasks
+      FOR EACH ROW EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'task');
+    CREATE TRIGGER tasks_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS new_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'tasks');
+    CREATE TRIGGER tasks_update AFTER UPDATE ON tasks
+      REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'tasks');
+    CREATE TRIGGER tasks_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS old_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('conversation:{conversation_id}', 'tasks')`);
+  const row = (op, n, o) => ["task", { op, schema, table: "tasks", new: n, old: o }];
+  const rows = (op, n, o) => ["tasks", { op, schema, table: "tasks", rows: [{ new: n, old: o }] }];
+  // The order of a statement's actions is PostgreSQL's to choose: compared
+  // as sets, each event exactly.
+  const sorted = (events) => events.map((e) => JSON.stringify(e)).sort();
+  const assertEvents = (client, expected) => assert.deepEqual(sorted(client.received), sorted(expected));
+
+  // Row 1 updated, row 2 deleted, row 3 inserted, all in conversation 1.
+  await sql.query(`
+    MERGE INTO tasks t USING (VALUES (1, 'a!'), (2, NULL), (3, 'c')) s(id, body) ON t.id = s.id
+      WHEN MATCHED AND s.body IS NULL THEN DELETE
+      WHEN MATCHED THEN UPDATE SET body = s.body
+      WHEN NOT MATCHED THEN INSERT VALUES (s.id, 1, s.body)`);
+  await settle(1000);
+  const a = { id: 1, conversation_id: 1, body: "a" };
+  const aDone = { ...a, body: "a!" };
+  const b = { id: 2, conversation_id: 1, body: "b" };
+  const c = { id: 3, conversation_id: 1, body: "c" };
+  assertEvents(alice, [
+    row("UPDATE", aDone, a), row("DELETE", null, b), row("INSERT", c, null),
+    rows("UPDATE", aDone, a), rows("DELETE", null, b), rows("INSERT", c, null),
+  ]);
+  assert.deepEqual(bob.received, []);
+
+  // Row 3 conflicts and moves to conversation 2; row 4 is inserted there.
+  clear();
+  await sql.query(`
+    INSERT INTO tasks VALUES (3, 2, 'c!'), (4, 2, 'd')
+      ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id, body = excluded.body`);
+  await settle(1000);
+  const cMoved = { id: 3, conversation_id: 2, body: "c!" };
+  const d = { id: 4, conversation_id: 2, body: "d" };
+  assertEvents(alice, [row("UPDATE", cMoved, c), rows("UPDATE", cMoved, c)]);
+  assertEvents(bob, [
+    row("UPDATE", cMoved, c), row("INSERT", d, null),
+    rows("UPDATE", cMoved, c), rows("INSERT", d, null),
+  ]);
+});
