@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds pg_socketio and installs it into the local PostgreSQL.
-# Usage: [PG_MAJOR=15|18] scripts/install.sh [--release]
+# Usage: [PG_MAJOR=15|16|18] scripts/install.sh [--release]
 #
 # Files are replaced by rename, never rewritten in place: a running backend
 # keeps the pg_socketio.so it has mapped until it reconnects, while new
@@ -10,13 +10,9 @@
 # installed beside it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/pg18.env
+source scripts/wheels.env
 PG_MAJOR=${PG_MAJOR:-15}
-if [ "$PG_MAJOR" = 18 ]; then
-  PG_CONFIG=${PG_CONFIG:-$PG18_HOME/bin/pg_config}
-else
-  PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
-fi
+PG_CONFIG=${PG_CONFIG:-$(pg_home "$PG_MAJOR")/bin/pg_config}
 profile=--debug
 if [[ "${1:-}" == --release ]]; then profile=; fi
 out=target/pgrx-install

@@ -3,14 +3,15 @@
 # PostgreSQL's own pg_isolation_regress interleaves sessions step by step
 # and compares what each saw, notifications included, with
 # tests/isolation/expected. Runs against DATABASE_URL's server with the
-# pg_isolation_regress of PG_MAJOR (15: postgresql-server-dev-15; 18: the
-# wheel), in a scratch database it creates.
+# pg_isolation_regress of PG_MAJOR (15: postgresql-server-dev-15; 16 and
+# 18: the wheels), in a scratch database it creates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/pg18.env
+source scripts/wheels.env
 PG_MAJOR=${PG_MAJOR:-15}
-if [ "$PG_MAJOR" = 18 ]; then home=$PG18_HOME; else home=/usr/lib/postgresql/$PG_MAJOR; fi
-pgxs=$home/lib/pgxs
+home=$(pg_home "$PG_MAJOR")
+# pgxs.mk is in <pgxs>/src/makefiles (lib/pgxs, or lib/postgresql/pgxs).
+pgxs=$(dirname "$("$home/bin/pg_config" --pgxs)")/../..
 url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 hostport=${url#*@}; hostport=${hostport%%/*}
 out=target/isolation-$PG_MAJOR

