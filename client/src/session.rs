@@ -138,6 +138,23 @@ pub(crate) struct Session<T: MakeTls> {
     ahead: Option<Ahead>,
 }
 
+/// What a message of the LISTEN connection means: a notification, the
+/// connection's end, or `None` for nothing to act on (a notice is logged).
+fn listen_message(
+    message: Option<Result<AsyncMessage, tokio_postgres::Error>>,
+) -> Option<Result<Notification, Lost>> {
+    match message {
+        Some(Ok(AsyncMessage::Notification(n))) => Some(Ok(n)),
+        Some(Ok(AsyncMessage::Notice(notice))) => {
+            debug!(notice = %notice, "pg_socketio: server notice");
+            None
+        }
+        Some(Ok(_)) => None,
+        Some(Err(e)) => Some(Err(e.into())),
+        None => Some(Err(Lost::closed())),
+    }
+}
+
 /// An attachment row asked for ahead of its turn.
 struct Ahead {
     id: i64,
@@ -264,15 +281,11 @@ impl<T: MakeTls> Session<T> {
             tokio::select! {
                 // A waiting notification first: no timer is set while busy.
                 biased;
-                message = poll_fn(|cx| connection.poll_message(cx)) => match message {
-                    Some(Ok(AsyncMessage::Notification(n))) => return Ok(n),
-                    Some(Ok(AsyncMessage::Notice(notice))) => {
-                        debug!(notice = %notice, "pg_socketio: server notice");
+                message = poll_fn(|cx| connection.poll_message(cx)) => {
+                    if let Some(got) = listen_message(message) {
+                        return got;
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e.into()),
-                    None => return Err(Lost::closed()),
-                },
+                }
                 answer = pinging => {
                     answer?;
                     ping = None;
@@ -416,15 +429,12 @@ impl<T: MakeTls> Session<T> {
     /// ahead at most: attachments may be large.
     fn read_ahead(&mut self, fetch: &Fetch, plan: &Plan<T>) {
         if self.early.is_empty() && self.ended.is_none() {
-            match poll_fn(|cx| self.connection.poll_message(cx)).now_or_never() {
-                Some(Some(Ok(AsyncMessage::Notification(n)))) => self.early.push_back(n),
-                Some(Some(Err(e))) => self.ended = Some(e.into()),
-                Some(None) => self.ended = Some(Lost::closed()),
-                Some(Some(Ok(AsyncMessage::Notice(notice)))) => {
-                    debug!(notice = %notice, "pg_socketio: server notice");
-                }
-                // Nothing yet.
-                _ => {}
+            // `None` from now_or_never: nothing has arrived yet.
+            let polled = poll_fn(|cx| self.connection.poll_message(cx)).now_or_never();
+            match polled.and_then(listen_message) {
+                Some(Ok(n)) => self.early.push_back(n),
+                Some(Err(lost)) => self.ended = Some(lost),
+                None => {}
             }
         }
         let Some(next) = self.early.front() else {

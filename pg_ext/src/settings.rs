@@ -189,9 +189,10 @@ pub fn attachment_table() -> String {
     ATTACHMENT_TABLE.get().map(into_string).unwrap_or_default()
 }
 
-/// Bytes of rows statement mode holds before it sends them.
+/// Bytes of rows statement mode holds before it sends them (the setting's
+/// minimum is 64 kB).
 pub fn statement_memory() -> usize {
-    STATEMENT_MEMORY.get().max(1) as usize * 1024
+    STATEMENT_MEMORY.get() as usize * 1024
 }
 
 /// `None`: no warning.
