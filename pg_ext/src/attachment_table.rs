@@ -131,25 +131,45 @@ fn check_right(table: &AttachmentTable, right: Right, function: &'static str) {
 
 /// Whether CREATE EXTENSION pg_socketio ran in this database.
 pub fn extension_installed() -> bool {
-    extension() != pg_sys::InvalidOid
+    unsafe { pg_sys::get_extension_oid(c"pg_socketio".as_ptr(), true) != pg_sys::InvalidOid }
 }
 
-fn extension() -> pg_sys::Oid {
-    unsafe { pg_sys::get_extension_oid(c"pg_socketio".as_ptr(), true) }
-}
-
-/// The schema CREATE EXTENSION put the extension (and its table) in.
+/// The schema CREATE EXTENSION put the extension (and its table) in, or
+/// InvalidOid before it. Read from pg_extension by an index scan, as
+/// `get_extension_oid` reads it: the pg_extension syscache came to 15–17 in
+/// minor releases (17 calls it ZEXTENSIONOID), so a library built against a
+/// newer minor would look past the cache array of an older server.
 fn extension_schema() -> pg_sys::Oid {
-    let extension = extension();
-    if extension == pg_sys::InvalidOid {
-        return pg_sys::InvalidOid;
-    }
     unsafe {
-        syscache_field(
-            pg_sys::SysCacheIdentifier::EXTENSIONOID,
-            extension,
-            |row: &pg_sys::FormData_pg_extension| row.extnamespace,
-        )
+        let catalog = pg_sys::table_open(
+            pg_sys::ExtensionRelationId,
+            pg_sys::AccessShareLock as pg_sys::LOCKMODE,
+        );
+        let mut key = pg_sys::ScanKeyData::default();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            pg_sys::Anum_pg_extension_extname as pg_sys::AttrNumber,
+            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+            pg_sys::RegProcedure::from(pg_sys::F_NAMEEQ),
+            pg_sys::Datum::from(c"pg_socketio".as_ptr()),
+        );
+        let scan = pg_sys::systable_beginscan(
+            catalog,
+            pg_sys::Oid::from(pg_sys::ExtensionNameIndexId),
+            true,
+            std::ptr::null_mut(),
+            1,
+            &mut key,
+        );
+        let row = pg_sys::systable_getnext(scan);
+        let schema = if row.is_null() {
+            pg_sys::InvalidOid
+        } else {
+            (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(row)).extnamespace
+        };
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(catalog, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        schema
     }
 }
 
