@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds pg_socketio and installs it into the local PostgreSQL.
-# Usage: [PG_MAJOR=15|16|18] scripts/install.sh [--release]
+# Usage: [PG_MAJOR=15|16|17|18] scripts/install.sh [--release]
 #
 # Files are replaced by rename, never rewritten in place: a running backend
 # keeps the pg_socketio.so it has mapped until it reconnects, while new
@@ -10,7 +10,7 @@
 # installed beside it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/wheels.env
+source scripts/majors.env
 PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=${PG_CONFIG:-$(pg_home "$PG_MAJOR")/bin/pg_config}
 profile=--debug

@@ -1,27 +1,27 @@
 #!/usr/bin/env bash
 # Release packages of pg_socketio for database servers that have no Rust:
-# for each PostgreSQL major (default: 15 16 18), a Debian package laid out as
+# for each PostgreSQL major (default: 15 16 17 18), a Debian package laid out as
 # Debian's own extension packages are (postgresql-<major>-pg-socketio: the
 # library in /usr/lib/postgresql/<major>/lib, the control and SQL files in
 # /usr/share/postgresql/<major>/extension, depending on postgresql-<major>),
 # and a tarball with the same files and an install note.
-# Usage: [PG_MAJORS="15 16 18"] scripts/package.sh      → target/packages/
+# Usage: [PG_MAJORS="15 16 17 18"] scripts/package.sh      → target/packages/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/wheels.env
+source scripts/majors.env
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 ARCH=$(dpkg --print-architecture)
 OUT=target/packages
 mkdir -p "$OUT"
 
-for major in ${PG_MAJORS:-15 16 18}; do
+for major in ${PG_MAJORS:-15 16 17 18}; do
   pg_config=$(pg_home "$major")/bin/pg_config
   build=target/package-build/pg$major
   rm -rf "$build"
   cargo pgrx package -p pg_socketio --pg-config "$pg_config" --out-dir "$build" \
       --no-default-features --features "pg$major" >&2
   # cargo pgrx package writes the files at the paths pg_config names (for
-  # 16 and 18, inside the wheels); the packages use Debian's paths for the major.
+  # 16, 17 and 18, inside their folders under /opt); the packages use Debian's paths for the major.
   lib=$(find "$build" -name pg_socketio.so)
   ext=$(dirname "$(find "$build" -name pg_socketio.control)")
 

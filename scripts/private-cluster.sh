@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# A PostgreSQL server for the tests, of a major that comes from a wheel (16
-# or 18; scripts/setup.sh unpacks them): a private data directory and port,
-# run as the postgres user, with a database "test" like the machine's own
-# server.
-# Usage: scripts/wheel-cluster.sh 16|18 start|stop
-# Prints the server's URL on start: port 54<major> (5416, 5418), data in
+# A PostgreSQL server for the tests, of a major that Debian 12 does not
+# package (16, 17 or 18; scripts/setup.sh fetches them, scripts/majors.env
+# says where): a private data directory and port, run as the postgres user,
+# with a database "test" like the machine's own server.
+# Usage: scripts/private-cluster.sh 16|17|18 start|stop
+# Prints the server's URL on start: port 54<major> (5416, 5417, 5418), data in
 # /tmp/pg_socketio_pg<major>, removed on stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/wheels.env
+source scripts/majors.env
 MAJOR=${1:-}
 case "$MAJOR" in
-  16 | 18) ;;
-  *) echo "usage: $0 16|18 start|stop" >&2; exit 2 ;;
+  16 | 17 | 18) ;;
+  *) echo "usage: $0 16|17|18 start|stop" >&2; exit 2 ;;
 esac
 HOME_DIR=$(pg_home "$MAJOR")
 PORT=54$MAJOR
@@ -41,7 +41,7 @@ case "${2:-}" in
     rm -rf "$DATA"
     ;;
   *)
-    echo "usage: $0 16|18 start|stop" >&2
+    echo "usage: $0 16|17|18 start|stop" >&2
     exit 2
     ;;
 esac

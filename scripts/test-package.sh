@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The packages of scripts/package.sh are built (15, 16 and 18), and the Debian
+# The packages of scripts/package.sh are built (15, 16, 17 and 18), and the Debian
 # package installed on this machine's PostgreSQL 15: remove the source
 # install, install the package with dpkg, CREATE EXTENSION, see an emit reach
 # a Node.js client, remove the package and check nothing of it is left; then

