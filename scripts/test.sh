@@ -2,8 +2,9 @@
 # Runs every test, in layers: lint, codec unit tests, then for PostgreSQL 15
 # (the machine's server), 16, 17 and 18 (private servers of the builds
 # scripts/setup.sh fetches, scripts/majors.env): in-database #[pg_test]s, integration tests, isolation
-# specs, and interop tests against the real Node.js packages. Sets up a fresh
-# machine first.
+# specs, and interop tests against the real Node.js packages; then the
+# release builds on older minor releases (scripts/older-minors.sh), and the
+# packages. Sets up a fresh machine first.
 #
 # What it installs where: the release build of pg_socketio into each major's
 # own directories (PostgreSQL 15: /usr/lib/postgresql/15/lib and
@@ -54,6 +55,9 @@ for major in ${PG_MAJORS:-15 16 17 18}; do
   say "4/4 PostgreSQL $major: interop tests against the real Node.js packages"
   (cd tests/interop && DATABASE_URL=$url PATH=$bindir:$PATH npm test)
 done
+
+say "the release builds on older minor releases: 15.10, 16.6, 17.2, 18.0"
+scripts/older-minors.sh
 
 say "packages: built for 15, 16, 17 and 18; the 15 one installed with dpkg, used and removed"
 scripts/test-package.sh

