@@ -20,15 +20,11 @@ cd "$(dirname "$0")/.."
 source scripts/majors.env
 OLDER_MINORS=${OLDER_MINORS:-15.10.0-beta.15 16.6.0-beta.15 17.2.0-beta.15 18.0.0-beta.15}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-data=
-stop() {
-  [ -n "$data" ] || return 0
-  as_postgres "$home/bin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$data"
-}
-trap stop EXIT
+# The server of the version being tested, stopped however the script ends.
+running=
+cluster() { PG_HOME=$home PORT=55$major scripts/private-cluster.sh "$major" "$1"; }
+trap '[ -z "$running" ] || cluster stop' EXIT
 
 for version in $OLDER_MINORS; do
   major=${version%%.*}
@@ -50,19 +46,11 @@ for version in $OLDER_MINORS; do
   install -m 644 "$("$pg_config" --pkglibdir)/pg_socketio.so" "$home/lib/postgresql/"
   install -m 644 "$("$pg_config" --sharedir)"/extension/pg_socketio* "$home/share/postgresql/extension/"
 
-  port=55$major
-  data=/tmp/pg_socketio_older_$major
-  rm -rf "$data"
-  install -d -m 700 "$data"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
-  as_postgres "$home/bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
-  as_postgres "$home/bin/pg_ctl" -D "$data" -l "$data/log" -w \
-    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$data" start >/dev/null
-  /usr/lib/postgresql/15/bin/createdb -h 127.0.0.1 -p "$port" -U postgres test
-  url="postgres://postgres@127.0.0.1:$port/test"
+  running=yes
+  url=$(cluster start)
   say "PostgreSQL $(psql "$url" -Atc 'SHOW server_version') with the $major build: emit, attachment, row-change and listener tests"
   DATABASE_URL=$url cargo test -p pg_socketio_tests \
     --test emit --test attachments --test trigger_json --test statement_batches --test listener
-  stop
-  data=
+  cluster stop
+  running=
 done
