@@ -13,6 +13,12 @@ VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 ARCH=$(dpkg --print-architecture)
 OUT=target/packages
 mkdir -p "$OUT"
+# dpkg-shlibdeps reads the libraries the package's library links to, and
+# the versions of their symbols it uses, from a source tree's debian/control.
+shlibs_tree=$(mktemp -d)
+trap 'rm -rf "$shlibs_tree"' EXIT
+mkdir "$shlibs_tree/debian"
+printf 'Source: pg-socketio\n\nPackage: pg-socketio\nArchitecture: any\n' > "$shlibs_tree/debian/control"
 
 for major in ${PG_MAJORS:-15 16 17 18}; do
   pg_config=$(pg_home "$major")/bin/pg_config
@@ -22,8 +28,12 @@ for major in ${PG_MAJORS:-15 16 17 18}; do
       --no-default-features --features "pg$major" >&2
   # cargo pgrx package writes the files at the paths pg_config names (for
   # 16, 17 and 18, inside their folders under /opt); the packages use Debian's paths for the major.
-  lib=$(find "$build" -name pg_socketio.so)
+  lib=$(realpath "$(find "$build" -name pg_socketio.so)")
   ext=$(dirname "$(find "$build" -name pg_socketio.control)")
+  # What the library needs of the system, as Debian's own packages say it
+  # (libc6 (>= 2.34), …): the glibc of the machine that built it.
+  shlibs=$(cd "$shlibs_tree" && dpkg-shlibdeps -O "$lib" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  glibc=$(sed -n 's/.*libc6 (>= \([0-9.]*\)).*/\1/p' <<<"$shlibs")
 
   name=postgresql-$major-pg-socketio
   root=target/package-build/$name
@@ -38,7 +48,7 @@ Package: $name
 Version: $VERSION-1
 Architecture: $ARCH
 Maintainer: pg_socketio developers <pg_socketio@localhost>
-Depends: postgresql-$major, libc6 (>= 2.28)
+Depends: postgresql-$major, $shlibs
 Section: database
 Priority: optional
 Installed-Size: $(du -sk "$root/usr" | cut -f1)
@@ -55,7 +65,7 @@ EOF
   install -m 644 "$lib" "target/package-build/$tarball/lib/"
   install -m 644 "$ext"/pg_socketio* "target/package-build/$tarball/extension/"
   cat > "target/package-build/$tarball/INSTALL.md" <<EOF
-# pg_socketio $VERSION for PostgreSQL $major ($ARCH, glibc ≥ 2.28)
+# pg_socketio $VERSION for PostgreSQL $major ($ARCH, glibc ≥ $glibc)
 
 Copy the files into the server's directories, as root:
 

@@ -14,9 +14,9 @@ say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. Debian packages: server headers + pg_config, libclang for bindgen, sudo for
-#    the test harness's --runas.
+#    the test harness's --runas, dpkg-dev for the packages' dependencies.
 missing=()
-for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo; do
+for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo dpkg-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

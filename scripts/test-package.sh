@@ -11,7 +11,26 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 installed() { ls /usr/lib/postgresql/15/lib/pg_socketio.so /usr/share/postgresql/15/extension/pg_socketio* 2>/dev/null || true; }
 sql() { PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qAtc "$1"; }
 
-deb=$(scripts/package.sh | grep 'postgresql-15-.*\.deb$')
+packages=$(scripts/package.sh)
+deb=$(grep 'postgresql-15-.*\.deb$' <<<"$packages")
+
+# Each package depends on a glibc that has every symbol version its library
+# uses (read here with objdump, apart from dpkg-shlibdeps in package.sh).
+for package in $(grep '\.deb$' <<<"$packages"); do
+  files=$(mktemp -d)
+  dpkg-deb -x "$package" "$files"
+  needs=$(objdump -T "$files"/usr/lib/postgresql/*/lib/pg_socketio.so | grep -o 'GLIBC_[0-9.]*' |
+    sed 's/GLIBC_//' | sort -uV | tail -1)
+  rm -rf "$files"
+  depends=$(dpkg-deb -f "$package" Depends)
+  min=$(sed -n 's/.*libc6 (>= \([0-9.]*\)).*/\1/p' <<<"$depends")
+  if [ -z "$min" ] || dpkg --compare-versions "$min" lt "$needs"; then
+    echo "$package: Depends: $depends, but its library uses GLIBC_$needs" >&2
+    exit 1
+  fi
+  echo "$(basename "$package"): Depends: $depends (the library uses up to GLIBC_$needs)"
+done
+
 trap 'scripts/install.sh --release >/dev/null 2>&1' EXIT
 
 sql "DROP EXTENSION IF EXISTS pg_socketio CASCADE"
