@@ -61,6 +61,9 @@ struct Column {
     typmod: i32,
     collation: pg_sys::Oid,
     dropped: bool,
+    /// PostgreSQL 18's virtual generated column: triggers never see its
+    /// value (its content in a trigger's tuple is undefined), so it is NULL.
+    virtual_generated: bool,
     kind: Kind,
     sent: bool,
     read: bool,
@@ -96,6 +99,7 @@ impl Layout {
                     typmod: a.atttypmod,
                     collation: a.attcollation,
                     dropped: a.attisdropped,
+                    virtual_generated: is_virtual_generated(a),
                     kind: if a.attisdropped {
                         Kind::ToJson
                     } else {
@@ -140,6 +144,7 @@ impl Layout {
             && attributes.zip(&self.columns).all(|(a, c)| {
                 a.atttypid == c.typid
                     && a.attisdropped == c.dropped
+                    && is_virtual_generated(a) == c.virtual_generated
                     && unsafe { std::ffi::CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes()
                         == c.name.as_bytes()
             })
@@ -194,6 +199,12 @@ unsafe fn attributes(
         // SAFETY: the attribute lives in the descriptor, not in `desc`.
         unsafe { &*attribute }
     })
+}
+
+/// `attgenerated` of a virtual generated column (`ATTRIBUTE_GENERATED_VIRTUAL`,
+/// PostgreSQL 18; earlier majors have stored ones only).
+fn is_virtual_generated(attribute: &pg_sys::FormData_pg_attribute) -> bool {
+    attribute.attgenerated == b'v' as std::ffi::c_char
 }
 
 /// As `json_categorize_type` decides, domains looked through.
@@ -252,7 +263,7 @@ impl<'s> Values<'s> {
             allocated: Vec::with_capacity(layout.columns.len()),
         };
         for ((column, &datum), &null) in layout.columns.iter().zip(datums).zip(nulls) {
-            let value = match (column.read, null) {
+            let value = match (column.read, null || column.virtual_generated) {
                 (false, _) => None,
                 (true, true) => Some(ColumnValue::Null),
                 (true, false) => Some(unsafe { values.value(column, datum) }),

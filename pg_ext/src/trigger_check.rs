@@ -45,7 +45,11 @@ pub extern "C-unwind" fn sio_check_triggers(_fcinfo: pg_sys::FunctionCallInfo) -
                         t.tgnewtable IS NOT NULL OR t.tgoldtable IS NOT NULL,
                         ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
                                WHERE a.attrelid OPERATOR(pg_catalog.=) t.tgrelid
-                                 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
+                                 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped),
+                        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid OPERATOR(pg_catalog.=) t.tgrelid
+                                 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                                 AND a.attgenerated OPERATOR(pg_catalog.=) 'v')
                    FROM pg_catalog.pg_event_trigger_ddl_commands() d
                    JOIN pg_catalog.pg_trigger t ON t.oid OPERATOR(pg_catalog.=) d.objid
                    JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) t.tgfoid
@@ -65,6 +69,7 @@ pub extern "C-unwind" fn sio_check_triggers(_fcinfo: pg_sys::FunctionCallInfo) -
                     args: split_args(&row.get::<Vec<u8>>(5)?.unwrap_or_default()),
                     transition_tables: row.get(6)?.unwrap_or_default(),
                     columns: row.get(7)?.unwrap_or_default(),
+                    virtual_columns: row.get(8)?.unwrap_or_default(),
                 })
             })
             .collect::<Result<Vec<Made>, pgrx::spi::SpiError>>()
@@ -85,6 +90,8 @@ struct Made {
     args: Vec<String>,
     transition_tables: bool,
     columns: Vec<String>,
+    /// PostgreSQL 18's virtual generated columns.
+    virtual_columns: Vec<String>,
 }
 
 impl Made {
@@ -100,6 +107,22 @@ impl Made {
             self.refuse(
                 PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
                 format!("sio_trigger names column \"{missing}\", which the table does not have"),
+            );
+        }
+        // A virtual generated column is NULL in every trigger's row: a room
+        // template naming one would never name a room.
+        if let Some(column) = options
+            .room_columns()
+            .into_iter()
+            .find(|c| self.virtual_columns.iter().any(|v| v == c))
+        {
+            self.refuse(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!(
+                    "sio_trigger's room template names column \"{column}\", a virtual generated \
+                     column: PostgreSQL does not compute those for triggers, so it would never \
+                     name a room (make the column STORED, or name another)"
+                ),
             );
         }
     }

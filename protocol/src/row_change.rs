@@ -94,13 +94,17 @@ impl TriggerOptions {
         Ok(options)
     }
 
-    /// Every column a room template or a filter names.
-    pub fn named_columns(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .rooms
+    /// The columns the room templates name.
+    pub fn room_columns(&self) -> Vec<&str> {
+        self.rooms
             .iter()
             .flat_map(|t| template_columns(t))
-            .collect();
+            .collect()
+    }
+
+    /// Every column a room template or a filter names.
+    pub fn named_columns(&self) -> Vec<&str> {
+        let mut names = self.room_columns();
         if let Columns::Only(list) | Columns::AllBut(list) = &self.columns {
             names.extend(list.iter().map(String::as_str));
         }
