@@ -137,8 +137,9 @@ pub fn extension_installed() -> bool {
 /// The schema CREATE EXTENSION put the extension (and its table) in, or
 /// InvalidOid before it. Read from pg_extension by an index scan, as
 /// `get_extension_oid` reads it: the pg_extension syscache came to 15–17 in
-/// minor releases (17 calls it ZEXTENSIONOID), so a library built against a
-/// newer minor would look past the cache array of an older server.
+/// 15.16, 16.12 and 17.8 (17 calls it ZEXTENSIONOID), and a library built
+/// against those headers looked past the cache array of an older server
+/// (scripts/older-minors.sh).
 fn extension_schema() -> pg_sys::Oid {
     unsafe {
         let catalog = pg_sys::table_open(
