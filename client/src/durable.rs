@@ -373,7 +373,9 @@ impl DurableListener {
 
     /// Tells the server what is confirmed now, and stops. A confirmed
     /// transaction whose COMMIT has not been read yet is read first (for at
-    /// most the status interval), so that it is not sent again.
+    /// most the status interval), so that it is not sent again. Returns once
+    /// the server has the confirmation and has released the slot, so that
+    /// another listener may start on it at once.
     pub async fn close(mut self) -> Result<(), DurableError> {
         let deadline = Instant::now() + self.status_interval;
         while self.conn.is_some() && Instant::now() < deadline && self.awaits_commit() {
@@ -381,12 +383,17 @@ impl DurableListener {
                 break;
             }
         }
-        if let Some(conn) = &mut self.conn {
-            conn.status(self.flushed)
-                .await
-                .map_err(|e| DurableError::Postgres(e.to_string()))?;
+        let Some(conn) = self.conn.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(self.status_interval, conn.finish(self.flushed)).await {
+            Ok(done) => done.map_err(|e| DurableError::Postgres(e.to_string())),
+            Err(_) => Err(DurableError::Postgres(format!(
+                "closing: the server did not end the stream within {:?}; \
+                 the last confirmation may not have reached it",
+                self.status_interval
+            ))),
         }
-        Ok(())
     }
 
     /// The oldest unconfirmed transaction is confirmed whole but its COMMIT

@@ -253,6 +253,21 @@ impl Replication {
         self.flush().await
     }
 
+    /// Ends the stream: confirms `flushed`, ends the copy, and reads the
+    /// server's answer to its end (ReadyForQuery), which it sends only once
+    /// it has taken the confirmation and released the slot. Without that
+    /// wait, a caller that closes and at once reads `pg_replication_slots`,
+    /// or starts the stream again, races the walsender.
+    pub async fn finish(mut self, flushed: u64) -> Result<(), WireError> {
+        self.status(flushed).await?;
+        frontend::copy_done(&mut self.write);
+        self.flush().await?;
+        // What was in flight, the server's CopyDone and CommandComplete.
+        self.until_ready().await?;
+        frontend::terminate(&mut self.write);
+        self.flush().await
+    }
+
     /// Writes what is buffered. Cancel-safe: what a cancelled call did not
     /// write stays buffered, so frames are never cut.
     async fn flush(&mut self) -> Result<(), WireError> {

@@ -223,18 +223,38 @@ async fn resumes_after_the_confirmed_offset_across_restarts() {
         .unwrap();
     assert_eq!(futures_collect(&mut exact, 2).await, [4, 5]);
     exact.confirm(seen[4].offset());
-    exact.close().await.unwrap();
-
-    // The server has the confirmation now...
-    let confirmed: bool = db
+    // A walsender slow to read what close() sent (stopped here for 300 ms):
+    // close() waits for it rather than leave the confirmation in flight.
+    let walsender: i32 = db
         .query_one(
-            "SELECT confirmed_flush_lsn > $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = 'resume'",
-            &[&seen[4].offset().to_string().split('#').next().unwrap()],
+            "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'resume'",
+            &[],
         )
         .await
         .unwrap()
         .get(0);
-    assert!(confirmed);
+    signal(walsender, "STOP");
+    let resume = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        signal(walsender, "CONT");
+    });
+    exact.close().await.unwrap();
+
+    // close() returned: the server has the confirmation, and the slot is
+    // free for the next listener...
+    let slot = db
+        .query_one(
+            "SELECT confirmed_flush_lsn > $1::text::pg_lsn, active FROM pg_replication_slots WHERE slot_name = 'resume'",
+            &[&seen[4].offset().to_string().split('#').next().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (slot.get::<_, bool>(0), slot.get::<_, bool>(1)),
+        (true, false),
+        "(confirmed, active)"
+    );
+    resume.await.unwrap();
     // ...but before PostgreSQL 17 a clean shutdown does not save it (the
     // slot is saved when its restart point moves): after a restart, a new
     // process may get confirmed messages again. With its own offset it
@@ -312,6 +332,15 @@ async fn last_offset(listener: &mut DurableListener, db: &Client, n: i64) -> Off
     let event = next(listener).await;
     assert_eq!(number(&event), n);
     event.offset()
+}
+
+/// Sends a signal to a server process (the private cluster is local).
+fn signal(pid: i32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
 }
 
 async fn futures_collect(listener: &mut DurableListener, n: usize) -> Vec<i64> {
