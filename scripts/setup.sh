@@ -14,9 +14,11 @@ say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. Debian packages: server headers + pg_config, libclang for bindgen, sudo for
-#    the test harness's --runas, dpkg-dev for the packages' dependencies.
+#    the test harness's --runas, dpkg-dev for the packages' dependencies,
+#    libssl-dev, pkg-config and openssl for the TLS tests (native-tls, a
+#    server certificate).
 missing=()
-for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo dpkg-dev; do
+for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo dpkg-dev libssl-dev pkg-config openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use pg_socketio_protocol::{decode_wal_content, Message, WAL_PREFIX};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Config, NoTls};
 use tracing::{info, warn};
 
@@ -16,6 +17,7 @@ use crate::listener::channels;
 pub use crate::replication::ServerError;
 use crate::replication::{format_lsn, Replication, Streamed, WireError};
 use crate::session::quote_ident;
+use crate::tls::{self, Connector, MakeDurableTls};
 
 /// Where a message is in the log: its transaction's commit LSN, and its
 /// place among that transaction's pg_socketio messages. Offsets grow in the
@@ -166,19 +168,42 @@ impl DurableBuilder {
         self
     }
 
-    /// Connects (creating the slot if asked) and starts streaming.
+    /// Connects without TLS (creating the slot if asked) and starts
+    /// streaming; `sslmode=require` needs [`connect_with`](Self::connect_with).
     pub async fn connect(self) -> Result<DurableListener, DurableError> {
+        self.connect_to(None).await
+    }
+
+    /// The same with a TLS connector (postgres-native-tls,
+    /// tokio-postgres-rustls), for both connections: the replication stream
+    /// and the SQL one. TLS per the connection string's `sslmode`, as
+    /// tokio-postgres does: `prefer` (its default) when the server offers
+    /// it, `require` always, `disable` never.
+    pub async fn connect_with<T: MakeDurableTls>(
+        self,
+        tls: T,
+    ) -> Result<DurableListener, DurableError> {
+        self.connect_to(Some(tls::connector(tls))).await
+    }
+
+    async fn connect_to(self, tls: Option<Connector>) -> Result<DurableListener, DurableError> {
         let config: Config = self
             .config
             .parse()
             .map_err(|e| DurableError::Options(format!("connection string: {e}")))?;
+        if tls.is_none() && config.get_ssl_mode() == SslMode::Require {
+            return Err(DurableError::Unsupported(
+                "sslmode=require needs a TLS connector: DurableBuilder::connect_with".into(),
+            ));
+        }
         let channels = channels(&self.prefix, &self.namespaces).map_err(DurableError::Options)?;
-        let sql = sql_connection(&config).await?;
+        let sql = sql_connection(&config, tls.as_ref()).await?;
         if self.create {
             create_slot(&sql, &self.slot, &self.publication).await?;
         }
         let mut listener = DurableListener {
             config,
+            tls,
             sql: Some(sql),
             slot: self.slot,
             publication: self.publication,
@@ -244,6 +269,7 @@ impl Delivered {
 /// ```
 pub struct DurableListener {
     config: Config,
+    tls: Option<Connector>,
     /// A regular connection for [`lag`](Self::lag), opened again when lost.
     sql: Option<tokio_postgres::Client>,
     slot: String,
@@ -344,7 +370,7 @@ impl DurableListener {
     /// close it is to invalidation.
     pub async fn lag(&mut self) -> Result<Lag, DurableError> {
         if self.sql.as_ref().is_none_or(|c| c.is_closed()) {
-            self.sql = Some(sql_connection(&self.config).await?);
+            self.sql = Some(sql_connection(&self.config, self.tls.as_ref()).await?);
         }
         let sql = self.sql.as_ref().expect("connected above");
         let row = sql
@@ -406,13 +432,17 @@ impl DurableListener {
     }
 
     async fn open(&mut self) -> Result<(), DurableError> {
-        let mut conn = Replication::connect(&self.config, "pg_socketio durable listener")
-            .await
-            .map_err(|e| match e {
-                WireError::Server(error) if fatal(&error) => DurableError::Server(error),
-                WireError::Unsupported(what) => DurableError::Unsupported(what),
-                other => DurableError::Postgres(other.to_string()),
-            })?;
+        let mut conn = Replication::connect(
+            &self.config,
+            self.tls.as_ref(),
+            "pg_socketio durable listener",
+        )
+        .await
+        .map_err(|e| match e {
+            WireError::Server(error) if fatal(&error) => DurableError::Server(error),
+            WireError::Unsupported(what) => DurableError::Unsupported(what),
+            other => DurableError::Postgres(other.to_string()),
+        })?;
         conn.start(&self.slot, &self.publication, self.flushed)
             .await
             .map_err(|e| match e {
@@ -615,13 +645,18 @@ fn fatal(error: &ServerError) -> bool {
     }
 }
 
-async fn sql_connection(config: &Config) -> Result<tokio_postgres::Client, DurableError> {
-    let (sql, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| DurableError::Postgres(cause(&e)))?;
-    tokio::spawn(connection);
-    Ok(sql)
+async fn sql_connection(
+    config: &Config,
+    tls: Option<&Connector>,
+) -> Result<tokio_postgres::Client, DurableError> {
+    let connected = match tls {
+        Some(tls) => tls.sql(config).await,
+        None => config.connect(NoTls).await.map(|(sql, connection)| {
+            tokio::spawn(connection);
+            sql
+        }),
+    };
+    connected.map_err(|e| DurableError::Postgres(cause(&e)))
 }
 
 async fn create_slot(

@@ -64,6 +64,7 @@ mod listener;
 mod peer;
 mod replication;
 mod session;
+mod tls;
 
 pub use durable::{
     DurableBuilder, DurableError, DurableEvent, DurableListener, Lag, Offset, ServerError,
@@ -75,3 +76,4 @@ pub use peer::{
     Acks, Answer, Answers, Peer, PeerBuilder, PeerError, Select, Server, ServerSideHandler,
 };
 pub use session::MakeTls;
+pub use tls::MakeDurableTls;

@@ -14,11 +14,12 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 use postgres_protocol::message::backend::{ErrorFields, Header, Message};
 use postgres_protocol::message::frontend;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_postgres::config::Host;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::Config;
 
 use crate::session::quote_ident;
+use crate::tls::{Connector, Stream};
 
 /// What the server said went wrong: SQLSTATE and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,10 +63,6 @@ pub enum Streamed {
     Other,
 }
 
-type Stream = Box<dyn AsyncReadWrite>;
-trait AsyncReadWrite: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncReadWrite for T {}
-
 /// A connection in replication mode (`replication=database`).
 pub struct Replication {
     stream: Stream,
@@ -74,25 +71,37 @@ pub struct Replication {
 }
 
 impl Replication {
-    /// Connects and authenticates (trust, password, md5 or SCRAM-SHA-256).
-    pub async fn connect(config: &Config, application_name: &str) -> Result<Self, WireError> {
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(WireError::Unsupported(
-                "sslmode=require: the durable listener connects without TLS".into(),
-            ));
-        }
+    /// Connects (over TLS when `tls` is given and `sslmode` is not
+    /// `disable`, as tokio-postgres does; the caller refuses
+    /// `sslmode=require` without `tls`) and authenticates (trust,
+    /// password, md5 or SCRAM-SHA-256).
+    pub async fn connect(
+        config: &Config,
+        tls: Option<&Connector>,
+        application_name: &str,
+    ) -> Result<Self, WireError> {
+        let mode = config.get_ssl_mode();
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let stream: Stream = match config.get_hosts().first() {
-            Some(Host::Tcp(host)) => {
-                let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-                tcp.set_nodelay(true)?;
-                Box::new(tcp)
-            }
+            // Never TLS over a Unix socket, as libpq.
             #[cfg(unix)]
             Some(Host::Unix(dir)) => Box::new(
                 tokio::net::UnixStream::connect(dir.join(format!(".s.PGSQL.{port}"))).await?,
             ),
-            _ => Box::new(tokio::net::TcpStream::connect(("localhost", port)).await?),
+            host => {
+                let host = match host {
+                    Some(Host::Tcp(host)) => host.as_str(),
+                    _ => "localhost",
+                };
+                let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+                tcp.set_nodelay(true)?;
+                match tls {
+                    Some(tls) if mode != SslMode::Disable => {
+                        start_tls(tcp, host, tls, mode == SslMode::Require).await?
+                    }
+                    _ => Box::new(tcp),
+                }
+            }
         };
         let mut conn = Replication {
             stream,
@@ -305,6 +314,29 @@ impl Replication {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
         }
+    }
+}
+
+/// SSLRequest, then TLS if the server takes it; plain text if it does not,
+/// unless `required`.
+async fn start_tls(
+    mut tcp: tokio::net::TcpStream,
+    host: &str,
+    tls: &Connector,
+    required: bool,
+) -> Result<Stream, WireError> {
+    let mut request = BytesMut::new();
+    frontend::ssl_request(&mut request);
+    tcp.write_all(&request).await?;
+    match tcp.read_u8().await? {
+        b'S' => Ok(tls.wrap(host, tcp).await?),
+        b'N' if !required => Ok(Box::new(tcp)),
+        b'N' => Err(WireError::Unsupported(
+            "sslmode=require, and the server does not offer TLS".into(),
+        )),
+        other => Err(WireError::Protocol(format!(
+            "unexpected answer to SSLRequest: {other:#04x}"
+        ))),
     }
 }
 

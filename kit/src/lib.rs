@@ -210,6 +210,73 @@ impl PrivateCluster {
         Self::start_with(settings, Some(memory_kb))
     }
 
+    /// Makes the cluster take TCP connections with TLS only (`hostssl`; the
+    /// Unix socket stays open to the server's tools), with a self-signed
+    /// certificate for 127.0.0.1 ([`certificate`](Self::certificate)), and
+    /// restarts it. False, leaving the cluster as it is, when the server
+    /// was built without SSL support (as the PyPI wheels of 16 and 18 are).
+    pub async fn require_tls(&self) -> bool {
+        let db = self.connect().await;
+        let library: String = db.query_one("SHOW ssl_library", &[]).await.unwrap().get(0);
+        if library.is_empty() {
+            return false;
+        }
+        self.write_tls_files();
+        db.batch_execute("ALTER SYSTEM SET ssl = on").await.unwrap();
+        drop(db);
+        self.restart();
+        true
+    }
+
+    /// The certificate (PEM) of a cluster made to [`require_tls`](Self::require_tls),
+    /// for a client to trust.
+    pub fn certificate(&self) -> Vec<u8> {
+        std::fs::read(self.dir.join("server.crt")).unwrap()
+    }
+
+    /// The certificate and key where `ssl=on` looks for them (the data
+    /// directory), and a pg_hba.conf for TLS only.
+    fn write_tls_files(&self) {
+        let openssl = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .args(["-keyout", "server.key", "-out", "server.crt"])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(openssl.status.success(), "{openssl:?}");
+        std::fs::write(
+            self.dir.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .unwrap();
+        if Self::is_root() {
+            let chown = std::process::Command::new("chown")
+                .args([
+                    "postgres:postgres",
+                    "server.key",
+                    "server.crt",
+                    "pg_hba.conf",
+                ])
+                .current_dir(&self.dir)
+                .status();
+            assert!(chown.unwrap().success());
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            self.dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+
     fn start_with(settings: &[&str], memory_kb: Option<u64>) -> PrivateCluster {
         let bindir = std::process::Command::new("pg_config")
             .arg("--bindir")

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Value};
 use pg_socketio_client::{DurableError, DurableEvent, DurableListener, Event, Listener, Offset};
-use pg_socketio_kit::{attachment_rows, connect, database_url, refused, PrivateCluster};
+use pg_socketio_kit::{
+    attachment_rows, connect, database_url, next_message, refused, PrivateCluster,
+};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -90,13 +92,7 @@ async fn wal_delivery_needs_wal_level_logical_and_leaves_nothing() {
         .await
         .unwrap();
     // Only the emit after RESET arrives.
-    let event = tokio::time::timeout(WAIT, listener.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let Event::Message { message, .. } = event else {
-        panic!("{event:?}")
-    };
+    let (_, message) = next_message(&mut listener, WAIT).await;
     assert!(matches!(message.body, Body::Broadcast { ref event, .. } if event == "after"));
 }
 
