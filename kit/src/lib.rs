@@ -210,8 +210,9 @@ impl PrivateCluster {
         Self::start_with(settings, Some(memory_kb))
     }
 
-    /// Makes the cluster take TCP connections with TLS only (`hostssl`; the
-    /// Unix socket stays open to the server's tools), with a self-signed
+    /// Makes the cluster take TCP connections with TLS only (`hostssl`;
+    /// `postgres` trusted, other roles by SCRAM password; the Unix socket
+    /// stays open to the server's tools), with a self-signed
     /// certificate for 127.0.0.1 ([`certificate`](Self::certificate)), and
     /// restarts it. False, leaving the cluster as it is, when the server
     /// was built without SSL support (as the PyPI wheels of 16 and 18 are).
@@ -254,7 +255,8 @@ impl PrivateCluster {
         assert!(openssl.status.success(), "{openssl:?}");
         std::fs::write(
             self.dir.join("pg_hba.conf"),
-            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            "local all all trust\nhostssl all postgres 127.0.0.1/32 trust\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n",
         )
         .unwrap();
         if Self::is_root() {

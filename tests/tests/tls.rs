@@ -67,7 +67,18 @@ async fn the_listeners_receive_over_tls_only() {
         .connect_with(tls.clone())
         .await
         .unwrap();
-    let mut durable = DurableListener::builder(&url, "tls")
+    // The durable listener as a role with a password: SCRAM inside TLS.
+    db.batch_execute(
+        "CREATE ROLE durable LOGIN REPLICATION PASSWORD 'secret';
+         GRANT CREATE ON DATABASE postgres TO durable;",
+    )
+    .await
+    .unwrap();
+    let durable_url = format!(
+        "postgres://durable:secret@127.0.0.1:{}/postgres?sslmode=require",
+        cluster.port
+    );
+    let mut durable = DurableListener::builder(&durable_url, "tls")
         .create_slot(true)
         .connect_with(tls.clone())
         .await
