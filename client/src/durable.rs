@@ -13,7 +13,7 @@ use tokio_postgres::{Config, NoTls};
 use tracing::{info, warn};
 
 use crate::events::{cause, message_namespace};
-use crate::listener::channels;
+use crate::listener::{channels, tune};
 pub use crate::replication::ServerError;
 use crate::replication::{format_lsn, Replication, Streamed, WireError};
 use crate::session::quote_ident;
@@ -110,6 +110,8 @@ pub struct DurableBuilder {
     status_interval: Duration,
     lag_warning: u64,
     max_backoff: Duration,
+    ping_interval: Duration,
+    ping_timeout: Duration,
 }
 
 impl DurableBuilder {
@@ -168,6 +170,17 @@ impl DurableBuilder {
         self
     }
 
+    /// After how long without a word from the server the listener asks it
+    /// for one, and how long the answer may take: a dead connection (a
+    /// half-open route, a frozen server) is noticed within the sum and
+    /// opened again (default 5 s + 4 s, as [`Listener`](crate::Listener)).
+    /// Also the connection timeout, unless the URL sets `connect_timeout`.
+    pub fn liveness(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.ping_interval = interval;
+        self.ping_timeout = timeout;
+        self
+    }
+
     /// Connects without TLS (creating the slot if asked) and starts
     /// streaming; `sslmode=require` needs [`connect_with`](Self::connect_with).
     pub async fn connect(self) -> Result<DurableListener, DurableError> {
@@ -187,10 +200,11 @@ impl DurableBuilder {
     }
 
     async fn connect_to(self, tls: Option<Connector>) -> Result<DurableListener, DurableError> {
-        let config: Config = self
+        let mut config: Config = self
             .config
             .parse()
             .map_err(|e| DurableError::Options(format!("connection string: {e}")))?;
+        tune(&mut config, self.ping_interval, self.ping_timeout);
         if tls.is_none() && config.get_ssl_mode() == SslMode::Require {
             return Err(DurableError::Unsupported(
                 "sslmode=require needs a TLS connector: DurableBuilder::connect_with".into(),
@@ -220,6 +234,7 @@ impl DurableBuilder {
             lag_warning: self.lag_warning,
             last_lag_warning: None,
             max_backoff: self.max_backoff,
+            liveness: Liveness::new(self.ping_interval, self.ping_timeout),
             reconnects: 0,
         };
         listener.open().await?;
@@ -293,6 +308,7 @@ pub struct DurableListener {
     lag_warning: u64,
     last_lag_warning: Option<Instant>,
     max_backoff: Duration,
+    liveness: Liveness,
     reconnects: u64,
 }
 
@@ -310,6 +326,8 @@ impl DurableListener {
             status_interval: Duration::from_secs(1),
             lag_warning: 256 << 20,
             max_backoff: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(5),
+            ping_timeout: Duration::from_secs(4),
         }
     }
 
@@ -432,13 +450,21 @@ impl DurableListener {
     }
 
     async fn open(&mut self) -> Result<(), DurableError> {
-        let mut conn = Replication::connect(
+        // Set by `tune` unless the connection string set it.
+        let limit = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(self.liveness.interval + self.liveness.timeout);
+        let connecting = Replication::connect(
             &self.config,
             self.tls.as_ref(),
             "pg_socketio durable listener",
-        )
-        .await
-        .map_err(|e| match e {
+        );
+        let connected = tokio::time::timeout(limit, connecting)
+            .await
+            .unwrap_or_else(|_| Err(timed_out("connecting", limit)));
+        let mut conn = connected.map_err(|e| match e {
             WireError::Server(error) if fatal(&error) => DurableError::Server(error),
             WireError::Unsupported(what) => DurableError::Unsupported(what),
             other => DurableError::Postgres(other.to_string()),
@@ -455,6 +481,7 @@ impl DurableListener {
             format_lsn(self.flushed)
         );
         self.conn = Some(conn);
+        self.liveness.heard();
         Ok(())
     }
 
@@ -481,12 +508,26 @@ impl DurableListener {
             return Err(WireError::Protocol("not connected".into()));
         }
         if self.last_status.elapsed() >= self.status_interval {
-            self.send_status().await?;
+            self.send_status(false).await?;
         }
+        let wait = (self.last_status + self.status_interval).min(self.liveness.deadline());
         let conn = self.conn.as_mut().expect("connected");
-        let streamed = match tokio::time::timeout(self.status_interval, conn.next()).await {
-            Ok(streamed) => streamed?,
-            Err(_) => return Ok(None), // idle: time for a status update
+        let streamed = match tokio::time::timeout_at(wait.into(), conn.next()).await {
+            Ok(streamed) => {
+                self.liveness.heard();
+                streamed?
+            }
+            // Idle: time for a status update, or to check the connection.
+            Err(_) => {
+                match self.liveness.check() {
+                    Check::Wait => {}
+                    Check::Ask => self.send_status(true).await?,
+                    Check::Dead => {
+                        return Err(timed_out("waiting for the server", self.liveness.timeout))
+                    }
+                }
+                return Ok(None);
+            }
         };
         match streamed {
             Streamed::Begin {
@@ -549,7 +590,7 @@ impl DurableListener {
                 }
                 self.check_lag(wal_end);
                 if reply {
-                    self.send_status().await?;
+                    self.send_status(false).await?;
                 }
                 Ok(None)
             }
@@ -606,10 +647,15 @@ impl DurableListener {
         }
     }
 
-    async fn send_status(&mut self) -> Result<(), WireError> {
+    /// The confirmed position; with `reply`, the server is asked to answer
+    /// at once (a liveness check).
+    async fn send_status(&mut self, reply: bool) -> Result<(), WireError> {
         self.last_status = Instant::now();
+        if reply {
+            self.liveness.asked();
+        }
         match &mut self.conn {
-            Some(conn) => conn.status(self.flushed).await,
+            Some(conn) => conn.status(self.flushed, reply).await,
             None => Ok(()),
         }
     }
@@ -630,6 +676,67 @@ impl DurableListener {
             );
         }
     }
+}
+
+/// When the stream was last heard from, and when the server was asked to
+/// answer: the server says nothing while idle, except keepalives every
+/// `wal_sender_timeout / 2` (30 s by default), so silence is checked by
+/// asking (a status update with its reply flag set, which the walsender
+/// answers with a keepalive at once).
+struct Liveness {
+    interval: Duration,
+    timeout: Duration,
+    heard: Instant,
+    asked: Option<Instant>,
+}
+
+enum Check {
+    Wait,
+    Ask,
+    Dead,
+}
+
+impl Liveness {
+    fn new(interval: Duration, timeout: Duration) -> Self {
+        Liveness {
+            interval,
+            timeout,
+            heard: Instant::now(),
+            asked: None,
+        }
+    }
+
+    fn heard(&mut self) {
+        self.heard = Instant::now();
+        self.asked = None;
+    }
+
+    fn asked(&mut self) {
+        self.asked.get_or_insert_with(Instant::now);
+    }
+
+    fn deadline(&self) -> Instant {
+        match self.asked {
+            Some(asked) => asked + self.timeout,
+            None => self.heard + self.interval,
+        }
+    }
+
+    fn check(&self) -> Check {
+        match self.asked {
+            Some(asked) if asked.elapsed() >= self.timeout => Check::Dead,
+            Some(_) => Check::Wait,
+            None if self.heard.elapsed() >= self.interval => Check::Ask,
+            None => Check::Wait,
+        }
+    }
+}
+
+fn timed_out(what: &str, limit: Duration) -> WireError {
+    WireError::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what}: no answer within {limit:?}"),
+    ))
 }
 
 /// Errors no retry fixes: a missing or invalidated slot, missing rights,

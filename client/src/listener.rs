@@ -118,22 +118,30 @@ impl ListenerBuilder {
     }
 
     fn tune(&self, config: &mut Config) {
-        let liveness = self.ping_interval + self.ping_timeout;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(liveness);
-        }
-        if config.get_tcp_user_timeout().is_none() {
-            config.tcp_user_timeout(liveness);
-        }
+        tune(config, self.ping_interval, self.ping_timeout);
         if config.get_application_name().is_none() {
             config.application_name("pg_socketio listener");
         }
-        // TCP keepalive counts whole seconds: a shorter interval is refused
-        // by the socket (EINVAL) when connecting.
-        config
-            .keepalives(true)
-            .keepalives_idle(self.ping_interval.max(Duration::from_secs(1)));
     }
+}
+
+/// What the connection string leaves unset, for connections checked every
+/// `interval` and given `timeout` to answer: a connect timeout, and TCP
+/// settings that end a dead connection's writes and reads in about their
+/// sum. Both listeners' tokio-postgres connections.
+pub(crate) fn tune(config: &mut Config, interval: Duration, timeout: Duration) {
+    let liveness = interval + timeout;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(liveness);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(liveness);
+    }
+    // TCP keepalive counts whole seconds: a shorter interval is refused
+    // by the socket (EINVAL) when connecting.
+    config
+        .keepalives(true)
+        .keepalives_idle(interval.max(Duration::from_secs(1)));
 }
 
 /// Each namespace's channel, with the namespace: what both listeners

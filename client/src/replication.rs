@@ -249,15 +249,16 @@ impl Replication {
     }
 
     /// Tells the server that everything up to `flushed` is handled: it may
-    /// drop that WAL and will not send it again.
-    pub async fn status(&mut self, flushed: u64) -> Result<(), WireError> {
+    /// drop that WAL and will not send it again. With `reply`, the server
+    /// answers at once (with a keepalive).
+    pub async fn status(&mut self, flushed: u64, reply: bool) -> Result<(), WireError> {
         let mut data = Vec::with_capacity(34);
         data.push(b'r');
         for lsn in [flushed, flushed, flushed] {
             data.extend_from_slice(&lsn.to_be_bytes());
         }
         data.extend_from_slice(&pg_time(SystemTime::now()).to_be_bytes());
-        data.push(0);
+        data.push(u8::from(reply));
         frontend::CopyData::new(&data[..])?.write(&mut self.write);
         self.flush().await
     }
@@ -268,7 +269,7 @@ impl Replication {
     /// wait, a caller that closes and at once reads `pg_replication_slots`,
     /// or starts the stream again, races the walsender.
     pub async fn finish(mut self, flushed: u64) -> Result<(), WireError> {
-        self.status(flushed).await?;
+        self.status(flushed, false).await?;
         frontend::copy_done(&mut self.write);
         self.flush().await?;
         // What was in flight, the server's CopyDone and CommandComplete.

@@ -398,7 +398,11 @@ pub struct FreezingProxy {
 impl FreezingProxy {
     /// A proxy to the test server of `DATABASE_URL`.
     pub async fn start() -> FreezingProxy {
-        let upstream = database_address();
+        Self::to(database_address()).await
+    }
+
+    /// A proxy to the server at `upstream`.
+    pub async fn to(upstream: std::net::SocketAddr) -> FreezingProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use pg_socketio_client::protocol::{Body, Value};
 use pg_socketio_client::{DurableError, DurableEvent, DurableListener, Event, Listener, Offset};
 use pg_socketio_kit::{
-    attachment_rows, connect, database_url, next_message, refused, PrivateCluster,
+    attachment_rows, connect, database_url, next_message, refused, FreezingProxy, PrivateCluster,
 };
 use tokio_postgres::Client;
 
@@ -345,6 +345,40 @@ async fn futures_collect(listener: &mut DurableListener, n: usize) -> Vec<i64> {
         out.push(number(&next(listener).await));
     }
     out
+}
+
+#[tokio::test]
+async fn a_half_open_connection_is_noticed_and_opened_again() {
+    // The server drops the walsender of the dead route 3 s after its last
+    // status update, freeing the slot for the new connection.
+    let (cluster, db) = cluster(&["wal_sender_timeout=3s"]).await;
+    db.batch_execute("ALTER DATABASE postgres SET pg_socketio.delivery = 'wal'")
+        .await
+        .unwrap();
+    let db = cluster.connect().await;
+    let proxy = FreezingProxy::to(([127, 0, 0, 1], cluster.port).into()).await;
+    let mut listener = DurableListener::builder(
+        format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port),
+        "frozen",
+    )
+    .create_slot(true)
+    .liveness(Duration::from_secs(1), Duration::from_secs(1))
+    .connect()
+    .await
+    .unwrap();
+    emit_numbers(&db, 1, 1).await;
+    let first = next(&mut listener).await;
+    assert_eq!(number(&first), 1);
+    listener.confirm(first.offset());
+    // The route goes silent without closing: no error, no EOF, ever.
+    proxy.freeze();
+    emit_numbers(&db, 2, 2).await;
+    let second = tokio::time::timeout(Duration::from_secs(30), listener.recv())
+        .await
+        .expect("the dead connection noticed and replaced within 30 s")
+        .unwrap();
+    assert_eq!(number(&second), 2);
+    assert_eq!(listener.reconnects(), 1);
 }
 
 #[tokio::test]
