@@ -333,6 +333,15 @@ impl PrivateCluster {
         open(&self.url()).await.0
     }
 
+    /// The same database through the cluster's Unix socket.
+    pub fn socket_url(&self) -> String {
+        format!(
+            "host={} port={} user=postgres dbname=postgres",
+            self.dir.display(),
+            self.port
+        )
+    }
+
     /// A fast restart (`pg_ctl restart -m fast`): every connection is closed.
     pub fn restart(&self) {
         self.pg(

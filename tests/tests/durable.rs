@@ -348,6 +348,32 @@ async fn futures_collect(listener: &mut DurableListener, n: usize) -> Vec<i64> {
 }
 
 #[tokio::test]
+async fn streams_over_a_unix_socket() {
+    let (cluster, db) = cluster(&[]).await;
+    let mut listener = DurableListener::builder(cluster.socket_url(), "socket")
+        .create_slot(true)
+        .connect()
+        .await
+        .unwrap();
+    db.batch_execute("SET pg_socketio.delivery = 'wal'")
+        .await
+        .unwrap();
+    emit_numbers(&db, 1, 2).await;
+    let first = next(&mut listener).await;
+    let second = next(&mut listener).await;
+    assert_eq!((number(&first), number(&second)), (1, 2));
+    let walsender: String = db
+        .query_one(
+            "SELECT coalesce(client_addr::text, 'local') FROM pg_stat_replication",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(walsender, "local");
+}
+
+#[tokio::test]
 async fn a_half_open_connection_is_noticed_and_opened_again() {
     // The server drops the walsender of the dead route 3 s after its last
     // status update, freeing the slot for the new connection.
