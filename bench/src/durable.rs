@@ -127,7 +127,7 @@ pub async fn run(
     let started = Instant::now();
     let kill_every = run_for.saturating_sub(QUIET) / (kills + 1);
     let restart_every = run_for.saturating_sub(QUIET) / (restarts + 1);
-    let (mut killed, mut restarted) = (0, 0);
+    let (mut killed, mut restarted, mut exited) = (0, 0, 0);
     let mut tally = Tally::default();
     let mut rss_by_minute = vec![0u64; minutes as usize + 1];
     let mut sent = 0;
@@ -148,6 +148,13 @@ pub async fn run(
             child.kill().await?;
             child = start(&url, &lines_tx);
             killed += 1;
+        }
+        // A receiver that exited by itself (its first connection made while
+        // the server restarted: `connect()` returns that error) is started
+        // again at once, as a supervisor would.
+        if child.try_wait()?.is_some() {
+            child = start(&url, &lines_tx);
+            exited += 1;
         }
         if started.elapsed() > QUIET
             && restarted < restarts
@@ -213,7 +220,8 @@ pub async fn run(
     println!();
     println!(
         "emitted {sent}; received {} distinct, {missing} missing, {} duplicates, {} out of order; \
-         {killed} listener kills, {restarted} server restarts; quiet p99 commit→receipt {:.2} ms; \
+         {killed} listener kills, {restarted} server restarts, {exited} listener exits; \
+         quiet p99 commit→receipt {:.2} ms; \
          slot lag at the end {lag} bytes",
         tally.seen.len(),
         tally.duplicates,
