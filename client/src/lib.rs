@@ -9,8 +9,15 @@
 //! - [`Emitter`]: what Node.js `io.to(..).emit(..)`, `socketsJoin`,
 //!   `socketsLeave`, `disconnectSockets` and `serverSideEmit` do, sent through a
 //!   tokio-postgres `Client` or `Transaction`; Node.js servers deliver it.
+//! - [`DurableListener`]: the same messages from a logical replication slot
+//!   (`pg_socketio.delivery = 'wal'`), in commit order, resuming after what
+//!   it confirmed: nothing lost across disconnects and restarts.
+//! - [`Peer`]: requests with answers (`fetchSockets`, `serverSideEmit` with
+//!   acknowledgements, broadcasts with acknowledgements) to Node.js servers.
 //! - `bridge` (feature `socketioxide`): applies received messages to the
 //!   sockets of a socketioxide server.
+//!
+//! Every connection takes a tokio-postgres TLS connector: `connect_with`.
 //!
 //! The wire format is in [`protocol`] (shared with the extension) and
 //! described in `docs/protocol.md` of the repository.

@@ -5,7 +5,6 @@
 //! that the same connector wraps. Kept behind one trait object so that
 //! `DurableListener` stays one type whatever the connector.
 
-use std::error::Error;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -73,16 +72,12 @@ pub(crate) fn connector<T: MakeDurableTls>(tls: T) -> Connector {
 
 struct Wrapper<T>(T);
 
-fn io_error(e: impl Into<Box<dyn Error + Send + Sync>>) -> io::Error {
-    io::Error::other(e)
-}
-
 impl<T: MakeDurableTls> DurableTls for Wrapper<T> {
     fn wrap(&self, host: &str, tcp: TcpStream) -> BoxFuture<io::Result<Stream>> {
         let connect = MakeTlsConnect::<TcpStream>::make_tls_connect(&mut self.0.clone(), host)
-            .map_err(io_error);
+            .map_err(io::Error::other);
         Box::pin(async move {
-            let stream = connect?.connect(tcp).await.map_err(io_error)?;
+            let stream = connect?.connect(tcp).await.map_err(io::Error::other)?;
             Ok(Box::new(stream) as Stream)
         })
     }
