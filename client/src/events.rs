@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pg_socketio_protocol::Message;
 
-/// What a [`Listener`] yields.
+/// What a [`Listener`](crate::Listener) yields.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {

@@ -59,7 +59,7 @@ pub enum Error {
     OutOfMemory { what: &'static str, bytes: usize },
 }
 
-/// The class of an [`Error`], for mapping onto SQLSTATEs and the like.
+/// The class of an [`Error`](enum@Error), for mapping onto SQLSTATEs and the like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// A required value was NULL / absent.

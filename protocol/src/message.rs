@@ -97,8 +97,9 @@ impl Default for Flags {
 pub struct SentEvent<'a, A> {
     pub name: &'a str,
     pub args: &'a [A],
-    /// Binary arguments, referred to from `args` by placeholders (see
-    /// [`crate::binary`]). A message with any goes to the attachment table.
+    /// Binary arguments, referred to from `args` by Socket.IO's
+    /// placeholders, `{"_placeholder":true,"num":N}`. A message with any goes
+    /// to the attachment table.
     pub binary: &'a [&'a [u8]],
 }
 
