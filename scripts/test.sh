@@ -22,9 +22,10 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 scripts/setup.sh
 
-say "lint: cargo fmt, cargo clippy -D warnings"
+say "lint: cargo fmt, cargo clippy -D warnings, rustdoc of the two library crates"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --features pg_socketio/pg_test,pg_socketio_client/socketioxide -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pg_socketio_protocol -p pg_socketio_client
 
 say "1/4 codec and client unit tests"
 cargo test -p pg_socketio_protocol -p pg_socketio_client --features pg_socketio_client/socketioxide
