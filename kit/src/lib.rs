@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a connection to the real
 //! PostgreSQL (with pg_socketio installed) and a LISTENing connection.
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
@@ -271,7 +272,6 @@ impl PrivateCluster {
                 .status();
             assert!(chown.unwrap().success());
         }
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(
             self.dir.join("server.key"),
             std::fs::Permissions::from_mode(0o600),
@@ -285,6 +285,49 @@ impl PrivateCluster {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .expect("pg_config (postgresql-server-dev) is needed for a private cluster");
+        let cluster = Self::empty(bindir, memory_kb);
+        cluster.pg(
+            "initdb",
+            &["-D", ".", "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        );
+        cluster.launch(settings);
+        cluster
+    }
+
+    /// A hot standby of this cluster (`pg_basebackup -R`), on its own port,
+    /// replaying what this one writes; `None` where the installation has
+    /// no pg_basebackup.
+    pub fn standby(&self) -> Option<PrivateCluster> {
+        if !std::path::Path::new(&format!("{}/pg_basebackup", self.bindir)).exists() {
+            return None;
+        }
+        let standby = Self::empty(self.bindir.clone(), None);
+        let port = self.port.to_string();
+        standby.pg(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                ".",
+                "-R",
+                "--checkpoint=fast",
+                // The WAL at the end, not streamed beside it: the streaming
+                // child waits out its 10 s status interval on an idle server.
+                "--wal-method=fetch",
+            ],
+        );
+        standby.launch(&[]);
+        Some(standby)
+    }
+
+    /// A free port and an empty directory for it, owned by `postgres` when
+    /// root (initdb and the server refuse root), mode 0700.
+    fn empty(bindir: String, memory_kb: Option<u64>) -> PrivateCluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -293,36 +336,38 @@ impl PrivateCluster {
         let dir = std::env::temp_dir().join(format!("pg_socketio_cluster_{port}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let cluster = PrivateCluster {
+        // What the server demands of its data directory (initdb sets it;
+        // pg_basebackup into an existing directory does not).
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if Self::is_root() {
+            let chown = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status();
+            assert!(chown.unwrap().success());
+        }
+        PrivateCluster {
             dir,
             bindir,
             port,
             memory_kb,
-        };
-        if Self::is_root() {
-            // initdb refuses root: the cluster belongs to postgres.
-            let chown = std::process::Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&cluster.dir)
-                .status();
-            assert!(chown.unwrap().success());
         }
-        cluster.pg(
-            "initdb",
-            &["-D", ".", "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        );
+    }
+
+    /// `pg_ctl start` on this cluster's port and socket directory.
+    fn launch(&self, settings: &[&str]) {
         let mut options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
-            cluster.dir.display()
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
+            self.port,
+            self.dir.display()
         );
         for s in settings {
             options.push_str(&format!(" -c {s}"));
         }
-        cluster.pg(
+        self.pg(
             "pg_ctl",
             &["-D", ".", "-l", "log", "-w", "-o", &options, "start"],
         );
-        cluster
     }
 
     pub fn url(&self) -> String {
