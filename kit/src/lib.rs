@@ -618,6 +618,19 @@ pub async fn next_message(
     }
 }
 
+/// A broadcast's event name and its first argument, as JSON.
+pub fn event_and_argument(
+    body: &pg_socketio_client::protocol::Body,
+) -> (String, serde_json::Value) {
+    match body {
+        pg_socketio_client::protocol::Body::Broadcast { event, args, .. } => (
+            event.clone(),
+            serde_json::to_value(&args[0]).expect("MessagePack values are JSON here"),
+        ),
+        other => panic!("not a broadcast: {other:?}"),
+    }
+}
+
 /// The `n` of a broadcast `("n", [n, ...])`, as the tests number them.
 pub fn broadcast_number(message: &pg_socketio_client::protocol::Message) -> i64 {
     match &message.body {

@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
-use pg_socketio_client::protocol::Body;
 use pg_socketio_client::Listener;
-use pg_socketio_kit::{drop_scratch_database, next_message, scratch_database, scratch_url};
-use serde_json::{json, Value};
+use pg_socketio_kit::{
+    drop_scratch_database, event_and_argument, next_message, scratch_database, scratch_url,
+};
+use serde_json::json;
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -55,14 +56,6 @@ async fn attachment_acl(db: &Client) -> Vec<String> {
     .iter()
     .map(|r| r.get(0))
     .collect()
-}
-
-/// Event name and argument of a broadcast.
-fn broadcast(body: Body) -> (String, Value) {
-    let Body::Broadcast { event, args, .. } = body else {
-        panic!("{body:?}")
-    };
-    (event, serde_json::to_value(&args[0]).unwrap())
 }
 
 #[tokio::test]
@@ -134,7 +127,9 @@ async fn a_restored_database_emits_as_the_dumped_one_and_not_while_restoring() {
     // Nothing from the restore comes first: the first event is the UPDATE's.
     let mut got = Vec::new();
     for _ in 0..3 {
-        got.push(broadcast(next_message(&mut listener, WAIT).await.1.body));
+        got.push(event_and_argument(
+            &next_message(&mut listener, WAIT).await.1.body,
+        ));
     }
     assert_eq!(
         got,

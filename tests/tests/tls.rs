@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use native_tls::{Certificate, TlsConnector};
-use pg_socketio_client::protocol::Body;
 use pg_socketio_client::{DurableError, DurableEvent, DurableListener, Listener, Peer};
-use pg_socketio_kit::{next_message, PrivateCluster};
+use pg_socketio_kit::{event_and_argument, next_message, PrivateCluster};
 use postgres_native_tls::MakeTlsConnector;
 use serde_json::json;
 
@@ -40,14 +39,6 @@ fn connector(cluster: &PrivateCluster) -> MakeTlsConnector {
             .build()
             .unwrap(),
     )
-}
-
-/// Event name and first argument of a broadcast.
-fn broadcast(body: &Body) -> (String, serde_json::Value) {
-    let Body::Broadcast { event, args, .. } = body else {
-        panic!("{body:?}")
-    };
-    (event.clone(), serde_json::to_value(&args[0]).unwrap())
 }
 
 #[tokio::test]
@@ -98,7 +89,7 @@ async fn the_listeners_receive_over_tls_only() {
     ];
     for want in &expected {
         let (_, message) = next_message(&mut listener, WAIT).await;
-        assert_eq!(&broadcast(&message.body), want);
+        assert_eq!(&event_and_argument(&message.body), want);
         let event = tokio::time::timeout(WAIT, durable.recv())
             .await
             .unwrap()
@@ -106,7 +97,7 @@ async fn the_listeners_receive_over_tls_only() {
         let DurableEvent::Message { message, .. } = &event else {
             panic!("{event:?}")
         };
-        assert_eq!(&broadcast(&message.body), want);
+        assert_eq!(&event_and_argument(&message.body), want);
         durable.confirm(event.offset());
     }
 

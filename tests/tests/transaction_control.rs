@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use pg_socketio_client::protocol::Body;
 use pg_socketio_client::{Event, Listener};
-use pg_socketio_kit::{database_url, emitter, unique_prefix};
+use pg_socketio_kit::{database_url, emitter, event_and_argument, unique_prefix};
 use serde_json::{json, Value};
 
 const QUIET: Duration = Duration::from_secs(2);
@@ -19,14 +18,7 @@ async fn broadcasts(listener: &mut Listener) -> Vec<(String, Value)> {
         let Some(Event::Message { message, .. }) = event else {
             panic!("{event:?}");
         };
-        let Body::Broadcast { event, args, .. } = message.body else {
-            panic!("{:?}", message.body);
-        };
-        let arg = args
-            .first()
-            .map(|a| serde_json::to_value(a).unwrap())
-            .unwrap_or(Value::Null);
-        received.push((event, arg));
+        received.push(event_and_argument(&message.body));
     }
     received
 }
