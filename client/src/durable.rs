@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use pg_socketio_protocol::{decode_wal_content, Message, WAL_PREFIX};
-use tokio_postgres::config::SslMode;
+use tokio_postgres::config::{ChannelBinding, SslMode};
 use tokio_postgres::{Config, NoTls};
 use tracing::{info, warn};
 
@@ -191,7 +191,8 @@ impl DurableBuilder {
     /// tokio-postgres-rustls), for both connections: the replication stream
     /// and the SQL one. TLS per the connection string's `sslmode`, as
     /// tokio-postgres does: `prefer` (its default) when the server offers
-    /// it, `require` always, `disable` never.
+    /// it, `require` always, `disable` never. SCRAM goes without channel
+    /// binding, so `channel_binding=require` is [`DurableError::Unsupported`].
     pub async fn connect_with<T: MakeDurableTls>(
         self,
         tls: T,
@@ -208,6 +209,16 @@ impl DurableBuilder {
         if tls.is_none() && config.get_ssl_mode() == SslMode::Require {
             return Err(DurableError::Unsupported(
                 "sslmode=require needs a TLS connector: DurableBuilder::connect_with".into(),
+            ));
+        }
+        // tokio-postgres's TLS streams keep the server certificate's hash to
+        // themselves, and the replication connection is written here, so it
+        // cannot bind SCRAM to the TLS channel: refused, not silently weaker.
+        if config.get_channel_binding() == ChannelBinding::Require {
+            return Err(DurableError::Unsupported(
+                "channel_binding=require: the replication connection cannot use channel \
+                 binding; verify the server's certificate in the TLS connector instead"
+                    .into(),
             ));
         }
         let channels = channels(&self.prefix, &self.namespaces).map_err(DurableError::Options)?;

@@ -172,3 +172,23 @@ async fn without_a_connector_a_tls_only_server_is_a_clear_error() {
         "{listener:?}"
     );
 }
+
+#[tokio::test]
+async fn required_channel_binding_is_refused_not_ignored() {
+    // Refused before any connection is tried: nothing listens on port 1.
+    let url = "postgres://durable:secret@127.0.0.1:1/postgres?channel_binding=require";
+    let tls = MakeTlsConnector::new(TlsConnector::new().unwrap());
+    for refused in [
+        DurableListener::builder(url, "x")
+            .connect_with(tls)
+            .await
+            .err(),
+        DurableListener::builder(url, "x").connect().await.err(),
+    ] {
+        let refused = refused.expect("refused");
+        assert!(
+            matches!(&refused, DurableError::Unsupported(what) if what.contains("channel_binding=require")),
+            "{refused}"
+        );
+    }
+}
