@@ -75,4 +75,17 @@ pub fn rows(rows: &mut Vec<Row>) {
             target: None,
         });
     }
+    if let (Some(ours), Some(rmpv)) = (
+        per_second("decode_attachment_1000_rows"),
+        per_second("baseline_rmpv_1000_rows"),
+    ) {
+        rows.push(Row {
+            name: "codec: decode that statement message (the listener's side)".into(),
+            ours: format!("{}/s", thousands(ours)),
+            baseline: format!("rmpv::decode::read_value: {}/s", thousands(rmpv)),
+            ratio: ours / rmpv,
+            spread: None,
+            target: None,
+        });
+    }
 }

@@ -96,6 +96,16 @@ fn codec(c: &mut Criterion) {
             rmp_serde::to_vec_named(&value).unwrap()
         })
     });
+    let statement_attachment = match broadcast(statement) {
+        Encoded::Attachment { payload, .. } => payload.to_vec(),
+        other => panic!("{other:?}"),
+    };
+    group.bench_function("decode_attachment_1000_rows", |b| {
+        b.iter(|| decode_attachment(black_box(&statement_attachment)).unwrap())
+    });
+    group.bench_function("baseline_rmpv_1000_rows", |b| {
+        b.iter(|| rmpv::decode::read_value(&mut black_box(&statement_attachment[..])).unwrap())
+    });
     group.finish();
 }
 
