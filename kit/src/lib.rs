@@ -387,6 +387,11 @@ impl PrivateCluster {
         )
     }
 
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
     /// A fast restart (`pg_ctl restart -m fast`): every connection is closed.
     pub fn restart(&self) {
         self.pg(
