@@ -36,6 +36,11 @@ cargo build -p pg_socketio_tests --bins
 cargo build -p pg_socketio_client --features socketioxide --examples
 
 trap 'for m in 16 17 18; do scripts/private-cluster.sh $m stop; done' EXIT
+# Where major_upgrade.rs upgrades from with pg_upgrade (to 18, the newer
+# major here that has pg_upgrade): 16, installed by the loop before 18's
+# turn. Not 15: the 15 build here writes an attribute option (pg_attver)
+# that newer servers refuse, so pg_upgrade from it fails for any table.
+export PG_UPGRADE_FROM=${PG_UPGRADE_FROM:-$(pg_home 16)/bin}
 for major in ${PG_MAJORS:-15 16 17 18}; do
   if [ "$major" = 15 ]; then
     url=$DATABASE_URL

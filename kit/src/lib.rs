@@ -280,18 +280,78 @@ impl PrivateCluster {
     }
 
     fn start_with(settings: &[&str], memory_kb: Option<u64>) -> PrivateCluster {
-        let bindir = std::process::Command::new("pg_config")
+        let cluster = Self::initdb(Self::local_bindir(), memory_kb);
+        cluster.launch(settings);
+        cluster
+    }
+
+    /// The `bin` directory of the installation `pg_config` (on PATH) names.
+    pub fn local_bindir() -> String {
+        std::process::Command::new("pg_config")
             .arg("--bindir")
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .expect("pg_config (postgresql-server-dev) is needed for a private cluster");
+            .expect("pg_config (postgresql-server-dev) is needed for a private cluster")
+    }
+
+    /// [`start`](Self::start) with the installation in `bindir`.
+    pub fn start_in(bindir: &str, settings: &[&str]) -> PrivateCluster {
+        let cluster = Self::initdb(bindir.to_owned(), None);
+        cluster.launch(settings);
+        cluster
+    }
+
+    /// A new cluster, not started; with data checksums, which PostgreSQL 18
+    /// turns on by default and pg_upgrade wants alike on both sides.
+    fn initdb(bindir: String, memory_kb: Option<u64>) -> PrivateCluster {
         let cluster = Self::empty(bindir, memory_kb);
         cluster.pg(
             "initdb",
-            &["-D", ".", "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            &[
+                "-D",
+                ".",
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--data-checksums",
+            ],
         );
-        cluster.launch(settings);
         cluster
+    }
+
+    /// This cluster moved to the installation in `bindir` with its
+    /// `pg_upgrade`, then started: the major version upgrade users run.
+    pub fn upgrade(self, bindir: &str) -> PrivateCluster {
+        self.pg("pg_ctl", &["-D", ".", "-m", "fast", "stop"]);
+        let new = Self::initdb(bindir.to_owned(), None);
+        let (old_dir, new_dir) = (
+            self.dir.display().to_string(),
+            new.dir.display().to_string(),
+        );
+        let (old_port, new_port) = (self.port.to_string(), new.port.to_string());
+        new.pg(
+            "pg_upgrade",
+            &[
+                "-b",
+                &self.bindir,
+                "-B",
+                bindir,
+                "-d",
+                &old_dir,
+                "-D",
+                &new_dir,
+                "-p",
+                &old_port,
+                "-P",
+                &new_port,
+                "-U",
+                "postgres",
+            ],
+        );
+        new.launch(&[]);
+        new
     }
 
     /// A hot standby of this cluster (`pg_basebackup -R`), on its own port,
@@ -437,8 +497,12 @@ impl PrivateCluster {
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
-        let _ =
-            std::panic::catch_unwind(|| self.pg("pg_ctl", &["-D", ".", "-m", "immediate", "stop"]));
+        // Not running when it was upgraded (or never started).
+        if self.dir.join("postmaster.pid").exists() {
+            let _ = std::panic::catch_unwind(|| {
+                self.pg("pg_ctl", &["-D", ".", "-m", "immediate", "stop"])
+            });
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -576,6 +640,78 @@ impl TestRole {
 
 /// A broadcast `e` with a one-byte binary argument: an attachment.
 pub const BINARY_EMIT: &str = r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#;
+
+/// The privileges on the extension's attachment table, its columns and its
+/// functions, one line each, in a stable order: what must survive a dump
+/// and restore or a major version upgrade.
+pub async fn extension_privileges(db: &Client) -> Vec<String> {
+    // What the owner holds is left out: PostgreSQL decides that per
+    // version (17 gave owners MAINTAIN).
+    db.query(
+        "SELECT what || ' ' || grantee::regrole::text || ' ' || privilege_type
+           FROM (SELECT 'table' AS what, (aclexplode(relacl)).*, relowner AS owner
+                   FROM pg_class WHERE relname = 'socket_io_attachments'
+                 UNION ALL
+                 SELECT 'column ' || attname, (aclexplode(attacl)).*, c.relowner
+                   FROM pg_attribute JOIN pg_class c ON c.oid = attrelid
+                  WHERE c.relname = 'socket_io_attachments'
+                 UNION ALL
+                 SELECT 'function ' || oid::regprocedure::text, (aclexplode(proacl)).*, proowner
+                   FROM pg_proc WHERE proname LIKE 'sio\\_%') acl
+          WHERE grantee <> owner
+          ORDER BY 1",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// A database that emits every way a moved one must keep: the extension, a
+/// row-mode trigger (a column left out), a statement-mode one (one column),
+/// a definer wrapper `shipped(id)`, and two rows, the first through the
+/// attachment table. For tests that move a database (dump and restore,
+/// pg_upgrade); [`MOVED_CHANGES`] then emits [`moved_events`].
+pub const MOVED_DATABASE: &str = "CREATE EXTENSION pg_socketio;
+     CREATE TABLE msgs (id int PRIMARY KEY, conv int, body text, secret text);
+     CREATE TRIGGER row_changes AFTER INSERT OR UPDATE OR DELETE ON msgs
+       FOR EACH ROW EXECUTE FUNCTION sio_trigger('conv:{conv}', 'message', 'exclude=secret');
+     CREATE TRIGGER batches AFTER UPDATE ON msgs REFERENCING NEW TABLE AS n OLD TABLE AS o
+       FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('conv:{conv}', 'batch', 'columns=id');
+     CREATE FUNCTION shipped(id int) RETURNS void LANGUAGE sql SECURITY DEFINER
+       SET search_path = pg_catalog, public
+       AS $$ SELECT sio_emit('orders', 'shipped', jsonb_build_array(id)) $$;
+     INSERT INTO msgs VALUES (1, 1, repeat('x', 9000), 's'), (2, 2, 'short', 's');";
+
+/// What exercises each emitter of [`MOVED_DATABASE`].
+pub const MOVED_CHANGES: &str = "UPDATE msgs SET body = 'hello' WHERE id = 2; SELECT shipped(7);";
+
+/// The events [`MOVED_CHANGES`] sends, as [`event_and_argument`] gives them.
+pub fn moved_events() -> Vec<(String, serde_json::Value)> {
+    use serde_json::json;
+    let msgs = |rest: serde_json::Value| {
+        let mut payload = json!({"op": "UPDATE", "schema": "public", "table": "msgs"});
+        payload
+            .as_object_mut()
+            .unwrap()
+            .extend(rest.as_object().unwrap().clone());
+        payload
+    };
+    vec![
+        (
+            "message".into(),
+            msgs(json!({"new": {"id": 2, "conv": 2, "body": "hello"},
+                        "old": {"id": 2, "conv": 2, "body": "short"}})),
+        ),
+        (
+            "batch".into(),
+            msgs(json!({"rows": [{"new": {"id": 2}, "old": {"id": 2}}]})),
+        ),
+        ("shipped".into(), json!([7])),
+    ]
+}
 
 pub async fn attachment_rows(db: &Client) -> i64 {
     db.query_one("SELECT count(*) FROM socket_io_attachments", &[])

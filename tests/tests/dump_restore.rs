@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use pg_socketio_client::Listener;
 use pg_socketio_kit::{
-    drop_scratch_database, event_and_argument, next_message, scratch_database, scratch_url,
+    drop_scratch_database, event_and_argument, extension_privileges, moved_events, next_message,
+    scratch_database, scratch_url, MOVED_CHANGES, MOVED_DATABASE,
 };
-use serde_json::json;
-use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
 const SOURCE: &str = "it_dump_source";
@@ -42,22 +41,6 @@ fn run(program: &str, args: &[&str]) {
     );
 }
 
-/// The privileges on the extension's attachment table, and its columns'.
-async fn attachment_acl(db: &Client) -> Vec<String> {
-    db.query(
-        "SELECT coalesce(relacl::text, '') FROM pg_class WHERE relname = 'socket_io_attachments'
-         UNION ALL
-         SELECT attname || ' ' || attacl::text FROM pg_attribute
-          WHERE attrelid = 'socket_io_attachments'::regclass AND attacl IS NOT NULL",
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
-}
-
 #[tokio::test]
 async fn a_restored_database_emits_as_the_dumped_one_and_not_while_restoring() {
     let Some(bindir) = tools() else {
@@ -65,21 +48,7 @@ async fn a_restored_database_emits_as_the_dumped_one_and_not_while_restoring() {
         return;
     };
     let source = scratch_database(SOURCE).await;
-    source
-        .batch_execute(
-            "CREATE EXTENSION pg_socketio;
-             CREATE TABLE msgs (id int PRIMARY KEY, conv int, body text, secret text);
-             CREATE TRIGGER row_changes AFTER INSERT OR UPDATE OR DELETE ON msgs
-               FOR EACH ROW EXECUTE FUNCTION sio_trigger('conv:{conv}', 'message', 'exclude=secret');
-             CREATE TRIGGER batches AFTER UPDATE ON msgs REFERENCING NEW TABLE AS n OLD TABLE AS o
-               FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('conv:{conv}', 'batch', 'columns=id');
-             CREATE FUNCTION shipped(id int) RETURNS void LANGUAGE sql SECURITY DEFINER
-               SET search_path = pg_catalog, public
-               AS $$ SELECT sio_emit('orders', 'shipped', jsonb_build_array(id)) $$;
-             INSERT INTO msgs VALUES (1, 1, repeat('x', 9000), 's'), (2, 2, 'short', 's');",
-        )
-        .await
-        .unwrap();
+    source.batch_execute(MOVED_DATABASE).await.unwrap();
     let rows: i64 = source
         .query_one("SELECT count(*) FROM socket_io_attachments", &[])
         .await
@@ -116,14 +85,12 @@ async fn a_restored_database_emits_as_the_dumped_one_and_not_while_restoring() {
         (row.get(0), row.get(1))
     };
     assert_eq!(restored, (2, 0), "(rows, attachment rows)");
-    assert_eq!(attachment_acl(&target).await, attachment_acl(&source).await);
+    assert_eq!(
+        extension_privileges(&target).await,
+        extension_privileges(&source).await
+    );
 
-    target
-        .batch_execute("UPDATE msgs SET body = 'hello' WHERE id = 2; SELECT shipped(7);")
-        .await
-        .unwrap();
-    let row = json!({"id": 2, "conv": 2, "body": "hello"});
-    let old = json!({"id": 2, "conv": 2, "body": "short"});
+    target.batch_execute(MOVED_CHANGES).await.unwrap();
     // Nothing from the restore comes first: the first event is the UPDATE's.
     let mut got = Vec::new();
     for _ in 0..3 {
@@ -131,21 +98,7 @@ async fn a_restored_database_emits_as_the_dumped_one_and_not_while_restoring() {
             &next_message(&mut listener, WAIT).await.1.body,
         ));
     }
-    assert_eq!(
-        got,
-        [
-            (
-                "message".into(),
-                json!({"op": "UPDATE", "schema": "public", "table": "msgs", "new": row, "old": old})
-            ),
-            (
-                "batch".into(),
-                json!({"op": "UPDATE", "schema": "public", "table": "msgs",
-                       "rows": [{"new": {"id": 2}, "old": {"id": 2}}]})
-            ),
-            ("shipped".into(), json!([7])),
-        ]
-    );
+    assert_eq!(got, moved_events());
     drop((listener, source, target));
     drop_scratch_database(SOURCE).await;
     drop_scratch_database(TARGET).await;
