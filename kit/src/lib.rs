@@ -294,6 +294,14 @@ impl PrivateCluster {
             .expect("pg_config (postgresql-server-dev) is needed for a private cluster")
     }
 
+    /// The server's log when it refuses to start with `settings`.
+    pub fn refused_start(settings: &[&str]) -> String {
+        let cluster = Self::initdb(Self::local_bindir(), None);
+        let started = cluster.try_launch(settings);
+        assert!(started.is_err(), "the server started with {settings:?}");
+        cluster.log()
+    }
+
     /// [`start`](Self::start) with the installation in `bindir`.
     pub fn start_in(bindir: &str, settings: &[&str]) -> PrivateCluster {
         let cluster = Self::initdb(bindir.to_owned(), None);
@@ -416,6 +424,12 @@ impl PrivateCluster {
 
     /// `pg_ctl start` on this cluster's port and socket directory.
     fn launch(&self, settings: &[&str]) {
+        if let Err(said) = self.try_launch(settings) {
+            panic!("pg_ctl start failed: {said}");
+        }
+    }
+
+    fn try_launch(&self, settings: &[&str]) -> Result<(), String> {
         let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
             self.port,
@@ -424,10 +438,10 @@ impl PrivateCluster {
         for s in settings {
             options.push_str(&format!(" -c {s}"));
         }
-        self.pg(
+        self.try_pg(
             "pg_ctl",
             &["-D", ".", "-l", "log", "-w", "-o", &options, "start"],
-        );
+        )
     }
 
     pub fn url(&self) -> String {
@@ -469,6 +483,12 @@ impl PrivateCluster {
     }
 
     fn pg(&self, program: &str, args: &[&str]) {
+        if let Err(said) = self.try_pg(program, args) {
+            panic!("{program} failed: {said}");
+        }
+    }
+
+    fn try_pg(&self, program: &str, args: &[&str]) -> Result<(), String> {
         let path = format!("{}/{program}", self.bindir);
         // The limit, when there is one, through a shell's ulimit, which the
         // server inherits.
@@ -486,12 +506,14 @@ impl PrivateCluster {
         let mut cmd = std::process::Command::new(line[0]);
         cmd.args(&line[1..]);
         let out = cmd.args(args).current_dir(&self.dir).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{program} failed: {}{}",
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        );
+        ))
     }
 }
 

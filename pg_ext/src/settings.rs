@@ -31,8 +31,9 @@ static ATTACHMENT_TABLE: GucSetting<Option<CString>> =
 pub fn register_cleanup() {
     GucRegistry::define_string_guc(
         c"pg_socketio.cleanup_database",
-        c"Database whose attachment table the cleanup worker cleans.",
-        c"Read at server start. Nothing is done where pg_socketio is not installed.",
+        c"Databases whose attachment tables the cleanup worker cleans, separated by commas.",
+        c"One worker per database, started with the server; none when empty. \
+          Nothing is done where pg_socketio is not installed.",
         &CLEANUP_DATABASE,
         GucContext::Postmaster,
         GucFlags::default(),
@@ -208,11 +209,18 @@ pub fn lock_timeout() -> Option<std::time::Duration> {
     }
 }
 
-pub fn cleanup_database() -> String {
-    CLEANUP_DATABASE
-        .get()
-        .map(into_string)
-        .unwrap_or_else(|| "postgres".to_owned())
+/// The databases the cleanup worker runs in, one worker each: the names in
+/// `pg_socketio.cleanup_database`, separated by commas and taken as written
+/// (case kept), each once; none for an empty setting.
+pub fn cleanup_databases() -> Vec<String> {
+    let setting = CLEANUP_DATABASE.get().map(into_string).unwrap_or_default();
+    let mut databases: Vec<String> = Vec::new();
+    for name in setting.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !databases.iter().any(|d| d == name) {
+            databases.push(name.to_owned());
+        }
+    }
+    databases
 }
 
 pub fn cleanup_interval() -> std::time::Duration {

@@ -6,7 +6,7 @@
 //! statistics are; `sio_stats_reset()` starts them again.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgAtomic};
@@ -53,9 +53,21 @@ pub struct Stats {
     /// Microseconds since the PostgreSQL epoch; 0: never (NULL, as
     /// `pg_stat_database.stats_reset` before a reset).
     reset_at: AtomicI64,
-    cleanup_at: AtomicI64,
-    /// Rows the cleanup worker's last run deleted; -1: it failed.
-    cleanup_deleted: AtomicI64,
+    /// One per cleanup worker, in the order of `pg_socketio.cleanup_database`.
+    cleanup: [Cleanup; CLEANUP_WORKERS],
+}
+
+/// How many databases the cleanup worker can run in.
+pub const CLEANUP_WORKERS: usize = 32;
+
+/// A cleanup worker's last run.
+#[derive(Default)]
+struct Cleanup {
+    /// Its database's OID; 0 until its first run.
+    database: AtomicU32,
+    at: AtomicI64,
+    /// Rows its last run deleted; -1: it failed.
+    deleted: AtomicI64,
 }
 
 // SAFETY: atomics and integers only, no pointers.
@@ -96,12 +108,31 @@ pub fn add_each(counts: impl IntoIterator<Item = (Counter, u64)>) {
     }
 }
 
-pub fn cleanup_ran(deleted: Option<i64>) {
-    let stats = stats();
-    stats.cleanup_at.store(now(), Ordering::Relaxed);
-    stats
-        .cleanup_deleted
+/// Cleanup worker number `worker` ran in this database; `None`: failed.
+pub fn cleanup_ran(worker: usize, deleted: Option<i64>) {
+    let cleanup = &stats().cleanup[worker];
+    cleanup
+        .database
+        .store(unsafe { pg_sys::MyDatabaseId }.to_u32(), Ordering::Relaxed);
+    cleanup.at.store(now(), Ordering::Relaxed);
+    cleanup
+        .deleted
         .store(deleted.unwrap_or(-1), Ordering::Relaxed);
+}
+
+/// The last run of this database's cleanup worker: when, and how many rows
+/// it deleted (`None` when it failed); `None` when it has not run here.
+fn cleanup_here(stats: &Stats) -> Option<(i64, Option<i64>)> {
+    let here = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let cleanup = stats
+        .cleanup
+        .iter()
+        .find(|c| c.database.load(Ordering::Relaxed) == here)?;
+    let deleted = cleanup.deleted.load(Ordering::Relaxed);
+    Some((
+        cleanup.at.load(Ordering::Relaxed),
+        (deleted >= 0).then_some(deleted),
+    ))
 }
 
 fn now() -> i64 {
@@ -141,8 +172,7 @@ fn sio_stats() -> TableIterator<
 > {
     let stats = stats();
     let n = |c: Counter| stats.counters[c as usize].load(Ordering::Relaxed) as i64;
-    let cleanup_at = stats.cleanup_at.load(Ordering::Relaxed);
-    let deleted = stats.cleanup_deleted.load(Ordering::Relaxed);
+    let (cleanup_at, deleted) = cleanup_here(stats).unwrap_or((0, None));
     // SAFETY: takes no arguments and returns a float8.
     let queue =
         unsafe { pgrx::direct_function_call::<f64>(pg_sys::pg_notification_queue_usage, &[]) }
@@ -168,7 +198,7 @@ fn sio_stats() -> TableIterator<
         n(Counter::SioServerSideEmit),
         n(Counter::SioTrigger),
         timestamp(cleanup_at),
-        (cleanup_at != 0 && deleted >= 0).then_some(deleted),
+        deleted,
         queue,
         timestamp(stats.reset_at.load(Ordering::Relaxed)),
     ))

@@ -5,13 +5,23 @@ use std::time::{Duration, Instant};
 
 use pg_socketio_kit::PrivateCluster;
 
-#[tokio::test]
-async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones() {
-    let cluster = PrivateCluster::start(&[
+/// A row the worker deletes and one it keeps.
+const OLD_AND_FRESH: &str = "INSERT INTO socket_io_attachments (created_at, payload) VALUES
+    (clock_timestamp() - interval '1 hour', 'old'),
+    (clock_timestamp() + interval '1 hour', 'fresh');";
+
+/// A private cluster running the worker every second in `databases`.
+fn preloaded(databases: &str) -> PrivateCluster {
+    PrivateCluster::start(&[
         "shared_preload_libraries=pg_socketio",
         "pg_socketio.cleanup_interval=1",
-        "pg_socketio.cleanup_database=postgres",
-    ]);
+        &format!("pg_socketio.cleanup_database='{databases}'"),
+    ])
+}
+
+#[tokio::test]
+async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones() {
+    let cluster = preloaded("postgres");
     let db = cluster.connect().await;
 
     // Running before the extension exists, and doing no harm.
@@ -23,14 +33,9 @@ async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    db.batch_execute(
-        "CREATE EXTENSION pg_socketio;
-         INSERT INTO socket_io_attachments (created_at, payload) VALUES
-           (clock_timestamp() - interval '1 hour', 'old'),
-           (clock_timestamp() + interval '1 hour', 'fresh');",
-    )
-    .await
-    .unwrap();
+    db.batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
+        .await
+        .unwrap();
     let remaining =
         "SELECT string_agg(convert_from(payload, 'UTF8'), ',') FROM socket_io_attachments";
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -79,4 +84,88 @@ async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones(
         assert!(Instant::now() < deadline, "old row not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn one_worker_per_listed_database_each_in_its_own_sio_stats() {
+    // Listed with spaces, a name twice, a mixed-case name as written.
+    let cluster = preloaded("postgres, Tenant2 ,postgres");
+    let admin = cluster.connect().await;
+    for create in [r#"CREATE DATABASE "Tenant2""#, "CREATE DATABASE unlisted"] {
+        admin.batch_execute(create).await.unwrap();
+    }
+    // The workers start with the server; one whose database is missing
+    // tries again 10 s later.
+    cluster.restart();
+    let admin = cluster.connect().await;
+    let url = |db: &str| format!("postgres://postgres@127.0.0.1:{}/{db}", cluster.port);
+    let mut databases = Vec::new();
+    for name in ["postgres", "Tenant2", "unlisted"] {
+        let (db, _) = pg_socketio_kit::open(&url(name)).await;
+        db.batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
+            .await
+            .unwrap();
+        databases.push(db);
+    }
+    let workers = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity
+                    WHERE backend_type = 'pg_socketio cleanup'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let running: Option<String> = admin.query_one(workers, &[]).await.unwrap().get(0);
+        if running.as_deref() == Some("Tenant2,postgres") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "workers: {running:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let state = "SELECT string_agg(convert_from(payload, 'UTF8'), ',' ORDER BY id),
+                        cleanup_last_run IS NOT NULL, cleanup_last_deleted
+                   FROM socket_io_attachments, sio_stats() GROUP BY 2, 3";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut seen = Vec::new();
+        for db in &databases {
+            let row = db.query_one(state, &[]).await.unwrap();
+            seen.push((
+                row.get::<_, String>(0),
+                row.get::<_, bool>(1),
+                row.get::<_, Option<i64>>(2),
+            ));
+        }
+        // A listed database's worker deleted its old row, and its run is
+        // what that database's sio_stats() shows; the unlisted one has
+        // neither.
+        let cleaned = |s: &(String, bool, Option<i64>)| s.0 == "fresh" && s.1 && s.2.is_some();
+        if cleaned(&seen[0]) && cleaned(&seen[1]) {
+            assert_eq!(seen[2], ("old,fresh".to_string(), false, None));
+            break;
+        }
+        assert!(Instant::now() < deadline, "{seen:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn a_list_the_server_cannot_take_stops_it_from_starting_with_the_reason() {
+    let many = (1..=33).map(|i| format!("db{i}")).collect::<Vec<_>>();
+    let log = PrivateCluster::refused_start(&[
+        "shared_preload_libraries=pg_socketio",
+        &format!("pg_socketio.cleanup_database='{}'", many.join(",")),
+    ]);
+    assert!(
+        log.contains("pg_socketio.cleanup_database names 33 databases; at most 32 are allowed"),
+        "{log}"
+    );
+    let long = "d".repeat(64);
+    let log = PrivateCluster::refused_start(&[
+        "shared_preload_libraries=pg_socketio",
+        &format!("pg_socketio.cleanup_database='ok, {long}'"),
+    ]);
+    assert!(
+        log.contains(&format!(
+            "pg_socketio.cleanup_database: \"{long}\" is longer than a database name can be"
+        )),
+        "{log}"
+    );
 }

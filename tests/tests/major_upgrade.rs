@@ -18,9 +18,24 @@ use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The older installation and the one under test, when the second is
-/// another with pg_upgrade and the first has pg_socketio installed; or why
-/// not.
+/// The major of the installation in `bindir`, from its `pg_config`.
+fn major(bindir: &str) -> Result<u32, String> {
+    let out = std::process::Command::new(Path::new(bindir).join("pg_config"))
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("{bindir}/pg_config: {e}"))?;
+    // "PostgreSQL 16.14"
+    let version = String::from_utf8_lossy(&out.stdout);
+    version
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').next()?.parse().ok())
+        .ok_or_else(|| format!("{bindir}/pg_config --version: {version}"))
+}
+
+/// The older installation and the one under test, when the second is a
+/// newer major with pg_upgrade and the first has pg_socketio installed; or
+/// why not.
 fn installations() -> Result<(String, String), String> {
     let from = std::env::var("PG_UPGRADE_FROM").map_err(|_| "PG_UPGRADE_FROM is not set")?;
     let to = PrivateCluster::local_bindir();
@@ -30,8 +45,11 @@ fn installations() -> Result<(String, String), String> {
         .map_err(|e| format!("{from}/pg_config: {e}"))?;
     let installed = Path::new(String::from_utf8_lossy(&sharedir.stdout).trim())
         .join("extension/pg_socketio.control");
-    if to == from {
-        Err("the server under test is the one upgraded from".into())
+    let (older, newer) = (major(&from)?, major(&to)?);
+    if newer <= older {
+        Err(format!(
+            "the server under test ({newer}) is not newer than {older}"
+        ))
     } else if !Path::new(&to).join("pg_upgrade").exists() {
         Err("the server under test has no pg_upgrade".into())
     } else if !installed.exists() {
