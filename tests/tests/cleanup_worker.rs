@@ -169,3 +169,41 @@ fn a_list_the_server_cannot_take_stops_it_from_starting_with_the_reason() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_listed_database_is_dropped_with_force_while_its_worker_is_connected() {
+    let cluster = preloaded("postgres, tenant");
+    let admin = cluster.connect().await;
+    admin.batch_execute("CREATE DATABASE tenant").await.unwrap();
+    cluster.restart();
+    let admin = cluster.connect().await;
+    let connected = "SELECT count(*) FROM pg_stat_activity
+                      WHERE backend_type = 'pg_socketio cleanup' AND datname = 'tenant'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while admin
+        .query_one(connected, &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+        != 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the tenant's worker did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // PostgreSQL waits 5 s for the worker to leave, then refuses.
+    let error = pg_socketio_kit::refused(&admin, "DROP DATABASE tenant").await;
+    assert_eq!(
+        (error.code().code(), error.message()),
+        (
+            "55006",
+            "database \"tenant\" is being accessed by other users"
+        )
+    );
+    admin
+        .batch_execute("DROP DATABASE tenant WITH (FORCE)")
+        .await
+        .unwrap();
+}
