@@ -187,6 +187,17 @@ pub fn unique_prefix(test: &str) -> String {
     format!("it_{test}_{}", std::process::id())
 }
 
+/// What `pg_config <flag>` prints, of the installation in `bindir` or, for
+/// `None`, of the one on PATH (the server under test).
+pub fn pg_config(bindir: Option<&str>, flag: &str) -> String {
+    let program = bindir.map_or_else(|| "pg_config".to_owned(), |d| format!("{d}/pg_config"));
+    let out = std::process::Command::new(&program)
+        .arg(flag)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} (postgresql-server-dev is needed): {e}"));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// A throw-away PostgreSQL cluster of the local installation, for tests that
 /// need server settings (like `shared_preload_libraries`) or restarts that
 /// must not touch the shared server. Stopped and removed on drop.
@@ -287,11 +298,7 @@ impl PrivateCluster {
 
     /// The `bin` directory of the installation `pg_config` (on PATH) names.
     pub fn local_bindir() -> String {
-        std::process::Command::new("pg_config")
-            .arg("--bindir")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .expect("pg_config (postgresql-server-dev) is needed for a private cluster")
+        pg_config(None, "--bindir")
     }
 
     /// The server's log when it refuses to start with `settings`.
@@ -663,32 +670,67 @@ impl TestRole {
 /// A broadcast `e` with a one-byte binary argument: an attachment.
 pub const BINARY_EMIT: &str = r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#;
 
-/// The privileges on the extension's attachment table, its columns and its
-/// functions, one line each, in a stable order: what must survive a dump
-/// and restore or a major version upgrade.
-pub async fn extension_privileges(db: &Client) -> Vec<String> {
-    // What the owner holds is left out: PostgreSQL decides that per
-    // version (17 gave owners MAINTAIN).
-    db.query(
-        "SELECT what || ' ' || grantee::regrole::text || ' ' || privilege_type
-           FROM (SELECT 'table' AS what, (aclexplode(relacl)).*, relowner AS owner
-                   FROM pg_class WHERE relname = 'socket_io_attachments'
-                 UNION ALL
-                 SELECT 'column ' || attname, (aclexplode(attacl)).*, c.relowner
-                   FROM pg_attribute JOIN pg_class c ON c.oid = attrelid
-                  WHERE c.relname = 'socket_io_attachments'
-                 UNION ALL
-                 SELECT 'function ' || oid::regprocedure::text, (aclexplode(proacl)).*, proowner
-                   FROM pg_proc WHERE proname LIKE 'sio\\_%') acl
-          WHERE grantee <> owner
-          ORDER BY 1",
+/// The non-owner grants of `acl` (a NULL one read as PostgreSQL's default
+/// for `kind`: `f` function, `r` table, `s` sequence, `c` column), as
+/// `grantee:privilege/grantor,...`; what owners hold is left out, since
+/// PostgreSQL decides that per version (17 gave them MAINTAIN).
+fn grants(acl: &str, kind: char, owner: &str) -> String {
+    let acl = if kind == 'c' {
+        acl.to_owned()
+    } else {
+        format!("coalesce({acl}, acldefault('{kind}', {owner}))")
+    };
+    format!(
+        "(SELECT coalesce(string_agg(g, ',' ORDER BY g), '') FROM (
+            SELECT format('%s:%s/%s', grantee::regrole, privilege_type, grantor::regrole) AS g
+              FROM aclexplode({acl}) WHERE grantee <> {owner}) grants)"
+    )
+}
+
+/// Everything the extension defines and grants, one line each, sorted:
+/// its functions, the attachment table with its sequence, index and
+/// columns, and its roles. Equal after an update script, a dump and
+/// restore, or a major version upgrade.
+pub async fn extension_catalog(db: &Client) -> String {
+    let sql = format!(
+        "SELECT string_agg(line, E'\\n' ORDER BY line) FROM (
+           SELECT format('%s grants=%s definer=%s config=%s volatile=%s strict=%s',
+                         p.oid::regprocedure, {function}, p.prosecdef, p.proconfig,
+                         p.provolatile, p.proisstrict)
+             FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+             JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_socketio'
+           UNION ALL
+           SELECT format('%s %s grants=%s', c.relname, c.relpersistence,
+                         CASE c.relkind WHEN 'S' THEN {sequence} ELSE {table} END)
+             FROM pg_class c
+            WHERE c.relname IN ('socket_io_attachments', 'socket_io_attachments_id_seq',
+                                'socket_io_attachments_created_at')
+           UNION ALL
+           SELECT format('column %s %s storage=%s grants=%s', a.attname,
+                         format_type(a.atttypid, a.atttypmod), a.attstorage, {column})
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE a.attrelid = 'socket_io_attachments'::regclass AND a.attnum > 0
+           UNION ALL
+           SELECT format('role %s login=%s', rolname, rolcanlogin) FROM pg_roles
+            WHERE rolname IN ('socketio_emitter', 'socketio_server')
+         ) s(line)",
+        function = grants("p.proacl", 'f', "p.proowner"),
+        sequence = grants("c.relacl", 's', "c.relowner"),
+        table = grants("c.relacl", 'r', "c.relowner"),
+        column = grants("a.attacl", 'c', "c.relowner"),
+    );
+    db.query_one(&sql, &[]).await.unwrap().get(0)
+}
+
+/// The installed version of pg_socketio in this database.
+pub async fn extension_version(db: &Client) -> String {
+    db.query_one(
+        "SELECT extversion FROM pg_extension WHERE extname = 'pg_socketio'",
         &[],
     )
     .await
     .unwrap()
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
+    .get(0)
 }
 
 /// A database that emits every way a moved one must keep: the extension, a
@@ -713,23 +755,17 @@ pub const MOVED_CHANGES: &str = "UPDATE msgs SET body = 'hello' WHERE id = 2; SE
 /// The events [`MOVED_CHANGES`] sends, as [`event_and_argument`] gives them.
 pub fn moved_events() -> Vec<(String, serde_json::Value)> {
     use serde_json::json;
-    let msgs = |rest: serde_json::Value| {
-        let mut payload = json!({"op": "UPDATE", "schema": "public", "table": "msgs"});
-        payload
-            .as_object_mut()
-            .unwrap()
-            .extend(rest.as_object().unwrap().clone());
-        payload
-    };
     vec![
         (
             "message".into(),
-            msgs(json!({"new": {"id": 2, "conv": 2, "body": "hello"},
-                        "old": {"id": 2, "conv": 2, "body": "short"}})),
+            json!({"op": "UPDATE", "schema": "public", "table": "msgs",
+                   "new": {"id": 2, "conv": 2, "body": "hello"},
+                   "old": {"id": 2, "conv": 2, "body": "short"}}),
         ),
         (
             "batch".into(),
-            msgs(json!({"rows": [{"new": {"id": 2}, "old": {"id": 2}}]})),
+            json!({"op": "UPDATE", "schema": "public", "table": "msgs",
+                   "rows": [{"new": {"id": 2}, "old": {"id": 2}}]}),
         ),
         ("shipped".into(), json!([7])),
     ]

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use pg_socketio_client::Listener;
 use pg_socketio_kit::{
-    drop_scratch_database, event_and_argument, extension_privileges, moved_events, next_message,
-    scratch_database, scratch_url, MOVED_CHANGES, MOVED_DATABASE,
+    attachment_rows, drop_scratch_database, event_and_argument, extension_catalog, moved_events,
+    next_message, scratch_database, scratch_url, PrivateCluster, MOVED_CHANGES, MOVED_DATABASE,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -20,11 +20,7 @@ const TARGET: &str = "it_dump_target";
 /// pg_dump and pg_restore of the server under test, where its installation
 /// has them.
 fn tools() -> Option<String> {
-    let out = std::process::Command::new("pg_config")
-        .arg("--bindir")
-        .output()
-        .ok()?;
-    let bindir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let bindir = PrivateCluster::local_bindir();
     let has = |tool: &str| std::path::Path::new(&format!("{bindir}/{tool}")).exists();
     (has("pg_dump") && has("pg_restore")).then_some(bindir)
 }
@@ -49,12 +45,11 @@ async fn a_restored_database_emits_as_the_dumped_one_and_not_while_restoring() {
     };
     let source = scratch_database(SOURCE).await;
     source.batch_execute(MOVED_DATABASE).await.unwrap();
-    let rows: i64 = source
-        .query_one("SELECT count(*) FROM socket_io_attachments", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 1, "the 9,000-character row went through the table");
+    assert_eq!(
+        attachment_rows(&source).await,
+        1,
+        "the 9,000-character row went through the table"
+    );
 
     let file = std::env::temp_dir().join(format!("pg_socketio_dump_{}", std::process::id()));
     let file = file.to_str().unwrap();
@@ -74,20 +69,19 @@ async fn a_restored_database_emits_as_the_dumped_one_and_not_while_restoring() {
     );
     std::fs::remove_file(file).unwrap();
 
-    let restored: (i64, i64) = {
-        let row = target
-            .query_one(
-                "SELECT (SELECT count(*) FROM msgs), (SELECT count(*) FROM socket_io_attachments)",
-                &[],
-            )
-            .await
-            .unwrap();
-        (row.get(0), row.get(1))
-    };
-    assert_eq!(restored, (2, 0), "(rows, attachment rows)");
+    let rows: i64 = target
+        .query_one("SELECT count(*) FROM msgs", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(
-        extension_privileges(&target).await,
-        extension_privileges(&source).await
+        (rows, attachment_rows(&target).await),
+        (2, 0),
+        "(rows, attachment rows)"
+    );
+    assert_eq!(
+        extension_catalog(&target).await,
+        extension_catalog(&source).await
     );
 
     target.batch_execute(MOVED_CHANGES).await.unwrap();

@@ -49,15 +49,20 @@ async fn nothing_more(listener: &mut Listener) {
     }
 }
 
-/// The next message: its rooms, event and first argument.
-async fn change(listener: &mut Listener) -> (Vec<String>, String, Value) {
+/// The next message is event `msgs` to `rooms` (in any order) with
+/// `argument`.
+async fn expect_change(listener: &mut Listener, rooms: &[&str], argument: Value) {
     let (_, message) = next_message(listener, WAIT).await;
     let Body::Broadcast { opts, .. } = &message.body else {
         panic!("a broadcast: {message:?}");
     };
-    let rooms = opts.rooms.clone();
-    let (event, argument) = event_and_argument(&message.body);
-    (rooms, event, argument)
+    let mut got_rooms = opts.rooms.clone();
+    got_rooms.sort();
+    assert_eq!(got_rooms, rooms);
+    assert_eq!(
+        event_and_argument(&message.body),
+        ("msgs".to_string(), argument)
+    );
 }
 
 fn row(id: i32, conv: i32, body: &str) -> Value {
@@ -203,35 +208,29 @@ async fn a_subscriber_emits_the_changes_it_applies_once_its_trigger_is_enabled_f
         ))
         .await
         .unwrap();
-    let conv = |n: &[&str]| n.iter().map(|r| r.to_string()).collect::<Vec<_>>();
-    let expected = [
-        (
-            conv(&["conv:1"]),
-            payload("INSERT", Some(row(2, 1, "hello")), None),
-        ),
-        // ≥ 8000 bytes: through the subscriber's attachment table.
-        (
-            conv(&["conv:1"]),
-            payload("INSERT", Some(row(3, 1, &big)), None),
-        ),
-        (
-            conv(&["conv:2", "conv:1"]),
-            payload("UPDATE", Some(row(2, 2, "moved")), Some(row(2, 1, "hello"))),
-        ),
-        (
-            conv(&["conv:1"]),
-            payload("DELETE", None, Some(row(3, 1, &big))),
-        ),
-    ];
-    for (rooms, argument) in expected {
-        let (got_rooms, event, got) = change(&mut listener).await;
-        assert_eq!(event, "msgs");
-        let (mut got_rooms, mut rooms) = (got_rooms, rooms);
-        got_rooms.sort();
-        rooms.sort();
-        assert_eq!(got_rooms, rooms);
-        assert_eq!(got, argument);
-    }
+    let hello = row(2, 1, "hello");
+    expect_change(
+        &mut listener,
+        &["conv:1"],
+        payload("INSERT", Some(hello.clone()), None),
+    )
+    .await;
+    // ≥ 8000 bytes: through the subscriber's attachment table.
+    let large = row(3, 1, &big);
+    expect_change(
+        &mut listener,
+        &["conv:1"],
+        payload("INSERT", Some(large.clone()), None),
+    )
+    .await;
+    let moved = payload("UPDATE", Some(row(2, 2, "moved")), Some(hello));
+    expect_change(&mut listener, &["conv:1", "conv:2"], moved).await;
+    expect_change(
+        &mut listener,
+        &["conv:1"],
+        payload("DELETE", None, Some(large)),
+    )
+    .await;
     // The statement trigger, enabled too, was not fired by the apply worker.
     applied(publisher, subscriber).await;
     nothing_more(&mut listener).await;
@@ -297,15 +296,8 @@ async fn from_16_an_owner_that_may_not_emit_stops_replication_until_granted() {
         .batch_execute("GRANT socketio_emitter TO app")
         .await
         .unwrap();
-    let (rooms, event, argument) = change(&mut listener).await;
-    assert_eq!(
-        (rooms, event, argument),
-        (
-            vec!["conv:1".to_string()],
-            "msgs".to_string(),
-            payload("INSERT", Some(row(1, 1, "waits")), None)
-        )
-    );
+    let waited = payload("INSERT", Some(row(1, 1, "waits")), None);
+    expect_change(&mut listener, &["conv:1"], waited).await;
     assert_eq!(pair.rows().await, 1);
     pair.stop().await;
 }

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pg_socketio_kit::{attachment_rows, scratch_database, BINARY_EMIT};
-use tokio_postgres::Client;
+use pg_socketio_kit::{
+    attachment_rows, extension_catalog, extension_version, pg_config, scratch_database, BINARY_EMIT,
+};
 
 const RELEASED: &[&str] = &["0.1.0", "0.2.0"];
 const CURRENT: &str = env!("CARGO_PKG_VERSION");
@@ -13,50 +14,7 @@ const CURRENT: &str = env!("CARGO_PKG_VERSION");
 /// PostgreSQL's extension directory, where the released script is put next
 /// to the current one (as an installation that has lived through it has).
 fn extension_dir() -> PathBuf {
-    let out = std::process::Command::new("pg_config")
-        .arg("--sharedir")
-        .output()
-        .expect("pg_config");
-    Path::new(String::from_utf8(out.stdout).unwrap().trim()).join("extension")
-}
-
-/// Everything the extension defines and grants, one line each, sorted.
-async fn catalog(db: &Client) -> String {
-    db.query_one(
-        "SELECT string_agg(line, E'\\n' ORDER BY line) FROM (
-           SELECT format('%s acl=%s definer=%s config=%s volatile=%s strict=%s',
-                         p.oid::regprocedure, p.proacl, p.prosecdef, p.proconfig,
-                         p.provolatile, p.proisstrict)
-             FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
-             JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_socketio'
-           UNION ALL
-           SELECT format('%s %s acl=%s', c.relname, c.relpersistence, c.relacl) FROM pg_class c
-            WHERE c.relname IN ('socket_io_attachments', 'socket_io_attachments_id_seq',
-                                'socket_io_attachments_created_at')
-           UNION ALL
-           SELECT format('column %s %s storage=%s acl=%s', a.attname, format_type(a.atttypid, a.atttypmod),
-                         a.attstorage, a.attacl)
-             FROM pg_attribute a
-            WHERE a.attrelid = 'socket_io_attachments'::regclass AND a.attnum > 0
-           UNION ALL
-           SELECT format('role %s login=%s', rolname, rolcanlogin) FROM pg_roles
-            WHERE rolname IN ('socketio_emitter', 'socketio_server')
-         ) s(line)",
-        &[],
-    )
-    .await
-    .unwrap()
-    .get(0)
-}
-
-async fn version(db: &Client) -> String {
-    db.query_one(
-        "SELECT extversion FROM pg_extension WHERE extname = 'pg_socketio'",
-        &[],
-    )
-    .await
-    .unwrap()
-    .get(0)
+    Path::new(&pg_config(None, "--sharedir")).join("extension")
 }
 
 #[tokio::test]
@@ -66,8 +24,8 @@ async fn every_released_version_updates_to_what_a_fresh_install_is() {
         .batch_execute("CREATE EXTENSION pg_socketio")
         .await
         .unwrap();
-    assert_eq!(version(&fresh).await, CURRENT);
-    let expected = catalog(&fresh).await;
+    assert_eq!(extension_version(&fresh).await, CURRENT);
+    let expected = extension_catalog(&fresh).await;
 
     let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/released");
     for old in RELEASED {
@@ -84,14 +42,18 @@ async fn every_released_version_updates_to_what_a_fresh_install_is() {
         ))
         .await
         .unwrap();
-        assert_eq!(version(&db).await, *old);
-        assert_ne!(catalog(&db).await, expected, "{old} differs from {CURRENT}");
+        assert_eq!(extension_version(&db).await, *old);
+        assert_ne!(
+            extension_catalog(&db).await,
+            expected,
+            "{old} differs from {CURRENT}"
+        );
 
         db.batch_execute("ALTER EXTENSION pg_socketio UPDATE")
             .await
             .unwrap();
-        assert_eq!(version(&db).await, CURRENT);
-        assert_eq!(catalog(&db).await, expected, "updated from {old}");
+        assert_eq!(extension_version(&db).await, CURRENT);
+        assert_eq!(extension_catalog(&db).await, expected, "updated from {old}");
         // Rows survive, and emits work on the updated extension, from SQL
         // and from a trigger created under {old} (a large row: an
         // attachment).
