@@ -16,15 +16,28 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # 1. Debian packages: server headers + pg_config, libclang for bindgen, sudo for
 #    the test harness's --runas, dpkg-dev for the packages' dependencies,
 #    libssl-dev, pkg-config and openssl for the TLS tests (native-tls, a
-#    server certificate).
+#    server certificate), pgbouncer for the pooler tests.
 missing=()
-for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo dpkg-dev libssl-dev pkg-config openssl; do
+for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo dpkg-dev libssl-dev pkg-config openssl pgbouncer; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${missing[*]}"
   as_root apt-get update -qq
+  # No service is started by the install (pgbouncer's would listen on 6432):
+  # the tests start their own poolers on private ports.
+  policy=/usr/sbin/policy-rc.d made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod +x "$policy"
+    made_policy=1
+    trap 'as_root rm -f "$policy"' EXIT
+  fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ -n "$made_policy" ]; then
+    as_root rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 # 2. The PostgreSQL server must be up (installing the headers may upgrade and

@@ -38,6 +38,15 @@ pub enum ListenerError {
     Closed,
     #[error("no answer to LISTEN within {0:?}")]
     Timeout(Duration),
+    /// A notification sent to the listener did not reach its LISTEN
+    /// connection: it is not a server session of its own.
+    #[error(
+        "a notification sent to this listener did not reach its LISTEN connection within {0:?}: \
+         LISTEN needs a server session of its own; connect directly or through a pooler in \
+         session mode (a pooler in transaction mode, such as PgBouncer's \
+         pool_mode = transaction, hands LISTEN's server connection to other clients)"
+    )]
+    Undelivered(Duration),
 }
 
 /// The namespace a message is for: its `nsp` (adapter 0.5.0 routes by it,

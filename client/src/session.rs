@@ -29,6 +29,7 @@ use tokio_postgres::{
 };
 use tracing::{debug, warn};
 
+use crate::emitter::random_u64;
 use crate::events::{cause, message_namespace, Event, ListenerError};
 
 /// A TLS connector tokio-postgres can use for the listener's connections
@@ -155,6 +156,25 @@ fn listen_message(
     }
 }
 
+/// The next notification of the LISTEN connection while the session is
+/// being set up, when a lost connection is the caller's error.
+async fn setup_notification<S, T>(
+    connection: &mut Connection<S, T>,
+) -> Result<Notification, ListenerError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(AsyncMessage::Notification(n))) => return Ok(n),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(ListenerError::Closed),
+        }
+    }
+}
+
 /// An attachment row asked for ahead of its turn.
 struct Ahead {
     id: i64,
@@ -213,15 +233,22 @@ impl<T: MakeTls> Session<T> {
             attachments: Attachments::open(plan).await?,
             ahead: None,
         };
+        // A channel of this session alone, to see that notifications reach it.
+        let probe = format!("pg_socketio_probe_{:016x}", random_u64());
         let sql: String = plan
             .channels
             .iter()
-            .map(|(channel, _)| format!("LISTEN {};", quote_ident(channel)))
+            .map(|(channel, _)| channel)
+            .chain([&probe])
+            .map(|channel| format!("LISTEN {};", quote_ident(channel)))
             .collect();
         let limit = plan.options.ping_timeout;
         timeout(limit, session.drive(&sql))
             .await
             .map_err(|_| ListenerError::Timeout(limit))??;
+        timeout(limit, session.check_delivery(&probe))
+            .await
+            .map_err(|_| ListenerError::Undelivered(limit))??;
         Ok(session)
     }
 
@@ -239,14 +266,31 @@ impl<T: MakeTls> Session<T> {
         loop {
             tokio::select! {
                 done = &mut query => return Ok(done?),
-                message = poll_fn(|cx| connection.poll_message(cx)) => match message {
-                    Some(Ok(AsyncMessage::Notification(n))) => early.push_back(n),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e.into()),
-                    None => return Err(ListenerError::Closed),
-                },
+                n = setup_notification(connection) => early.push_back(n?),
             }
         }
+    }
+
+    /// Sends a notification on `probe` from the attachment connection and
+    /// waits for it on the LISTEN connection. LISTEN answers the same through
+    /// a pooler in transaction mode (PgBouncer's `pool_mode = transaction`),
+    /// but holds only on the server connection it ran on, which the pooler
+    /// then gives to other clients: every notification would go to one of
+    /// them, or nowhere, and this listener would wait in silence.
+    async fn check_delivery(&mut self, probe: &str) -> Result<(), ListenerError> {
+        // The statement, not pg_notify(), which a hardened database may
+        // revoke from PUBLIC.
+        let notify = format!("NOTIFY {}", quote_ident(probe));
+        self.attachments.client.batch_execute(&notify).await?;
+        loop {
+            let n = setup_notification(&mut self.connection).await?;
+            if n.channel() == probe {
+                break;
+            }
+            self.early.push_back(n);
+        }
+        self.drive(&format!("UNLISTEN {}", quote_ident(probe)))
+            .await
     }
 
     /// The next event this session has for the application: `Ok(None)`

@@ -198,6 +198,27 @@ pub fn pg_config(bindir: Option<&str>, flag: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A free port, and a fresh directory named after it, owned by `postgres`
+/// when root (PostgreSQL and PgBouncer refuse to run as root).
+fn port_and_directory(kind: &str) -> (u16, std::path::PathBuf) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("pg_socketio_{kind}_{port}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    if PrivateCluster::is_root() {
+        let chown = std::process::Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status();
+        assert!(chown.unwrap().success());
+    }
+    (port, dir)
+}
+
 /// A throw-away PostgreSQL cluster of the local installation, for tests that
 /// need server settings (like `shared_preload_libraries`) or restarts that
 /// must not touch the shared server. Stopped and removed on drop.
@@ -403,24 +424,10 @@ impl PrivateCluster {
     /// A free port and an empty directory for it, owned by `postgres` when
     /// root (initdb and the server refuse root), mode 0700.
     fn empty(bindir: String, memory_kb: Option<u64>) -> PrivateCluster {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("pg_socketio_cluster_{port}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let (port, dir) = port_and_directory("cluster");
         // What the server demands of its data directory (initdb sets it;
         // pg_basebackup into an existing directory does not).
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        if Self::is_root() {
-            let chown = std::process::Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status();
-            assert!(chown.unwrap().success());
-        }
         PrivateCluster {
             dir,
             bindir,
@@ -532,6 +539,79 @@ impl Drop for PrivateCluster {
                 self.pg("pg_ctl", &["-D", ".", "-m", "immediate", "stop"])
             });
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A PgBouncer (Debian's `pgbouncer`) in front of the test server of
+/// `DATABASE_URL`, on its own port, pooling each database in `mode`
+/// (`transaction` or `session`) over at most two server connections, trusting
+/// `postgres`; stopped on drop. As `postgres` when root (it refuses root).
+pub struct PgBouncer {
+    dir: std::path::PathBuf,
+    pub port: u16,
+    process: std::process::Child,
+}
+
+impl PgBouncer {
+    pub async fn start(mode: &str) -> PgBouncer {
+        let (port, dir) = port_and_directory("pgbouncer");
+        let server = database_address();
+        let config = format!(
+            "[databases]\n* = host={} port={}\n\
+             [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+             unix_socket_dir =\nauth_type = trust\nauth_file = {users}\n\
+             pool_mode = {mode}\ndefault_pool_size = 2\nlogfile = {log}\n",
+            server.ip(),
+            server.port(),
+            users = dir.join("users.txt").display(),
+            log = dir.join("log").display(),
+        );
+        std::fs::write(dir.join("pgbouncer.ini"), config).unwrap();
+        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+        let mut command = std::process::Command::new("pgbouncer");
+        if PrivateCluster::is_root() {
+            command.args(["-u", "postgres"]);
+        }
+        let process = command
+            .arg(dir.join("pgbouncer.ini"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("pgbouncer (scripts/setup.sh installs it)");
+        let bouncer = PgBouncer { dir, port, process };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return bouncer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("pgbouncer did not listen within 5 s: {}", bouncer.log());
+    }
+
+    /// `DATABASE_URL`'s database, through this pooler.
+    pub fn url(&self) -> String {
+        let config: tokio_postgres::Config = database_url().parse().unwrap();
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{}",
+            self.port,
+            config.get_dbname().unwrap_or("postgres")
+        )
+    }
+
+    /// What the pooler has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
