@@ -104,6 +104,7 @@ pub struct DurableBuilder {
     slot: String,
     publication: String,
     create: bool,
+    failover: bool,
     namespaces: Vec<String>,
     prefix: String,
     resume_after: Option<Offset>,
@@ -120,6 +121,20 @@ impl DurableBuilder {
     /// and CREATE on the database).
     pub fn create_slot(mut self, yes: bool) -> Self {
         self.create = yes;
+        self
+    }
+
+    /// The slot is a failover slot (PostgreSQL 17 and later): a standby
+    /// with `sync_replication_slots` keeps a copy, so that after a failover
+    /// the promoted standby streams on from about where the old primary
+    /// was, and nothing committed is lost. [`create_slot`](Self::create_slot)
+    /// makes it so; an existing slot without it, or an older server, is
+    /// refused at connect (default: no). With several hosts and
+    /// `target_session_attrs=read-write` in the connection string, the
+    /// listener finds the promoted one. The servers' settings: the README,
+    /// durable listener, "Failover".
+    pub fn failover(mut self, yes: bool) -> Self {
+        self.failover = yes;
         self
     }
 
@@ -223,8 +238,14 @@ impl DurableBuilder {
         }
         let channels = channels(&self.prefix, &self.namespaces).map_err(DurableError::Options)?;
         let sql = sql_connection(&config, tls.as_ref()).await?;
+        if self.failover {
+            failover_supported(&sql).await?;
+        }
         if self.create {
-            create_slot(&sql, &self.slot, &self.publication).await?;
+            create_slot(&sql, &self.slot, &self.publication, self.failover).await?;
+        }
+        if self.failover {
+            has_failover(&sql, &self.slot).await?;
         }
         let mut listener = DurableListener {
             config,
@@ -331,6 +352,7 @@ impl DurableListener {
             slot: slot.into(),
             publication: "pg_socketio".into(),
             create: false,
+            failover: false,
             namespaces: vec!["/".into()],
             prefix: pg_socketio_protocol::DEFAULT_PREFIX.into(),
             resume_after: None,
@@ -467,14 +489,13 @@ impl DurableListener {
             .get_connect_timeout()
             .copied()
             .unwrap_or(self.liveness.interval + self.liveness.timeout);
-        let connecting = Replication::connect(
+        let connected = Replication::connect(
             &self.config,
             self.tls.as_ref(),
             "pg_socketio durable listener",
-        );
-        let connected = tokio::time::timeout(limit, connecting)
-            .await
-            .unwrap_or_else(|_| Err(timed_out("connecting", limit)));
+            limit,
+        )
+        .await;
         let mut conn = connected.map_err(|e| match e {
             WireError::Server(error) if fatal(&error) => DurableError::Server(error),
             WireError::Unsupported(what) => DurableError::Unsupported(what),
@@ -777,10 +798,50 @@ async fn sql_connection(
     connected.map_err(|e| DurableError::Postgres(cause(&e)))
 }
 
+/// Failover slots exist from PostgreSQL 17 on.
+async fn failover_supported(sql: &tokio_postgres::Client) -> Result<(), DurableError> {
+    let row = sql
+        .query_one(
+            "SELECT current_setting('server_version_num')::int, current_setting('server_version')",
+            &[],
+        )
+        .await
+        .map_err(|e| DurableError::Postgres(cause(&e)))?;
+    let (number, version): (i32, String) = (row.get(0), row.get(1));
+    if number < 170000 {
+        return Err(DurableError::Unsupported(format!(
+            "failover slots need PostgreSQL 17 or later; this server is {version}"
+        )));
+    }
+    Ok(())
+}
+
+/// A slot without failover would be missing on a promoted standby, and
+/// what was committed in between lost: refused rather than found out then.
+async fn has_failover(sql: &tokio_postgres::Client, slot: &str) -> Result<(), DurableError> {
+    let failover: Option<bool> = sql
+        .query_opt(
+            "SELECT failover FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(|e| DurableError::Postgres(cause(&e)))?
+        .map(|row| row.get(0));
+    if failover == Some(false) {
+        return Err(DurableError::Options(format!(
+            "slot {slot} is not a failover slot: drop it and let create_slot make it, or \
+             run ALTER_REPLICATION_SLOT {} (FAILOVER true) on a replication connection",
+            quote_ident(slot)
+        )));
+    }
+    Ok(())
+}
+
 async fn create_slot(
     sql: &tokio_postgres::Client,
     slot: &str,
     publication: &str,
+    failover: bool,
 ) -> Result<(), DurableError> {
     let pg = |e: tokio_postgres::Error| DurableError::Postgres(cause(&e));
     let has_publication = sql
@@ -805,12 +866,13 @@ async fn create_slot(
         .map_err(pg)?
         .is_some();
     if !has_slot {
-        sql.execute(
-            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
-            &[&slot],
-        )
-        .await
-        .map_err(pg)?;
+        // The five-argument form (temporary, two-phase, failover) is 17's.
+        let create = if failover {
+            "SELECT pg_create_logical_replication_slot($1, 'pgoutput', false, false, true)"
+        } else {
+            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')"
+        };
+        sql.execute(create, &[&slot]).await.map_err(pg)?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 use postgres_protocol::message::backend::{ErrorFields, Header, Message};
 use postgres_protocol::message::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::config::{Host, SslMode, TargetSessionAttrs};
 use tokio_postgres::Config;
 
 use crate::session::quote_ident;
@@ -40,6 +40,9 @@ pub enum WireError {
     Unsupported(String),
     #[error("protocol: {0}")]
     Protocol(String),
+    /// A host that is not what `target_session_attrs` asks for.
+    #[error("{0} (target_session_attrs)")]
+    Unfit(String),
 }
 
 /// A replication stream's parts that matter here.
@@ -71,18 +74,63 @@ pub struct Replication {
 }
 
 impl Replication {
-    /// Connects (over TLS when `tls` is given and `sslmode` is not
-    /// `disable`, as tokio-postgres does; the caller refuses
-    /// `sslmode=require` without `tls`) and authenticates (trust,
-    /// password, md5 or SCRAM-SHA-256).
+    /// Connects to the first of the connection string's hosts that answers
+    /// and is what `target_session_attrs` asks for (`read-write` skips
+    /// standbys: after a failover, the promoted one), each given `limit`,
+    /// as libpq and tokio-postgres go through their hosts. Over TLS when
+    /// `tls` is given and `sslmode` is not `disable`, as tokio-postgres does
+    /// (the caller refuses `sslmode=require` without `tls`); authenticates
+    /// with trust, password, md5 or SCRAM-SHA-256. When no host will do,
+    /// the last host's error.
     pub async fn connect(
         config: &Config,
         tls: Option<&Connector>,
         application_name: &str,
+        limit: Duration,
     ) -> Result<Self, WireError> {
+        let ports = config.get_ports();
+        let hosts: Vec<Option<&Host>> = match config.get_hosts() {
+            [] => vec![None],
+            hosts => hosts.iter().map(Some).collect(),
+        };
+        let mut last = None;
+        for (i, host) in hosts.into_iter().enumerate() {
+            // One port for every host, or one per host.
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            let attempt = Self::connect_to(config, host, port, tls, application_name);
+            let error = match tokio::time::timeout(limit, attempt).await {
+                Ok(Ok((conn, read_only))) => match (config.get_target_session_attrs(), read_only) {
+                    (TargetSessionAttrs::ReadWrite, true) => {
+                        WireError::Unfit(format!("{} is read-only", address(host, port)))
+                    }
+                    (TargetSessionAttrs::ReadOnly, false) => {
+                        WireError::Unfit(format!("{} is read-write", address(host, port)))
+                    }
+                    _ => return Ok(conn),
+                },
+                Ok(Err(e)) => e,
+                Err(_) => WireError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{}: no answer within {limit:?}", address(host, port)),
+                )),
+            };
+            last = Some(error);
+        }
+        Err(last.expect("at least one host"))
+    }
+
+    /// One host: the connection, and whether its sessions are read-only (a
+    /// hot standby, or `default_transaction_read_only`), as the server
+    /// reports at startup.
+    async fn connect_to(
+        config: &Config,
+        host: Option<&Host>,
+        port: u16,
+        tls: Option<&Connector>,
+        application_name: &str,
+    ) -> Result<(Self, bool), WireError> {
         let mode = config.get_ssl_mode();
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let stream: Stream = match config.get_hosts().first() {
+        let stream: Stream = match host {
             // Never TLS over a Unix socket, as libpq.
             #[cfg(unix)]
             Some(Host::Unix(dir)) => Box::new(
@@ -123,9 +171,8 @@ impl Replication {
         )?;
         conn.flush().await?;
         conn.authenticate(user, config.get_password()).await?;
-        // Parameter statuses and the backend key, up to ReadyForQuery.
-        conn.until_ready().await?;
-        Ok(conn)
+        let read_only = conn.until_ready().await?;
+        Ok((conn, read_only))
     }
 
     async fn authenticate(&mut self, user: &str, password: Option<&[u8]>) -> Result<(), WireError> {
@@ -184,10 +231,21 @@ impl Replication {
         }
     }
 
-    async fn until_ready(&mut self) -> Result<(), WireError> {
+    /// Reads parameter statuses and the backend key up to ReadyForQuery:
+    /// whether sessions are read-only, from the two settings the server
+    /// reports from PostgreSQL 14 on.
+    async fn until_ready(&mut self) -> Result<bool, WireError> {
+        let mut read_only = false;
         loop {
-            if let Message::ReadyForQuery(_) = self.next_message().await? {
-                return Ok(());
+            match self.next_message().await? {
+                Message::ReadyForQuery(_) => return Ok(read_only),
+                Message::ParameterStatus(status) => {
+                    let name = status.name()?;
+                    if name == "in_hot_standby" || name == "default_transaction_read_only" {
+                        read_only |= status.value()? == "on";
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -315,6 +373,16 @@ impl Replication {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
         }
+    }
+}
+
+/// `host:port` (or the socket directory), for errors.
+fn address(host: Option<&Host>, port: u16) -> String {
+    match host {
+        Some(Host::Tcp(host)) => format!("{host}:{port}"),
+        #[cfg(unix)]
+        Some(Host::Unix(dir)) => format!("{}:{port}", dir.display()),
+        None => format!("localhost:{port}"),
     }
 }
 

@@ -394,6 +394,11 @@ impl PrivateCluster {
     /// replaying what this one writes; `None` where the installation has
     /// no pg_basebackup.
     pub fn standby(&self) -> Option<PrivateCluster> {
+        self.standby_with(&[])
+    }
+
+    /// [`standby`](Self::standby), started with `settings` (`name=value`).
+    pub fn standby_with(&self, settings: &[&str]) -> Option<PrivateCluster> {
         if !std::path::Path::new(&format!("{}/pg_basebackup", self.bindir)).exists() {
             return None;
         }
@@ -417,8 +422,18 @@ impl PrivateCluster {
                 "--wal-method=fetch",
             ],
         );
-        standby.launch(&[]);
+        standby.launch(settings);
         Some(standby)
+    }
+
+    /// Promotes this standby (`pg_ctl promote`), waiting until it takes writes.
+    pub fn promote(&self) {
+        self.pg("pg_ctl", &["-D", ".", "-w", "promote"]);
+    }
+
+    /// Stops the server at once (`-m immediate`), as a crash would.
+    pub fn crash(&self) {
+        self.pg("pg_ctl", &["-D", ".", "-m", "immediate", "stop"]);
     }
 
     /// A free port and an empty directory for it, owned by `postgres` when
