@@ -128,8 +128,8 @@ impl DurableBuilder {
     /// with `sync_replication_slots` keeps a copy, so that after a failover
     /// the promoted standby streams on from about where the old primary
     /// was, and nothing committed is lost. [`create_slot`](Self::create_slot)
-    /// makes it so; an existing slot without it, or an older server, is
-    /// refused at connect (default: no). With several hosts and
+    /// makes it so, and an existing slot is made so at connect
+    /// (`ALTER_REPLICATION_SLOT`); an older server is refused (default: no). With several hosts and
     /// `target_session_attrs=read-write` in the connection string, the
     /// listener finds the promoted one. The servers' settings: the README,
     /// durable listener, "Failover".
@@ -244,8 +244,17 @@ impl DurableBuilder {
         if self.create {
             create_slot(&sql, &self.slot, &self.publication, self.failover).await?;
         }
-        if self.failover {
-            has_failover(&sql, &self.slot).await?;
+        if self.failover && !has_failover(&sql, &self.slot).await? {
+            let liveness = self.ping_interval + self.ping_timeout;
+            let mut conn = replication(&config, tls.as_ref(), liveness).await?;
+            let alter = format!(
+                "ALTER_REPLICATION_SLOT {} (FAILOVER true)",
+                quote_ident(&self.slot)
+            );
+            conn.command(&alter).await.map_err(|e| match e {
+                WireError::Server(error) => DurableError::Server(error),
+                other => DurableError::Postgres(other.to_string()),
+            })?;
         }
         let mut listener = DurableListener {
             config,
@@ -483,24 +492,8 @@ impl DurableListener {
     }
 
     async fn open(&mut self) -> Result<(), DurableError> {
-        // Set by `tune` unless the connection string set it.
-        let limit = self
-            .config
-            .get_connect_timeout()
-            .copied()
-            .unwrap_or(self.liveness.interval + self.liveness.timeout);
-        let connected = Replication::connect(
-            &self.config,
-            self.tls.as_ref(),
-            "pg_socketio durable listener",
-            limit,
-        )
-        .await;
-        let mut conn = connected.map_err(|e| match e {
-            WireError::Server(error) if fatal(&error) => DurableError::Server(error),
-            WireError::Unsupported(what) => DurableError::Unsupported(what),
-            other => DurableError::Postgres(other.to_string()),
-        })?;
+        let liveness = self.liveness.interval + self.liveness.timeout;
+        let mut conn = replication(&self.config, self.tls.as_ref(), liveness).await?;
         conn.start(&self.slot, &self.publication, self.flushed)
             .await
             .map_err(|e| match e {
@@ -798,6 +791,23 @@ async fn sql_connection(
     connected.map_err(|e| DurableError::Postgres(cause(&e)))
 }
 
+/// A replication connection (see [`Replication::connect`]), each host
+/// given the connect timeout: the URL's, else the `liveness` sum (`tune`).
+async fn replication(
+    config: &Config,
+    tls: Option<&Connector>,
+    liveness: Duration,
+) -> Result<Replication, DurableError> {
+    let limit = config.get_connect_timeout().copied().unwrap_or(liveness);
+    Replication::connect(config, tls, "pg_socketio durable listener", limit)
+        .await
+        .map_err(|e| match e {
+            WireError::Server(error) if fatal(&error) => DurableError::Server(error),
+            WireError::Unsupported(what) => DurableError::Unsupported(what),
+            other => DurableError::Postgres(other.to_string()),
+        })
+}
+
 /// Failover slots exist from PostgreSQL 17 on.
 async fn failover_supported(sql: &tokio_postgres::Client) -> Result<(), DurableError> {
     let row = sql
@@ -816,9 +826,9 @@ async fn failover_supported(sql: &tokio_postgres::Client) -> Result<(), DurableE
     Ok(())
 }
 
-/// A slot without failover would be missing on a promoted standby, and
-/// what was committed in between lost: refused rather than found out then.
-async fn has_failover(sql: &tokio_postgres::Client, slot: &str) -> Result<(), DurableError> {
+/// Whether `slot` is a failover slot; true for a slot that does not exist
+/// (streaming from it will say so).
+async fn has_failover(sql: &tokio_postgres::Client, slot: &str) -> Result<bool, DurableError> {
     let failover: Option<bool> = sql
         .query_opt(
             "SELECT failover FROM pg_replication_slots WHERE slot_name = $1",
@@ -827,14 +837,7 @@ async fn has_failover(sql: &tokio_postgres::Client, slot: &str) -> Result<(), Du
         .await
         .map_err(|e| DurableError::Postgres(cause(&e)))?
         .map(|row| row.get(0));
-    if failover == Some(false) {
-        return Err(DurableError::Options(format!(
-            "slot {slot} is not a failover slot: drop it and let create_slot make it, or \
-             run ALTER_REPLICATION_SLOT {} (FAILOVER true) on a replication connection",
-            quote_ident(slot)
-        )));
-    }
-    Ok(())
+    Ok(failover != Some(false))
 }
 
 async fn create_slot(

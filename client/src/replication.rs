@@ -250,6 +250,14 @@ impl Replication {
         }
     }
 
+    /// A replication command that answers with no rows worth reading
+    /// (`ALTER_REPLICATION_SLOT`).
+    pub async fn command(&mut self, sql: &str) -> Result<(), WireError> {
+        frontend::query(sql, &mut self.write)?;
+        self.flush().await?;
+        self.until_ready().await.map(drop)
+    }
+
     /// `START_REPLICATION` with pgoutput, messages on, from `start`.
     pub async fn start(
         &mut self,

@@ -111,6 +111,28 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
         .connect()
         .await
         .unwrap();
+    // A slot made without failover is made a failover slot at connect.
+    db.batch_execute("SELECT pg_create_logical_replication_slot('existing', 'pgoutput')")
+        .await
+        .unwrap();
+    let existing = DurableListener::builder(primary.url(), "existing")
+        .failover(true)
+        .connect()
+        .await
+        .unwrap();
+    existing.close().await.unwrap();
+    let failover: bool = db
+        .query_one(
+            "SELECT failover FROM pg_replication_slots WHERE slot_name = 'existing'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(failover, "ALTER_REPLICATION_SLOT ... (FAILOVER true)");
+    db.batch_execute("SELECT pg_drop_replication_slot('existing')")
+        .await
+        .unwrap();
     // The hosts the other way round: the standby, which read-write skips,
     // first (its replication connection would find no slot "skipping").
     let standby_first = format!(
