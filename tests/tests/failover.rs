@@ -1,7 +1,9 @@
 //! Durable delivery across a failover: a failover slot (PostgreSQL 17 and
 //! later) that a standby keeps in sync, the old primary crashed, the standby
 //! promoted, and the `DurableListener` streaming on from it through a
-//! connection string with both hosts — every message once, in commit order.
+//! connection string with both hosts — every message once, in commit order;
+//! the NOTIFY `Listener` back with a gap; the cleanup worker started by the
+//! promotion, not before.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,16 @@ use pg_socketio_kit::{next_event, next_message, PrivateCluster};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// The cleanup worker, on both servers as their configuration is alike.
+const CLEANUP: &[&str] = &[
+    "shared_preload_libraries=pg_socketio",
+    "pg_socketio.cleanup_interval=1",
+    "pg_socketio.cleanup_database='postgres'",
+];
+
+const CLEANUP_WORKERS: &str =
+    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_socketio cleanup'";
 
 /// The server's `server_version_num`.
 async fn version(db: &Client) -> i32 {
@@ -51,9 +63,24 @@ fn number(body: &Body) -> i64 {
     }
 }
 
+/// Waits until `db`'s server runs one cleanup worker.
+async fn cleanup_worker_runs(db: &Client) {
+    let start = Instant::now();
+    while db
+        .query_one(CLEANUP_WORKERS, &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+        != 1
+    {
+        assert!(start.elapsed() < WAIT, "a cleanup worker within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn durable_delivery_goes_on_from_a_promoted_standby() {
-    let primary = PrivateCluster::start(&["wal_level=logical"]);
+    let primary = PrivateCluster::start(&[&["wal_level=logical"], CLEANUP].concat());
     let db = primary.connect().await;
     if version(&db).await < 170000 {
         // What the option says where PostgreSQL has no failover slots.
@@ -89,13 +116,14 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
         "primary_conninfo='host=127.0.0.1 port={} user=postgres dbname=postgres'",
         primary.port
     );
-    let Some(standby) = primary.standby_with(&[
+    let replication = [
         "wal_level=logical",
         "primary_slot_name=standby",
         "hot_standby_feedback=on",
         "sync_replication_slots=on",
         &conninfo,
-    ]) else {
+    ];
+    let Some(standby) = primary.standby_with(&[&replication[..], CLEANUP].concat()) else {
         eprintln!("skipped: this installation has no pg_basebackup");
         return;
     };
@@ -191,6 +219,15 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
     }
     assert_eq!(next_number(&mut skipping).await, 1);
     skipping.close().await.unwrap();
+    // The cleanup worker waits for the end of recovery: on the primary, not
+    // on the standby.
+    cleanup_worker_runs(&db).await;
+    let on_standby: i64 = replica
+        .query_one(CLEANUP_WORKERS, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(on_standby, 0);
     // Committed, on the standby too, and perhaps not yet read by the
     // durable listener: then the primary is gone.
     for m in n + 1..=n + 2 {
@@ -238,6 +275,8 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
 
     let (_, message) = next_message(&mut notified, WAIT).await;
     assert_eq!(number(&message.body), n + 3);
+    // The promoted server runs its cleanup worker.
+    cleanup_worker_runs(&promoted).await;
     for m in n + 1..=n + 3 {
         assert_eq!(next_number(&mut listener).await, m);
     }
