@@ -284,4 +284,8 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
         listener.reconnects() >= 1,
         "it reconnected to the promoted standby"
     );
+    // Its SQL connection, to the old primary, is opened again on the new one.
+    let lag = listener.lag().await.unwrap();
+    assert_eq!(lag.wal_status, "reserved");
+    assert!(lag.bytes >= 0, "{lag:?}");
 }
