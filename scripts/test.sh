@@ -41,6 +41,9 @@ trap 'for m in 16 17 18; do scripts/private-cluster.sh $m stop; done' EXIT
 # turn. Not 15: the 15 build here writes an attribute option (pg_attver)
 # that newer servers refuse, so pg_upgrade from it fails for any table.
 export PG_UPGRADE_FROM=${PG_UPGRADE_FROM:-$(pg_home 16)/bin}
+# The newest major's client tools, for a server installation without them
+# (17's here has no pg_basebackup): pg_basebackup copies older servers too.
+export PG_CLIENT_TOOLS=${PG_CLIENT_TOOLS:-$(pg_home 18)/bin}
 for major in ${PG_MAJORS:-15 16 17 18}; do
   if [ "$major" = 15 ]; then
     url=$DATABASE_URL

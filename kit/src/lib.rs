@@ -391,18 +391,23 @@ impl PrivateCluster {
     }
 
     /// A hot standby of this cluster (`pg_basebackup -R`), on its own port,
-    /// replaying what this one writes; `None` where the installation has
-    /// no pg_basebackup.
+    /// replaying what this one writes; `None` where neither the
+    /// installation nor `PG_CLIENT_TOOLS` has pg_basebackup.
     pub fn standby(&self) -> Option<PrivateCluster> {
         self.standby_with(&[])
     }
 
     /// [`standby`](Self::standby), started with `settings` (`name=value`).
     pub fn standby_with(&self, settings: &[&str]) -> Option<PrivateCluster> {
-        if !std::path::Path::new(&format!("{}/pg_basebackup", self.bindir)).exists() {
-            return None;
-        }
-        let standby = Self::empty(self.bindir.clone(), None);
+        // pg_basebackup copies servers of its own major and older ones, so
+        // an installation without it borrows PG_CLIENT_TOOLS's (a newer
+        // major's `bin`; scripts/test.sh sets 18's).
+        let has_it =
+            |bindir: &str| std::path::Path::new(&format!("{bindir}/pg_basebackup")).exists();
+        let tools = std::iter::once(self.bindir.clone())
+            .chain(std::env::var("PG_CLIENT_TOOLS"))
+            .find(|bindir| has_it(bindir))?;
+        let mut standby = Self::empty(tools, None);
         let port = self.port.to_string();
         standby.pg(
             "pg_basebackup",
@@ -422,6 +427,7 @@ impl PrivateCluster {
                 "--wal-method=fetch",
             ],
         );
+        standby.bindir = self.bindir.clone();
         standby.launch(settings);
         Some(standby)
     }
