@@ -72,7 +72,9 @@ impl ListenerBuilder {
         self
     }
 
-    /// Connects without TLS, LISTENs, and starts receiving.
+    /// Connects without TLS, LISTENs, checks that notifications reach it
+    /// (else [`ListenerError::Undelivered`]: a pooler in transaction mode),
+    /// and starts receiving.
     pub async fn connect(self) -> Result<Listener, ListenerError> {
         self.connect_with(NoTls).await
     }
