@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::events::{cause, message_namespace};
 use crate::listener::{channels, tune};
 pub use crate::replication::ServerError;
-use crate::replication::{format_lsn, Replication, Streamed, WireError};
+use crate::replication::{format_lsn, timed_out, Replication, Streamed, WireError};
 use crate::session::quote_ident;
 use crate::tls::{self, Connector, MakeDurableTls};
 
@@ -755,13 +755,6 @@ impl Liveness {
             None => Check::Wait,
         }
     }
-}
-
-fn timed_out(what: &str, limit: Duration) -> WireError {
-    WireError::Io(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        format!("{what}: no answer within {limit:?}"),
-    ))
 }
 
 /// Errors no retry fixes: a missing or invalidated slot, missing rights,

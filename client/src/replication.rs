@@ -109,10 +109,7 @@ impl Replication {
                     _ => return Ok(conn),
                 },
                 Ok(Err(e)) => e,
-                Err(_) => WireError::Io(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("{}: no answer within {limit:?}", address(host, port)),
-                )),
+                Err(_) => timed_out(&address(host, port), limit),
             };
             last = Some(error);
         }
@@ -382,6 +379,14 @@ impl Replication {
             }
         }
     }
+}
+
+/// `what` took longer than `limit`: an I/O error, which is retried.
+pub fn timed_out(what: &str, limit: Duration) -> WireError {
+    WireError::Io(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("{what}: no answer within {limit:?}"),
+    ))
 }
 
 /// `host:port` (or the socket directory), for errors.

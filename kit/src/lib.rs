@@ -823,6 +823,32 @@ pub async fn extension_catalog(db: &Client) -> String {
     db.query_one(&sql, &[]).await.unwrap().get(0)
 }
 
+/// The server's `server_version_num` (180006 for 18.6).
+pub async fn server_version(db: &Client) -> i32 {
+    db.query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Polls `condition`, a query of one boolean, every 50 ms until it is true;
+/// panics, naming it, when it is not within `wait`.
+pub async fn wait_for(db: &Client, condition: &str, wait: Duration) {
+    let deadline = std::time::Instant::now() + wait;
+    while !db
+        .query_one(condition, &[])
+        .await
+        .unwrap()
+        .get::<_, bool>(0)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not true within {wait:?}: {condition}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The installed version of pg_socketio in this database.
 pub async fn extension_version(db: &Client) -> String {
     db.query_one(

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_kit::PrivateCluster;
+use pg_socketio_kit::{wait_for, PrivateCluster};
 
 /// A row the worker deletes and one it keeps.
 const OLD_AND_FRESH: &str = "INSERT INTO socket_io_attachments (created_at, payload) VALUES
@@ -27,11 +27,8 @@ async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones(
     // Running before the extension exists, and doing no harm.
     let workers =
         "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_socketio cleanup'";
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while db.query_one(workers, &[]).await.unwrap().get::<_, i64>(0) != 1 {
-        assert!(Instant::now() < deadline, "the worker did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let one_worker = format!("SELECT ({workers}) = 1");
+    wait_for(&db, &one_worker, Duration::from_secs(10)).await;
 
     db.batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
         .await
@@ -177,22 +174,9 @@ async fn a_listed_database_is_dropped_with_force_while_its_worker_is_connected()
     admin.batch_execute("CREATE DATABASE tenant").await.unwrap();
     cluster.restart();
     let admin = cluster.connect().await;
-    let connected = "SELECT count(*) FROM pg_stat_activity
-                      WHERE backend_type = 'pg_socketio cleanup' AND datname = 'tenant'";
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while admin
-        .query_one(connected, &[])
-        .await
-        .unwrap()
-        .get::<_, i64>(0)
-        != 1
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the tenant's worker did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let tenant_worker = "SELECT count(*) = 1 FROM pg_stat_activity
+                          WHERE backend_type = 'pg_socketio cleanup' AND datname = 'tenant'";
+    wait_for(&admin, tenant_worker, Duration::from_secs(10)).await;
     // PostgreSQL waits 5 s for the worker to leave, then refuses.
     let error = pg_socketio_kit::refused(&admin, "DROP DATABASE tenant").await;
     assert_eq!(

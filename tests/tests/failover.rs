@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use pg_socketio_client::protocol::Body;
 use pg_socketio_client::{DurableError, DurableEvent, DurableListener, Event, Listener};
-use pg_socketio_kit::{next_event, next_message, PrivateCluster};
+use pg_socketio_kit::{next_event, next_message, server_version, wait_for, PrivateCluster};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -21,15 +21,11 @@ const CLEANUP: &[&str] = &[
     "pg_socketio.cleanup_database='postgres'",
 ];
 
-const CLEANUP_WORKERS: &str =
-    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_socketio cleanup'";
-
-/// The server's `server_version_num`.
-async fn version(db: &Client) -> i32 {
-    db.query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .unwrap()
-        .get(0)
+/// Whether the server runs `n` cleanup workers.
+fn cleanup_workers_are(n: i64) -> String {
+    format!(
+        "SELECT count(*) = {n} FROM pg_stat_activity WHERE backend_type = 'pg_socketio cleanup'"
+    )
 }
 
 async fn emit(db: &Client, n: i64) {
@@ -63,26 +59,11 @@ fn number(body: &Body) -> i64 {
     }
 }
 
-/// Waits until `db`'s server runs one cleanup worker.
-async fn cleanup_worker_runs(db: &Client) {
-    let start = Instant::now();
-    while db
-        .query_one(CLEANUP_WORKERS, &[])
-        .await
-        .unwrap()
-        .get::<_, i64>(0)
-        != 1
-    {
-        assert!(start.elapsed() < WAIT, "a cleanup worker within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn durable_delivery_goes_on_from_a_promoted_standby() {
     let primary = PrivateCluster::start(&[&["wal_level=logical"], CLEANUP].concat());
     let db = primary.connect().await;
-    if version(&db).await < 170000 {
+    if server_version(&db).await < 170000 {
         // What the option says where PostgreSQL has no failover slots.
         let refused = DurableListener::builder(primary.url(), "durable")
             .create_slot(true)
@@ -221,13 +202,12 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
     skipping.close().await.unwrap();
     // The cleanup worker waits for the end of recovery: on the primary, not
     // on the standby.
-    cleanup_worker_runs(&db).await;
-    let on_standby: i64 = replica
-        .query_one(CLEANUP_WORKERS, &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(on_standby, 0);
+    wait_for(&db, &cleanup_workers_are(1), WAIT).await;
+    let on_standby = replica.query_one(&cleanup_workers_are(0), &[]).await;
+    assert!(
+        on_standby.unwrap().get::<_, bool>(0),
+        "no cleanup worker on the standby"
+    );
     // Committed, on the standby too, and perhaps not yet read by the
     // durable listener: then the primary is gone.
     for m in n + 1..=n + 2 {
@@ -240,17 +220,8 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
         .await
         .unwrap()
         .get(0);
-    let start = Instant::now();
     let replayed = format!("SELECT pg_last_wal_replay_lsn() >= '{written}'::pg_lsn");
-    while !replica
-        .query_one(&replayed, &[])
-        .await
-        .unwrap()
-        .get::<_, bool>(0)
-    {
-        assert!(start.elapsed() < WAIT, "replayed within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&replica, &replayed, WAIT).await;
     drop(db);
     primary.crash();
     standby.promote();
@@ -276,7 +247,7 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
     let (_, message) = next_message(&mut notified, WAIT).await;
     assert_eq!(number(&message.body), n + 3);
     // The promoted server runs its cleanup worker.
-    cleanup_worker_runs(&promoted).await;
+    wait_for(&promoted, &cleanup_workers_are(1), WAIT).await;
     for m in n + 1..=n + 3 {
         assert_eq!(next_number(&mut listener).await, m);
     }

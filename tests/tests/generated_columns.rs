@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use pg_socketio_kit::{emitter, refused, unique_prefix, RawListener};
+use pg_socketio_kit::{emitter, refused, server_version, unique_prefix, RawListener};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -14,11 +14,7 @@ async fn generated_columns_are_sent_as_triggers_see_them() {
     let prefix = unique_prefix("generated_columns");
     let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
-    let version: i32 = db
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let version = server_version(&db).await;
     let has_virtual = version >= 180000;
     let virtual_column = if has_virtual {
         ", virtual_total numeric GENERATED ALWAYS AS (price * qty) VIRTUAL"

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use pg_socketio_client::protocol::Body;
 use pg_socketio_client::Listener;
-use pg_socketio_kit::{attachment_rows, event_and_argument, next_message, PrivateCluster};
+use pg_socketio_kit::{
+    attachment_rows, event_and_argument, next_message, server_version, wait_for, PrivateCluster,
+};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
@@ -23,23 +25,11 @@ async fn applied(publisher: &Client, subscriber: &Client) {
         .await
         .unwrap()
         .get(0);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let done: bool = subscriber
-            .query_one(
-                "SELECT coalesce(bool_and(latest_end_lsn >= $1::text::pg_lsn), false)
-                   FROM pg_stat_subscription WHERE subname = 's'",
-                &[&lsn],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if done {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the subscriber applied {lsn}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let applied = format!(
+        "SELECT coalesce(bool_and(latest_end_lsn >= '{lsn}'::pg_lsn), false)
+           FROM pg_stat_subscription WHERE subname = 's'"
+    );
+    wait_for(subscriber, &applied, WAIT).await;
 }
 
 /// Nothing more arrives within a second.
@@ -130,19 +120,12 @@ impl Replication {
             .unwrap();
         // The table's initial copy done: later changes are the apply
         // worker's.
-        let deadline = Instant::now() + WAIT;
-        while !subscriber
-            .query_one(
-                "SELECT coalesce(bool_and(srsubstate = 'r'), false) FROM pg_subscription_rel",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get::<_, bool>(0)
-        {
-            assert!(Instant::now() < deadline, "the table synchronized");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for(
+            &subscriber,
+            "SELECT coalesce(bool_and(srsubstate = 'r'), false) FROM pg_subscription_rel",
+            WAIT,
+        )
+        .await;
         Replication {
             publisher,
             subscriber,
@@ -242,13 +225,7 @@ async fn a_subscriber_emits_the_changes_it_applies_once_its_trigger_is_enabled_f
 #[tokio::test]
 async fn from_16_an_owner_that_may_not_emit_stops_replication_until_granted() {
     let pair = Replication::start(false).await;
-    let version: i32 = pair
-        .subscriber
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .unwrap()
-        .get(0);
-    if version < 160000 {
+    if server_version(&pair.subscriber).await < 160000 {
         eprintln!("skipped: before 16 the apply worker writes as the subscription's owner");
         return;
     }

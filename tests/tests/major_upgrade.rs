@@ -11,7 +11,7 @@ use std::time::Duration;
 use pg_socketio_client::Listener;
 use pg_socketio_kit::{
     attachment_rows, event_and_argument, extension_catalog, extension_version, moved_events,
-    next_message, pg_config, PrivateCluster, MOVED_CHANGES, MOVED_DATABASE,
+    next_message, pg_config, server_version, PrivateCluster, MOVED_CHANGES, MOVED_DATABASE,
 };
 use serde_json::json;
 use tokio_postgres::Client;
@@ -51,12 +51,7 @@ fn installations() -> Result<(String, String), String> {
 }
 
 async fn server_major(db: &Client) -> i32 {
-    let version: i32 = db
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .unwrap()
-        .get(0);
-    version / 10000
+    server_version(db).await / 10000
 }
 
 #[tokio::test]

@@ -4,10 +4,10 @@
 //! `connect()` rather than a retry loop (NOTIFY is not replicated: servers
 //! listen on the primary).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pg_socketio_client::Listener;
-use pg_socketio_kit::{refused, PrivateCluster};
+use pg_socketio_kit::{refused, wait_for, PrivateCluster};
 
 #[tokio::test]
 async fn a_standby_refuses_emits_and_listeners_with_clear_errors() {
@@ -28,19 +28,12 @@ async fn a_standby_refuses_emits_and_listeners_with_clear_errors() {
         .get(0);
     assert!(in_recovery);
     // The base backup already holds the extension; replay is not waited for.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while replica
-        .query_opt(
-            "SELECT 1 FROM pg_extension WHERE extname = 'pg_socketio'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "the extension replayed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        &replica,
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_socketio')",
+        Duration::from_secs(10),
+    )
+    .await;
     for (sql, function) in [
         ("SELECT sio_emit('r', 'e')", "sio_emit"),
         (
