@@ -26,6 +26,7 @@ mod table_lock;
 mod transition_table;
 mod trigger;
 mod trigger_check;
+mod two_phase;
 mod wal;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -14,7 +14,7 @@ use crate::args::{required, room_list};
 use crate::attachments::{self, Bytea};
 use crate::raise::{fail, OrRaise};
 use crate::stats::{self, Counter};
-use crate::{queue_check, settings, wal};
+use crate::{queue_check, settings, two_phase, wal};
 
 /// PostgreSQL delivers identical notifications of one transaction once; a
 /// per-backend counter makes every message of a transaction distinct.
@@ -178,6 +178,7 @@ fn notify(channel: String, payload: String) {
             Async_Notify(channel.as_ptr(), payload.as_ptr())
         })
     };
+    two_phase::notified();
 }
 
 // commands/async.h, which pgrx does not bind; unchanged from PostgreSQL 9.0

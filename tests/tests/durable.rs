@@ -174,10 +174,16 @@ async fn every_message_in_commit_order_and_only_what_committed() {
     assert_eq!(a.offset().index, 0);
 
     // Both ways: the LISTENer and the slot get the same message.
+    both_get_3(&db, &mut listener, &mut notified).await;
+}
+
+/// Emits 3 with `delivery = 'both'`, and checks that it is the next
+/// message of the slot and of the LISTENer.
+async fn both_get_3(db: &Client, listener: &mut DurableListener, notified: &mut Listener) {
     db.batch_execute("SET pg_socketio.delivery = 'both'; SELECT sio_emit('r', 'n', '3')")
         .await
         .unwrap();
-    assert_eq!(number(&next(&mut listener).await), 3);
+    assert_eq!(number(&next(listener).await), 3);
     let event = tokio::time::timeout(WAIT, notified.recv())
         .await
         .unwrap()
@@ -186,6 +192,120 @@ async fn every_message_in_commit_order_and_only_what_committed() {
         panic!("{event:?}")
     };
     assert!(matches!(&message.body, Body::Broadcast { args, .. } if args[0].as_i64() == Some(3)));
+}
+
+/// The event and first argument of a broadcast, as JSON.
+fn event_and_first(event: &DurableEvent) -> (String, serde_json::Value) {
+    match event {
+        DurableEvent::Message { message, .. } => match &message.body {
+            Body::Broadcast { event, args, .. } => {
+                (event.clone(), serde_json::to_value(&args[0]).unwrap())
+            }
+            other => panic!("not a broadcast: {other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Two-phase commit: emits of a prepared transaction go through the WAL and
+/// reach the durable listener at COMMIT PREPARED, from whichever session,
+/// and never after ROLLBACK PREPARED. An emit that notifies makes PREPARE
+/// fail, with an error saying why and what works, leaving nothing behind;
+/// one in a rolled-back subtransaction does not.
+#[tokio::test]
+async fn prepared_transactions_emit_through_the_wal() {
+    let (cluster, db) = cluster(&["max_prepared_transactions=4"]).await;
+    let mut listener = durable(&cluster, "two_phase").await;
+    let mut notified = Listener::builder(cluster.url()).connect().await.unwrap();
+    db.batch_execute(
+        "CREATE TABLE orders (id int, room text);
+         CREATE TRIGGER emit AFTER INSERT ON orders
+           FOR EACH ROW EXECUTE FUNCTION sio_trigger('{room}', 'order');
+         SET pg_socketio.delivery = 'wal';
+         BEGIN;
+         SELECT sio_emit('r', 'n', '1');
+         SELECT sio_emit('r', 'large', to_jsonb(repeat('x', 20000)));
+         INSERT INTO orders VALUES (7, 'r');
+         PREPARE TRANSACTION 'kept';
+         BEGIN; SELECT sio_emit('r', 'n', '99'); PREPARE TRANSACTION 'dropped';
+         SELECT sio_emit('r', 'n', '2');",
+    )
+    .await
+    .unwrap();
+    // Commit order: the prepared ones are not committed yet.
+    assert_eq!(number(&next(&mut listener).await), 2);
+    // Each alone: neither runs in a transaction block.
+    let other = cluster.connect().await;
+    for finish in ["ROLLBACK PREPARED 'dropped'", "COMMIT PREPARED 'kept'"] {
+        other.batch_execute(finish).await.unwrap();
+    }
+    assert_eq!(number(&next(&mut listener).await), 1);
+    let (event, large) = event_and_first(&next(&mut listener).await);
+    assert_eq!(
+        (event.as_str(), large.as_str().map(str::len)),
+        ("large", Some(20000))
+    );
+    let (event, change) = event_and_first(&next(&mut listener).await);
+    assert_eq!(event, "order");
+    assert_eq!(change["new"], serde_json::json!({"id": 7, "room": "r"}));
+
+    // Emits that notify: refused at PREPARE, attachments and WAL included.
+    for delivery in ["notify", "both"] {
+        let err = refused(
+            &db,
+            &format!(
+                "SET pg_socketio.delivery = '{delivery}';
+                 BEGIN;
+                 SELECT sio_emit('r', 'n', '5');
+                 SELECT sio_emit('r', 'large', to_jsonb(repeat('x', 20000)));
+                 PREPARE TRANSACTION 'refused'"
+            ),
+        )
+        .await;
+        assert_eq!(err.code().code(), "0A000", "{delivery}");
+        assert_eq!(
+            err.message(),
+            "cannot PREPARE a transaction that emitted with pg_socketio.delivery = 'notify' or 'both'"
+        );
+        assert!(err.hint().unwrap().contains("pg_socketio.delivery = 'wal'"));
+    }
+    // Notifications moved up by RELEASE, or sent before a rolled-back
+    // savepoint, still refuse it.
+    for kept in [
+        "SAVEPOINT a; SELECT sio_emit('r', 'n', '5'); RELEASE SAVEPOINT a;",
+        "SELECT sio_emit('r', 'n', '5'); SAVEPOINT a; SELECT sio_emit('r', 'n', '5'); ROLLBACK TO a;",
+    ] {
+        let err = refused(
+            &db,
+            &format!("SET pg_socketio.delivery = 'notify'; BEGIN; {kept} PREPARE TRANSACTION 'refused'"),
+        )
+        .await;
+        assert_eq!(err.code().code(), "0A000", "{kept}");
+    }
+    // Notifications that rolled back with their subtransaction (a savepoint,
+    // a PL/pgSQL exception block) leave nothing to refuse.
+    db.batch_execute(
+        "SET pg_socketio.delivery = 'notify';
+         BEGIN;
+         SAVEPOINT a; SAVEPOINT b; SELECT sio_emit('r', 'n', '5'); RELEASE b; ROLLBACK TO a;
+         DO $$ BEGIN
+           PERFORM sio_emit('r', 'n', '5');
+           RAISE EXCEPTION 'undo';
+         EXCEPTION WHEN raise_exception THEN NULL;
+         END $$;
+         PREPARE TRANSACTION 'clean';",
+    )
+    .await
+    .unwrap();
+    db.batch_execute("COMMIT PREPARED 'clean'").await.unwrap();
+    let prepared: i64 = db
+        .query_one("SELECT count(*) FROM pg_prepared_xacts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!((prepared, attachment_rows(&db).await), (0, 0));
+    // Nothing of the refused or rolled-back emits, on either path.
+    both_get_3(&db, &mut listener, &mut notified).await;
 }
 
 #[tokio::test]
