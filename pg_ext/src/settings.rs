@@ -32,10 +32,11 @@ pub fn register_cleanup() {
     GucRegistry::define_string_guc(
         c"pg_socketio.cleanup_database",
         c"Databases whose attachment tables the cleanup worker cleans, separated by commas.",
-        c"One worker per database, started with the server; none when empty. \
-          Nothing is done where pg_socketio is not installed.",
+        c"Cleaned one after another every cleanup_interval, each by a worker of its \
+          own that connects, deletes and exits. Nothing is done where pg_socketio is \
+          not installed.",
         &CLEANUP_DATABASE,
-        GucContext::Postmaster,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -209,18 +210,32 @@ pub fn lock_timeout() -> Option<std::time::Duration> {
     }
 }
 
-/// The databases the cleanup worker runs in, one worker each: the names in
+/// The databases the cleanup worker runs in: the names in
 /// `pg_socketio.cleanup_database`, separated by commas and taken as written
-/// (case kept), each once; none for an empty setting.
-pub fn cleanup_databases() -> Vec<String> {
+/// (case kept), each once; none for an empty setting. A list that names
+/// more than `stats::CLEANUP_WORKERS` databases, or a name no database can
+/// have, is refused with the reason.
+pub fn cleanup_databases() -> Result<Vec<String>, String> {
     let setting = CLEANUP_DATABASE.get().map(into_string).unwrap_or_default();
     let mut databases: Vec<String> = Vec::new();
     for name in setting.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.len() >= pgrx::pg_sys::NAMEDATALEN as usize {
+            return Err(format!(
+                "pg_socketio.cleanup_database: \"{name}\" is longer than a database name can be"
+            ));
+        }
         if !databases.iter().any(|d| d == name) {
             databases.push(name.to_owned());
         }
     }
-    databases
+    if databases.len() > crate::stats::CLEANUP_WORKERS {
+        return Err(format!(
+            "pg_socketio.cleanup_database names {} databases; at most {} are allowed",
+            databases.len(),
+            crate::stats::CLEANUP_WORKERS
+        ));
+    }
+    Ok(databases)
 }
 
 pub fn cleanup_interval() -> std::time::Duration {

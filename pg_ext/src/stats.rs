@@ -53,11 +53,12 @@ pub struct Stats {
     /// Microseconds since the PostgreSQL epoch; 0: never (NULL, as
     /// `pg_stat_database.stats_reset` before a reset).
     reset_at: AtomicI64,
-    /// One per cleanup worker, in the order of `pg_socketio.cleanup_database`.
+    /// One per place in `pg_socketio.cleanup_database`, of the database
+    /// last cleaned there.
     cleanup: [Cleanup; CLEANUP_WORKERS],
 }
 
-/// How many databases the cleanup worker can run in.
+/// How many databases `pg_socketio.cleanup_database` may name.
 pub const CLEANUP_WORKERS: usize = 32;
 
 /// A cleanup worker's last run.
@@ -110,10 +111,16 @@ pub fn add_each(counts: impl IntoIterator<Item = (Counter, u64)>) {
 
 /// Cleanup worker number `worker` ran in this database; `None`: failed.
 pub fn cleanup_ran(worker: usize, deleted: Option<i64>) {
-    let cleanup = &stats().cleanup[worker];
-    cleanup
-        .database
-        .store(unsafe { pg_sys::MyDatabaseId }.to_u32(), Ordering::Relaxed);
+    let here = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let stats = stats();
+    // A reloaded list may have moved this database: its old place is stale.
+    for (other, cleanup) in stats.cleanup.iter().enumerate() {
+        if other != worker && cleanup.database.load(Ordering::Relaxed) == here {
+            cleanup.database.store(0, Ordering::Relaxed);
+        }
+    }
+    let cleanup = &stats.cleanup[worker];
+    cleanup.database.store(here, Ordering::Relaxed);
     cleanup.at.store(now(), Ordering::Relaxed);
     cleanup
         .deleted

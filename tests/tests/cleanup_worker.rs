@@ -1,9 +1,10 @@
-//! The cleanup background worker, on a private cluster that preloads the
-//! library (the shared server is never reconfigured).
+//! The cleanup background workers, on a private cluster that preloads the
+//! library (the shared server is never reconfigured): the launcher, and
+//! the worker it starts in each listed database every interval.
 
 use std::time::{Duration, Instant};
 
-use pg_socketio_kit::{wait_for, PrivateCluster};
+use pg_socketio_kit::{open, wait_for, PrivateCluster};
 
 /// A row the worker deletes and one it keeps.
 const OLD_AND_FRESH: &str = "INSERT INTO socket_io_attachments (created_at, payload) VALUES
@@ -25,10 +26,10 @@ async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones(
     let db = cluster.connect().await;
 
     // Running before the extension exists, and doing no harm.
-    let workers =
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_socketio cleanup'";
-    let one_worker = format!("SELECT ({workers}) = 1");
-    wait_for(&db, &one_worker, Duration::from_secs(10)).await;
+    let launchers = "SELECT count(*) FROM pg_stat_activity
+                      WHERE backend_type = 'pg_socketio cleanup launcher'";
+    let one_launcher = format!("SELECT ({launchers}) = 1");
+    wait_for(&db, &one_launcher, Duration::from_secs(10)).await;
 
     db.batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
         .await
@@ -45,7 +46,7 @@ async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        db.query_one(workers, &[]).await.unwrap().get::<_, i64>(0),
+        db.query_one(launchers, &[]).await.unwrap().get::<_, i64>(0),
         1,
         "still running"
     );
@@ -84,38 +85,23 @@ async fn worker_deletes_old_attachments_as_the_table_owner_and_keeps_fresh_ones(
 }
 
 #[tokio::test]
-async fn one_worker_per_listed_database_each_in_its_own_sio_stats() {
-    // Listed with spaces, a name twice, a mixed-case name as written.
+async fn each_listed_database_is_cleaned_and_shows_its_run_in_its_sio_stats() {
+    // Listed with spaces, a name twice, a mixed-case name as written; the
+    // databases are created after the server started, and are cleaned
+    // from the next pass on.
     let cluster = preloaded("postgres, Tenant2 ,postgres");
     let admin = cluster.connect().await;
     for create in [r#"CREATE DATABASE "Tenant2""#, "CREATE DATABASE unlisted"] {
         admin.batch_execute(create).await.unwrap();
     }
-    // The workers start with the server; one whose database is missing
-    // tries again 10 s later.
-    cluster.restart();
-    let admin = cluster.connect().await;
-    let url = |db: &str| format!("postgres://postgres@127.0.0.1:{}/{db}", cluster.port);
     let mut databases = Vec::new();
     for name in ["postgres", "Tenant2", "unlisted"] {
-        let (db, _) = pg_socketio_kit::open(&url(name)).await;
+        let (db, _) = open(&url(&cluster, name)).await;
         db.batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
             .await
             .unwrap();
         databases.push(db);
     }
-    let workers = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity
-                    WHERE backend_type = 'pg_socketio cleanup'";
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let running: Option<String> = admin.query_one(workers, &[]).await.unwrap().get(0);
-        if running.as_deref() == Some("Tenant2,postgres") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "workers: {running:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
     let state = "SELECT string_agg(convert_from(payload, 'UTF8'), ',' ORDER BY id),
                         cleanup_last_run IS NOT NULL, cleanup_last_deleted
                    FROM socket_io_attachments, sio_stats() GROUP BY 2, 3";
@@ -168,26 +154,75 @@ fn a_list_the_server_cannot_take_stops_it_from_starting_with_the_reason() {
 }
 
 #[tokio::test]
-async fn a_listed_database_is_dropped_with_force_while_its_worker_is_connected() {
-    let cluster = preloaded("postgres, tenant");
+async fn the_list_is_read_again_at_a_reload_and_a_listed_database_can_be_dropped() {
+    // The list left at its default, 'postgres': ALTER SYSTEM cannot change
+    // what the server's command line sets.
+    let cluster = PrivateCluster::start(&[
+        "shared_preload_libraries=pg_socketio",
+        "pg_socketio.cleanup_interval=1",
+    ]);
     let admin = cluster.connect().await;
     admin.batch_execute("CREATE DATABASE tenant").await.unwrap();
-    cluster.restart();
-    let admin = cluster.connect().await;
-    let tenant_worker = "SELECT count(*) = 1 FROM pg_stat_activity
-                          WHERE backend_type = 'pg_socketio cleanup' AND datname = 'tenant'";
-    wait_for(&admin, tenant_worker, Duration::from_secs(10)).await;
-    // PostgreSQL waits 5 s for the worker to leave, then refuses.
-    let error = pg_socketio_kit::refused(&admin, "DROP DATABASE tenant").await;
-    assert_eq!(
-        (error.code().code(), error.message()),
-        (
-            "55006",
-            "database \"tenant\" is being accessed by other users"
-        )
-    );
     admin
-        .batch_execute("DROP DATABASE tenant WITH (FORCE)")
+        .batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
         .await
         .unwrap();
+    let (tenant, _) = open(&url(&cluster, "tenant")).await;
+    tenant
+        .batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
+        .await
+        .unwrap();
+    let cleaned = "SELECT count(*) = 1 FROM socket_io_attachments";
+    wait_for(&admin, cleaned, Duration::from_secs(10)).await;
+    // Not listed: left alone until a reload lists it.
+    assert!(!tenant
+        .query_one(cleaned, &[])
+        .await
+        .unwrap()
+        .get::<_, bool>(0));
+    // ALTER SYSTEM runs alone, not in a transaction block.
+    let reload = async |list: &str| {
+        admin
+            .batch_execute(&format!(
+                "ALTER SYSTEM SET pg_socketio.cleanup_database = '{list}'"
+            ))
+            .await
+            .unwrap();
+        admin
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .unwrap();
+    };
+    reload("postgres, tenant").await;
+    wait_for(&tenant, cleaned, Duration::from_secs(10)).await;
+    drop(tenant);
+
+    // No worker stays connected to it: DROP DATABASE needs no FORCE.
+    admin.batch_execute("DROP DATABASE tenant").await.unwrap();
+
+    // A list it cannot take, at a reload: a warning, and the list before it
+    // stays, its missing database a log line per pass.
+    let long = "d".repeat(64);
+    reload(&format!("postgres, {long}")).await;
+    let warned = format!(
+        "pg_socketio.cleanup_database: \"{long}\" is longer than a database name can be; \
+         still cleaning [\"postgres\", \"tenant\"]"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster.log().contains(&warned) {
+        assert!(Instant::now() < deadline, "{}", cluster.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    admin
+        .batch_execute(&format!(
+            "DELETE FROM socket_io_attachments; {OLD_AND_FRESH}"
+        ))
+        .await
+        .unwrap();
+    wait_for(&admin, cleaned, Duration::from_secs(10)).await;
+    assert!(cluster.log().contains("database \"tenant\" does not exist"));
+}
+
+fn url(cluster: &PrivateCluster, database: &str) -> String {
+    format!("postgres://postgres@127.0.0.1:{}/{database}", cluster.port)
 }

@@ -21,10 +21,11 @@ const CLEANUP: &[&str] = &[
     "pg_socketio.cleanup_database='postgres'",
 ];
 
-/// Whether the server runs `n` cleanup workers.
-fn cleanup_workers_are(n: i64) -> String {
+/// Whether the server runs `n` cleanup launchers.
+fn cleanup_launchers_are(n: i64) -> String {
     format!(
-        "SELECT count(*) = {n} FROM pg_stat_activity WHERE backend_type = 'pg_socketio cleanup'"
+        "SELECT count(*) = {n} FROM pg_stat_activity
+          WHERE backend_type = 'pg_socketio cleanup launcher'"
     )
 }
 
@@ -202,8 +203,8 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
     skipping.close().await.unwrap();
     // The cleanup worker waits for the end of recovery: on the primary, not
     // on the standby.
-    wait_for(&db, &cleanup_workers_are(1), WAIT).await;
-    let on_standby = replica.query_one(&cleanup_workers_are(0), &[]).await;
+    wait_for(&db, &cleanup_launchers_are(1), WAIT).await;
+    let on_standby = replica.query_one(&cleanup_launchers_are(0), &[]).await;
     assert!(
         on_standby.unwrap().get::<_, bool>(0),
         "no cleanup worker on the standby"
@@ -247,7 +248,7 @@ async fn durable_delivery_goes_on_from_a_promoted_standby() {
     let (_, message) = next_message(&mut notified, WAIT).await;
     assert_eq!(number(&message.body), n + 3);
     // The promoted server runs its cleanup worker.
-    wait_for(&promoted, &cleanup_workers_are(1), WAIT).await;
+    wait_for(&promoted, &cleanup_launchers_are(1), WAIT).await;
     for m in n + 1..=n + 3 {
         assert_eq!(next_number(&mut listener).await, m);
     }
