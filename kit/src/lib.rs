@@ -823,6 +823,16 @@ pub async fn extension_catalog(db: &Client) -> String {
     db.query_one(&sql, &[]).await.unwrap().get(0)
 }
 
+/// The first column of each row `sql` returns, as text.
+pub async fn texts(db: &impl tokio_postgres::GenericClient, sql: &str) -> Vec<String> {
+    db.query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 /// The server's `server_version_num` (180006 for 18.6).
 pub async fn server_version(db: &Client) -> i32 {
     db.query_one("SELECT current_setting('server_version_num')::int", &[])

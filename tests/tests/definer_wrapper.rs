@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use pg_socketio_client::protocol::{Body, Message};
 use pg_socketio_client::Listener;
-use pg_socketio_kit::{connect, database_url, next_message, refused, unique_prefix, TestRole};
+use pg_socketio_kit::{
+    connect, database_url, next_message, refused, texts, unique_prefix, TestRole,
+};
 use tokio_postgres::Client;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -72,12 +74,7 @@ async fn setup(test: &str) -> (Client, Listener, TestRole, Wrapper, Client) {
 
 /// Who the attacker's code ran as, if it ran at all.
 async fn loot(db: &Client) -> Vec<String> {
-    db.query("SELECT who FROM pg_temp.loot", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
+    texts(db, "SELECT who FROM pg_temp.loot").await
 }
 
 /// The wrapper's emit reached the servers, from the real attachment table
@@ -270,13 +267,7 @@ async fn the_table_owners_trigger_runs_as_the_owner() {
     .await
     .unwrap();
     assert_shipped(&mut listener, 4, 0).await;
-    let who: Vec<String> = admin
-        .query("SELECT who FROM public.definer_owner_log", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let who = texts(&admin, "SELECT who FROM public.definer_owner_log").await;
     assert_eq!(who, std::slice::from_ref(&owner.name));
     admin
         .batch_execute(&format!(

@@ -3,7 +3,7 @@
 //! (names, parameter names and types, defaults, results), and every
 //! function of the extension has one.
 
-use pg_socketio_kit::connect;
+use pg_socketio_kit::{connect, texts};
 
 const README: &str = include_str!("../../README.md");
 
@@ -38,22 +38,15 @@ fn signatures() -> Vec<String> {
     signatures
 }
 
-/// Name, arguments and result of each function of `schema`, or of the
-/// extension, as PostgreSQL writes them, sorted.
+/// Name, arguments and result of each function `of` selects, as
+/// PostgreSQL writes them, sorted.
 async fn functions(db: &tokio_postgres::Transaction<'_>, of: &str) -> Vec<String> {
-    db.query(
-        &format!(
-            "SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') RETURNS '
-                    || pg_get_function_result(p.oid)
-               FROM pg_proc p WHERE {of} ORDER BY 1"
-        ),
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| row.get(0))
-    .collect()
+    let sql = format!(
+        "SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') RETURNS '
+                || pg_get_function_result(p.oid)
+           FROM pg_proc p WHERE {of} ORDER BY 1"
+    );
+    texts(db, &sql).await
 }
 
 #[tokio::test]

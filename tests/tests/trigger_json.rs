@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use pg_socketio_kit::{
-    drop_scratch_database, emitter, refusal, scratch_database, scratch_url, unique_prefix,
+    drop_scratch_database, emitter, refusal, scratch_database, scratch_url, texts, unique_prefix,
     RawListener,
 };
 use tokio_postgres::Client;
@@ -105,15 +105,11 @@ fn new_rows(payloads: &[String]) -> Vec<String> {
 }
 
 async fn expected(db: &Client) -> Vec<String> {
-    db.query(
+    texts(
+        db,
         "SELECT row_to_json(every_type)::text FROM every_type ORDER BY id",
-        &[],
     )
     .await
-    .unwrap()
-    .iter()
-    .map(|row| row.get(0))
-    .collect()
 }
 
 async fn received(listener: &mut RawListener) -> Vec<String> {
