@@ -10,7 +10,7 @@ use crate::channel::channel_name;
 use crate::envelope_template::{self, Shape};
 use crate::message::{Envelope, MessageType, Operation, Sender, SentEvent, Target};
 use crate::msgpack_walk::{walk, Kind};
-use crate::transcode::{plan, Placeholders, Plan};
+use crate::transcode::{io, plan, Placeholders, Plan};
 use crate::Error;
 
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
@@ -71,7 +71,7 @@ pub struct Attachment<'a> {
     envelope: Vec<u8>,
     /// Where those empty `bin`s are, in argument order.
     slots: Vec<usize>,
-    args: Vec<Plan<'a>>,
+    args: Vec<ArgMsgpack<'a>>,
     binary: &'a [&'a [u8]],
     len: usize,
 }
@@ -94,12 +94,11 @@ impl Attachment<'_> {
     pub fn write_to<W: Write>(&self, out: &mut W) -> Result<(), Error> {
         let mut from = 0;
         for (&slot, arg) in self.slots.iter().zip(&self.args) {
-            out.write_all(&self.envelope[from..slot])
-                .map_err(write_error)?;
+            out.write_all(&self.envelope[from..slot]).map_err(io)?;
             arg.write(self.binary, out)?;
             from = slot + SLOT.len();
         }
-        out.write_all(&self.envelope[from..]).map_err(write_error)
+        out.write_all(&self.envelope[from..]).map_err(io)
     }
 
     pub fn to_vec(&self) -> Vec<u8> {
@@ -110,8 +109,38 @@ impl Attachment<'_> {
     }
 }
 
-fn write_error(e: std::io::Error) -> Error {
-    Error::Json(format!("writing MessagePack: {e}"))
+/// An argument's MessagePack: transcoded from its JSON, or written
+/// beforehand ([`JsonArg::msgpack`]).
+#[derive(Debug, Clone, PartialEq)]
+enum ArgMsgpack<'a> {
+    Transcoded(Plan<'a>),
+    Written(&'a [u8]),
+}
+
+impl ArgMsgpack<'_> {
+    fn len(&self) -> usize {
+        match self {
+            ArgMsgpack::Transcoded(plan) => plan.len(),
+            ArgMsgpack::Written(bytes) => bytes.len(),
+        }
+    }
+
+    fn write<W: Write>(&self, binary: &[&[u8]], out: &mut W) -> Result<(), Error> {
+        match self {
+            ArgMsgpack::Transcoded(plan) => plan.write(binary, out).map(drop),
+            ArgMsgpack::Written(bytes) => out.write_all(bytes).map_err(io),
+        }
+    }
+
+    /// The binary arguments it uses.
+    fn used(&self) -> impl Iterator<Item = usize> + '_ {
+        match self {
+            ArgMsgpack::Transcoded(plan) => Some(plan.used()),
+            ArgMsgpack::Written(_) => None,
+        }
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// An argument's place in the envelope.
@@ -136,6 +165,13 @@ pub trait JsonArg {
     fn has_placeholders(&self) -> bool {
         true
     }
+
+    /// Its MessagePack, when it was written with its JSON (what
+    /// transcoding the JSON would write, without placeholders): the
+    /// attachment path then takes it as it is.
+    fn msgpack(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Text serde_json has checked.
@@ -152,6 +188,10 @@ impl<T: JsonArg + ?Sized> JsonArg for &T {
 
     fn has_placeholders(&self) -> bool {
         (**self).has_placeholders()
+    }
+
+    fn msgpack(&self) -> Option<&[u8]> {
+        (**self).msgpack()
     }
 }
 
@@ -204,12 +244,15 @@ pub fn encode_as<'a, A: JsonArg>(
     }
     let plans = args
         .iter()
-        .map(|arg| plan(arg.json(), placeholders(arg, binary)))
+        .map(|arg| match arg.msgpack() {
+            Some(bytes) => Ok(ArgMsgpack::Written(bytes)),
+            None => plan(arg.json(), placeholders(arg, binary)).map(ArgMsgpack::Transcoded),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut used = vec![false; binary.len()];
     plans
         .iter()
-        .flat_map(Plan::used)
+        .flat_map(ArgMsgpack::used)
         .for_each(|i| used[i] = true);
     if let Some(index) = used.iter().position(|u| !u) {
         return Err(Error::UnusedBinary { index });
@@ -226,8 +269,8 @@ pub fn encode_as<'a, A: JsonArg>(
     let envelope = rmp_serde::to_vec_named(&envelope).map_err(|e| Error::Json(e.to_string()))?;
     let slots = empty_bins(&envelope)?;
     debug_assert_eq!(slots.len(), args.len());
-    let len =
-        envelope.len() - SLOT.len() * slots.len() + plans.iter().map(Plan::len).sum::<usize>();
+    let len = envelope.len() - SLOT.len() * slots.len()
+        + plans.iter().map(ArgMsgpack::len).sum::<usize>();
     if len > MAX_ATTACHMENT {
         return Err(Error::TooLarge {
             len,
@@ -401,7 +444,7 @@ fn empty_bins(bytes: &[u8]) -> Result<Vec<usize>, Error> {
             found.push(span.at)
         }
     })
-    .map_err(|_| write_error(std::io::ErrorKind::UnexpectedEof.into()))?;
+    .map_err(|_| io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)))?;
     Ok(found)
 }
 

@@ -16,6 +16,7 @@ mod message;
 mod msgpack_walk;
 mod row_change;
 mod row_json;
+mod row_msgpack;
 mod statement_rows;
 mod table_name;
 mod transcode;

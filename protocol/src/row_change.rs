@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use crate::encode::JsonArg;
 use crate::memory::reserve;
 use crate::row_json::{ColumnValue, Out, Row};
+use crate::transcode::io;
 use crate::Error;
 
 /// The trigger's arguments, as `CREATE TRIGGER ... EXECUTE FUNCTION
@@ -320,20 +321,31 @@ impl<'a> RowChange<'a> {
         out.put(OLD.as_bytes());
         row(self.old, &mut out);
         out.put(b"}");
-        ChangeJson(Cow::Borrowed(
-            std::str::from_utf8(out.finish()).expect("rows are written from UTF-8"),
-        ))
+        ChangeJson {
+            json: Cow::Borrowed(
+                std::str::from_utf8(out.finish()).expect("rows are written from UTF-8"),
+            ),
+            msgpack: None,
+        }
     }
 }
 
 /// A change's JSON as this module wrote it: the event's argument, which
-/// the encoder takes as it is (no second parse of what was just written).
+/// the encoder takes as it is (no second parse of what was just written);
+/// for a statement's rows, their MessagePack too.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChangeJson<'a>(Cow<'a, str>);
+pub struct ChangeJson<'a> {
+    json: Cow<'a, str>,
+    msgpack: Option<Vec<u8>>,
+}
 
 impl JsonArg for ChangeJson<'_> {
     fn json(&self) -> &str {
-        &self.0
+        &self.json
+    }
+
+    fn msgpack(&self) -> Option<&[u8]> {
+        self.msgpack.as_deref()
     }
 
     /// Rows hold data: a column's object shaped like a placeholder is sent
@@ -348,10 +360,18 @@ impl JsonArg for ChangeJson<'_> {
 const NEW: &str = "\"new\":";
 const OLD: &str = ",\"old\":";
 
-/// The event's argument for a statement's rows (pairs of `new`, `old`, the
-/// JSON `row_json` wrote), written into memory of its exact size; running
-/// out of it is an error. The rows' bytes are checked as UTF-8 once, in the
-/// finished message.
+/// A statement's row as `StatementRows` keeps it: its JSON (`row_json`)
+/// and its MessagePack (`row_msgpack`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredRow<'r> {
+    pub json: &'r [u8],
+    pub msgpack: &'r [u8],
+}
+
+/// The event's argument for a statement's rows (pairs of `new`, `old`), in
+/// JSON and in MessagePack, each written into memory of its exact size;
+/// running out of it is an error. The rows' bytes are checked as UTF-8
+/// once, in the finished message.
 pub(crate) fn statement_change<'r, I>(
     op: &str,
     schema: &str,
@@ -359,37 +379,93 @@ pub(crate) fn statement_change<'r, I>(
     rows: I,
 ) -> Result<ChangeJson<'static>, Error>
 where
-    I: Iterator<Item = (Option<&'r [u8]>, Option<&'r [u8]>)> + Clone,
+    I: Iterator<Item = (Option<StoredRow<'r>>, Option<StoredRow<'r>>)> + Clone,
 {
     const ROWS: &[u8] = b"\"rows\":[";
+    const WHAT: &str = "the message of a statement's rows";
     let head = head(op, schema, table);
+    let json_of = |row: Option<StoredRow<'r>>| row.map(|r| r.json);
     // `head` ends with `,`; the rows replace the `new`/`old` members. Each
     // pair is `{...}` and all but the last are followed by `,`.
     let (count, pairs) = rows.clone().fold((0, 0), |(count, len), (new, old)| {
-        (count + 1, len + pair_len(new, old) + 2)
+        (count + 1, len + pair_len(json_of(new), json_of(old)) + 2)
     });
     let len = head.len() + ROWS.len() + pairs + count.max(1) - 1 + 2;
     let mut buf = Vec::new();
-    reserve(&mut buf, len, "the message of a statement's rows")?;
+    reserve(&mut buf, len, WHAT)?;
     buf.resize(len, 0);
     let mut out = Out::new(&mut buf);
     out.put(head.as_bytes());
     out.put(ROWS);
-    for (i, (new, old)) in rows.enumerate() {
+    for (i, (new, old)) in rows.clone().enumerate() {
         if i > 0 {
             out.put(b",");
         }
         out.put(b"{");
         out.put(NEW.as_bytes());
-        out.put(new.unwrap_or(b"null"));
+        out.put(json_of(new).unwrap_or(b"null"));
         out.put(OLD.as_bytes());
-        out.put(old.unwrap_or(b"null"));
+        out.put(json_of(old).unwrap_or(b"null"));
         out.put(b"}");
     }
     out.put(b"]}");
     out.finish();
     let json = String::from_utf8(buf).expect("rows are written from UTF-8");
-    Ok(ChangeJson(Cow::Owned(json)))
+
+    // The same, as transcoding that JSON would write it: a map of four, the
+    // rows an array of maps of two.
+    let mut msgpack_head = Vec::new();
+    write_msgpack_head(&mut msgpack_head, op, schema, table, count)?;
+    let row_len = |row: Option<StoredRow>| row.map_or(1, |r| r.msgpack.len());
+    let len = msgpack_head.len()
+        + rows
+            .clone()
+            .map(|(new, old)| 1 + 2 * MSGPACK_KEY_LEN + row_len(new) + row_len(old))
+            .sum::<usize>();
+    let mut msgpack = Vec::new();
+    reserve(&mut msgpack, len, WHAT)?;
+    msgpack.extend_from_slice(&msgpack_head);
+    for (new, old) in rows {
+        rmp::encode::write_map_len(&mut msgpack, 2).map_err(io)?;
+        for (key, row) in [("new", new), ("old", old)] {
+            rmp::encode::write_str(&mut msgpack, key).map_err(io)?;
+            match row {
+                Some(row) => msgpack.extend_from_slice(row.msgpack),
+                None => rmp::encode::write_nil(&mut msgpack).map_err(io)?,
+            }
+        }
+    }
+    debug_assert_eq!(msgpack.len(), len, "measured and written lengths differ");
+    Ok(ChangeJson {
+        json: Cow::Owned(json),
+        msgpack: Some(msgpack),
+    })
+}
+
+/// `"new"` and `"old"` as MessagePack strings.
+const MSGPACK_KEY_LEN: usize = 4;
+
+/// `{"op":op,"schema":schema,"table":table,"rows":` and the header of an
+/// array of `count`.
+fn write_msgpack_head(
+    out: &mut Vec<u8>,
+    op: &str,
+    schema: &str,
+    table: &str,
+    count: usize,
+) -> Result<(), Error> {
+    rmp::encode::write_map_len(out, 4).map_err(io)?;
+    for (key, value) in [("op", op), ("schema", schema), ("table", table)] {
+        rmp::encode::write_str(out, key).map_err(io)?;
+        rmp::encode::write_str(out, value).map_err(io)?;
+    }
+    rmp::encode::write_str(out, "rows").map_err(io)?;
+    let count = u32::try_from(count).map_err(|_| Error::TooLarge {
+        len: count,
+        max: u32::MAX as usize,
+    })?;
+    rmp::encode::write_array_len(out, count).map_err(io)?;
+    Ok(())
 }
 
 fn pair_len(new: Option<&[u8]>, old: Option<&[u8]>) -> usize {
@@ -417,6 +493,7 @@ fn push_json_string(out: &mut String, text: &str) {
 mod tests {
     use super::*;
     use crate::row_json::member_key;
+    use crate::transcode::transcoded;
 
     #[test]
     fn parses_positional_and_named_arguments() {
@@ -529,21 +606,31 @@ mod tests {
             let mut bytes = vec![0; one.len()];
             assert_eq!(one.write(&mut bytes).json(), expected);
         }
+        let stored = |json: &'static str| StoredRow {
+            json: json.as_bytes(),
+            msgpack: Box::leak(transcoded(json).into_boxed_slice()),
+        };
         let many = statement_change(
             "INSERT",
-            "s",
+            "s\u{e9}",
             "t",
-            [(Some(&b"{}"[..]), None), (Some(&b"[1]"[..]), None)].into_iter(),
+            [
+                (Some(stored("{}")), None),
+                (Some(stored("[1]")), Some(stored("{\"a\":2}"))),
+            ]
+            .into_iter(),
         )
         .unwrap();
         assert_eq!(
             many.json(),
-            r#"{"op":"INSERT","schema":"s","table":"t","rows":[{"new":{},"old":null},{"new":[1],"old":null}]}"#
+            r#"{"op":"INSERT","schema":"sé","table":"t","rows":[{"new":{},"old":null},{"new":[1],"old":{"a":2}}]}"#
         );
+        assert_eq!(many.msgpack(), Some(&transcoded(many.json())[..]));
         let none = statement_change("DELETE", "s", "t", std::iter::empty()).unwrap();
         assert_eq!(
             none.json(),
             r#"{"op":"DELETE","schema":"s","table":"t","rows":[]}"#
         );
+        assert_eq!(none.msgpack(), Some(&transcoded(none.json())[..]));
     }
 }

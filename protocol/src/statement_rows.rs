@@ -1,7 +1,8 @@
 //! A statement's changed rows, as `sio_trigger` gathers them in statement
 //! mode before it sends one message per room: every row's JSON in one
-//! buffer, every row's rooms as numbers in another, each distinct room's
-//! name once. A 100,000-row statement so allocates per room, not per row,
+//! buffer and its MessagePack in another (a room's message goes inline or
+//! to the attachment table, and neither is then made from the other), every
+//! row's rooms as numbers in a third, each distinct room's name once. A 100,000-row statement so allocates per room, not per row,
 //! and every buffer that grows with the rows grows fallibly (`memory`):
 //! running out is an [`Error::OutOfMemory`], not an abort of the backend.
 //! The trigger sends what it holds, and [`clears`](StatementRows::clear) it,
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::memory::{push, reserve};
-use crate::row_change::{statement_change, ChangeJson};
+use crate::row_change::{statement_change, ChangeJson, StoredRow};
 use crate::row_json::Row;
 use crate::Error;
 
@@ -28,6 +29,7 @@ pub enum Version {
 #[derive(Debug, Default)]
 pub struct StatementRows {
     json: Vec<u8>,
+    msgpack: Vec<u8>,
     /// Room numbers, a range of them per row.
     rooms: Vec<usize>,
     new: Vec<Entry>,
@@ -38,10 +40,11 @@ pub struct StatementRows {
     names_len: usize,
 }
 
-/// Where a row's JSON and its rooms are.
+/// Where a row's JSON, MessagePack and rooms are.
 #[derive(Debug, Clone)]
 struct Entry {
     json: Range<usize>,
+    msgpack: Range<usize>,
     rooms: Range<usize>,
 }
 
@@ -49,10 +52,12 @@ impl StatementRows {
     /// Adds the next row of `version`'s table; [`add_room`](Self::add_room)
     /// then names its rooms.
     pub fn add_row(&mut self, version: Version, row: &Row) -> Result<(), Error> {
-        let start = self.json.len();
+        let (json, msgpack) = (self.json.len(), self.msgpack.len());
         row.append_to(&mut self.json)?;
+        row.append_msgpack_to(&mut self.msgpack)?;
         let entry = Entry {
-            json: start..self.json.len(),
+            json: json..self.json.len(),
+            msgpack: msgpack..self.msgpack.len(),
             rooms: self.rooms.len()..self.rooms.len(),
         };
         push(self.entries(version), entry, ROWS)
@@ -73,10 +78,11 @@ impl StatementRows {
         Ok(())
     }
 
-    /// About how many bytes the rows take: their JSON, their room numbers,
-    /// where each row is, and the rooms' names.
+    /// About how many bytes the rows take: their JSON and MessagePack,
+    /// their room numbers, where each row is, and the rooms' names.
     pub fn held(&self) -> usize {
         self.json.len()
+            + self.msgpack.len()
             + self.rooms.len() * std::mem::size_of::<usize>()
             + (self.new.len() + self.old.len()) * std::mem::size_of::<Entry>()
             + self.names_len
@@ -85,6 +91,7 @@ impl StatementRows {
     /// Forgets every row and room, keeping the buffers for the next rows.
     pub fn clear(&mut self) {
         self.json.clear();
+        self.msgpack.clear();
         self.rooms.clear();
         self.new.clear();
         self.old.clear();
@@ -165,10 +172,15 @@ impl StatementRows {
         table: &str,
         indexes: &[usize],
     ) -> Result<ChangeJson<'static>, Error> {
-        let json = |entries: &[Entry], i: usize| entries.get(i).map(|e| &self.json[e.json.clone()]);
+        let row = |entries: &[Entry], i: usize| {
+            entries.get(i).map(|e| StoredRow {
+                json: &self.json[e.json.clone()],
+                msgpack: &self.msgpack[e.msgpack.clone()],
+            })
+        };
         let pairs = indexes
             .iter()
-            .map(|&i| (json(&self.new, i), json(&self.old, i)));
+            .map(|&i| (row(&self.new, i), row(&self.old, i)));
         statement_change(op, schema, table, pairs)
     }
 }
@@ -186,6 +198,7 @@ mod tests {
     use super::*;
     use crate::encode::JsonArg;
     use crate::row_json::{member_key, ColumnValue};
+    use crate::transcode::transcoded;
 
     fn row<'a>(key: &'a str, id: &'a str) -> Row<'a> {
         Row {
@@ -215,12 +228,13 @@ mod tests {
         }
         let by_room = rows.by_room().unwrap();
         assert_eq!(by_room, [("b", vec![0]), ("a", vec![0, 1])]);
+        let change = rows.change("UPDATE", "s", "t", &by_room[1].1).unwrap();
         assert_eq!(
-            rows.change("UPDATE", "s", "t", &by_room[1].1)
-                .unwrap()
-                .json(),
+            change.json(),
             r#"{"op":"UPDATE","schema":"s","table":"t","rows":[{"new":{"id":1},"old":{"id":1}},{"new":{"id":2},"old":{"id":2}}]}"#
         );
+        // Its MessagePack, written with it, is what the JSON transcodes to.
+        assert_eq!(change.msgpack(), Some(&transcoded(change.json())[..]));
     }
 
     /// Adds a new row `{"id": id}` in `room`.

@@ -341,7 +341,7 @@ fn write_str<W: Write>(out: &mut W, JsonStr { raw, escaped }: JsonStr) -> Result
 
 /// Integers that fit 64 bits as MessagePack integers (as serde writes them),
 /// every other number as the float64 JavaScript reads from its text.
-fn write_number<W: Write>(out: &mut W, text: &str) -> Result<(), Error> {
+pub(crate) fn write_number<W: Write>(out: &mut W, text: &str) -> Result<(), Error> {
     let integer = !text.contains(['.', 'e', 'E']);
     if integer {
         if let Ok(n) = text.parse::<u64>() {
@@ -355,7 +355,7 @@ fn write_number<W: Write>(out: &mut W, text: &str) -> Result<(), Error> {
     rmp::encode::write_f64(out, float).map_err(io)
 }
 
-fn io<E: std::fmt::Display>(e: E) -> Error {
+pub(crate) fn io<E: std::fmt::Display>(e: E) -> Error {
     Error::Json(format!("writing MessagePack: {e}"))
 }
 
@@ -396,6 +396,16 @@ impl Write for Counter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// What the attachment path writes for `json`, an argument that holds no
+/// placeholders: what the MessagePack written with a row's JSON must equal.
+#[cfg(test)]
+pub(crate) fn transcoded(json: &str) -> Vec<u8> {
+    let plan = plan(json, Placeholders::Data).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(plan.write(&[], &mut out).unwrap(), plan.len());
+    out
 }
 
 #[cfg(test)]

@@ -686,3 +686,62 @@ fn emits_of_one_shape_send_what_serde_writes() {
     }
     check("back to the first", &first);
 }
+
+#[test]
+fn a_statements_message_written_with_its_msgpack_is_the_transcoded_one() {
+    use pg_socketio_protocol::{member_key, ColumnValue, JsonArg, Row, StatementRows, Version};
+    let (id, body, meta) = (member_key("id"), member_key("body"), member_key("meta"));
+    let mut rows = StatementRows::default();
+    for (version, n, text) in [
+        (Version::New, "1", "é \"q\"\n"),
+        (Version::New, "18446744073709551616", ""),
+        (Version::Old, "1", "before"),
+    ] {
+        let row = Row {
+            members: vec![
+                (id.as_str(), ColumnValue::Json(n)),
+                (body.as_str(), ColumnValue::Text(text)),
+                (meta.as_str(), ColumnValue::Json(r#"{"a": [1.5, null]}"#)),
+            ],
+        };
+        rows.add_row(version, &row).unwrap();
+        rows.add_room(version, "r").unwrap();
+    }
+    let by_room = rows.by_room().unwrap();
+    let change = rows.change("UPDATE", "public", "t", &by_room[0].1).unwrap();
+    assert!(change.msgpack().is_some());
+    let as_json = raw(change.json());
+    let settings = Settings {
+        payload_threshold: 0,
+        ..Settings::default()
+    };
+    let bytes = |encoded: Encoded| match encoded {
+        Encoded::Attachment { payload, .. } => payload.to_vec(),
+        other => panic!("expected an attachment: {other:?}"),
+    };
+    let written = bytes(
+        encode(
+            &settings,
+            Target::default(),
+            Operation::Emit {
+                event: SentEvent::new("rows", std::slice::from_ref(&change)),
+                flags: Flags::default(),
+            },
+            1,
+        )
+        .unwrap(),
+    );
+    let transcoded = bytes(
+        encode(
+            &settings,
+            Target::default(),
+            Operation::Emit {
+                event: SentEvent::new("rows", &[&*as_json][..]),
+                flags: Flags::default(),
+            },
+            1,
+        )
+        .unwrap(),
+    );
+    assert_eq!(written, transcoded);
+}
