@@ -6,50 +6,56 @@
 //! they are, where the JSON escaped them and the transcoder read the
 //! escapes back.
 
-use std::borrow::Cow;
-use std::io::Write;
-
 use crate::json_text::unescaped;
 use crate::memory::reserve;
 use crate::row_json::{is_json_number, ColumnValue, Row};
-use crate::transcode::{io, plan, write_number, Counter, Placeholders, Plan};
+use crate::transcode::{io, plan, write_number, Placeholders};
 use crate::Error;
+use std::borrow::Cow;
 
 impl Row<'_> {
     /// Appends its MessagePack to `buf` (a statement's rows share one
-    /// buffer), measured first so that `buf` grows once and fallibly.
+    /// buffer) in one pass: room for each piece is made before it is
+    /// written (its length, or the most its header or number can take), so
+    /// `buf` grows fallibly and writing into it never allocates.
     pub fn append_msgpack_to(&self, buf: &mut Vec<u8>) -> Result<(), Error> {
-        // Only `json`, `jsonb`, arrays and composites are planned, once.
-        let mut plans = Vec::new();
-        for (_, value) in &self.members {
-            if let ColumnValue::Json(json) = value {
-                if scalar(json).is_none() {
-                    plans.push(plan(json, Placeholders::Data)?);
-                }
-            }
-        }
-        let mut counter = Counter(0);
-        self.write_msgpack(&plans, &mut counter)?;
-        reserve(buf, counter.0, "the MessagePack of a statement's rows")?;
-        self.write_msgpack(&plans, buf)
-    }
-
-    fn write_msgpack<W: Write>(&self, plans: &[Plan], out: &mut W) -> Result<(), Error> {
-        let mut plans = plans.iter();
+        let room = |buf: &mut Vec<u8>, bytes: usize| {
+            reserve(buf, bytes, "the MessagePack of a statement's rows")
+        };
         let len = u32::try_from(self.members.len()).expect("at most 1,664 columns");
-        rmp::encode::write_map_len(out, len).map_err(io)?;
+        room(buf, HEADER)?;
+        rmp::encode::write_map_len(buf, len).map_err(io)?;
         for (key, value) in &self.members {
-            rmp::encode::write_str(out, &member_name(key)).map_err(io)?;
+            let name = member_name(key);
+            room(buf, HEADER + name.len())?;
+            rmp::encode::write_str(buf, &name).map_err(io)?;
             match value {
-                ColumnValue::Null => rmp::encode::write_nil(out).map_err(io)?,
-                ColumnValue::Text(text) => rmp::encode::write_str(out, text).map_err(io)?,
+                ColumnValue::Null => {
+                    room(buf, 1)?;
+                    rmp::encode::write_nil(buf).map_err(io)?;
+                }
+                ColumnValue::Text(text) => {
+                    room(buf, HEADER + text.len())?;
+                    rmp::encode::write_str(buf, text).map_err(io)?;
+                }
                 ColumnValue::Json(json) => match scalar(json) {
-                    Some(Scalar::Bool(b)) => rmp::encode::write_bool(out, b).map_err(io)?,
-                    Some(Scalar::Null) => rmp::encode::write_nil(out).map_err(io)?,
-                    Some(Scalar::Number) => write_number(out, json)?,
+                    Some(Scalar::Bool(b)) => {
+                        room(buf, 1)?;
+                        rmp::encode::write_bool(buf, b).map_err(io)?;
+                    }
+                    Some(Scalar::Null) => {
+                        room(buf, 1)?;
+                        rmp::encode::write_nil(buf).map_err(io)?;
+                    }
+                    Some(Scalar::Number) => {
+                        room(buf, NUMBER)?;
+                        write_number(buf, json)?;
+                    }
+                    // `json`, `jsonb`, arrays and composites.
                     None => {
-                        let plan = plans.next().expect("planned in the same order");
-                        plan.write(&[], out)?;
+                        let plan = plan(json, Placeholders::Data)?;
+                        room(buf, plan.len())?;
+                        plan.write(&[], buf)?;
                     }
                 },
             }
@@ -57,6 +63,11 @@ impl Row<'_> {
         Ok(())
     }
 }
+
+/// The most a MessagePack map or string header takes.
+const HEADER: usize = 5;
+/// The most a MessagePack number takes (a marker and 8 bytes).
+const NUMBER: usize = 9;
 
 /// A JSON value written without planning.
 enum Scalar {

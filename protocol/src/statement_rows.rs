@@ -2,7 +2,8 @@
 //! mode before it sends one message per room: every row's JSON in one
 //! buffer and its MessagePack in another (a room's message goes inline or
 //! to the attachment table, and neither is then made from the other), every
-//! row's rooms as numbers in a third, each distinct room's name once. A 100,000-row statement so allocates per room, not per row,
+//! row's rooms as numbers in a third, each distinct room's name once. A
+//! 100,000-row statement so allocates per room, not per row,
 //! and every buffer that grows with the rows grows fallibly (`memory`):
 //! running out is an [`Error::OutOfMemory`], not an abort of the backend.
 //! The trigger sends what it holds, and [`clears`](StatementRows::clear) it,

@@ -744,4 +744,35 @@ fn a_statements_message_written_with_its_msgpack_is_the_transcoded_one() {
         .unwrap(),
     );
     assert_eq!(written, transcoded);
+
+    // And the attachment path takes an argument's MessagePack as it is:
+    // here `true`, written beside the JSON `null`.
+    struct Prewritten;
+    impl JsonArg for Prewritten {
+        fn json(&self) -> &str {
+            "null"
+        }
+        fn msgpack(&self) -> Option<&[u8]> {
+            Some(&[0xc3])
+        }
+    }
+    let message = rmpv::decode::read_value(
+        &mut &bytes(
+            encode(
+                &settings,
+                Target::default(),
+                Operation::Emit {
+                    event: SentEvent::new("rows", &[Prewritten][..]),
+                    flags: Flags::default(),
+                },
+                1,
+            )
+            .unwrap(),
+        )[..],
+    )
+    .unwrap();
+    assert_eq!(
+        packet_data(&message),
+        &rmpv::Value::Array(vec!["rows".into(), true.into()])
+    );
 }

@@ -96,7 +96,7 @@ async fn each_listed_database_is_cleaned_and_shows_its_run_in_its_sio_stats() {
     }
     let mut databases = Vec::new();
     for name in ["postgres", "Tenant2", "unlisted"] {
-        let (db, _) = open(&url(&cluster, name)).await;
+        let (db, _) = open(&cluster.url_of(name)).await;
         db.batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
             .await
             .unwrap();
@@ -167,7 +167,7 @@ async fn the_list_is_read_again_at_a_reload_and_a_listed_database_can_be_dropped
         .batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
         .await
         .unwrap();
-    let (tenant, _) = open(&url(&cluster, "tenant")).await;
+    let (tenant, _) = open(&cluster.url_of("tenant")).await;
     tenant
         .batch_execute(&format!("CREATE EXTENSION pg_socketio; {OLD_AND_FRESH}"))
         .await
@@ -221,8 +221,4 @@ async fn the_list_is_read_again_at_a_reload_and_a_listed_database_can_be_dropped
         .unwrap();
     wait_for(&admin, cleaned, Duration::from_secs(10)).await;
     assert!(cluster.log().contains("database \"tenant\" does not exist"));
-}
-
-fn url(cluster: &PrivateCluster, database: &str) -> String {
-    format!("postgres://postgres@127.0.0.1:{}/{database}", cluster.port)
 }
