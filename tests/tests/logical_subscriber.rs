@@ -5,6 +5,8 @@
 //! fires no statement triggers). What it sends is what the same change
 //! sends on a primary: inline and through the subscriber's attachment table,
 //! rooms moved by an UPDATE reached once, in the publisher's commit order.
+//! The initial copy of a subscription is a COPY: it fires row and statement
+//! triggers enabled for replicas.
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +70,8 @@ fn payload(op: &str, new: Option<Value>, old: Option<Value>) -> Value {
 /// carrying a row-mode and a statement-mode `sio_trigger`, enabled as
 /// triggers are by default.
 struct Replication {
+    /// Connected before the subscription was created; see `listener`.
+    listener: Option<Listener>,
     publisher: Client,
     subscriber: Client,
     // Dropped last: the clusters stop when these go.
@@ -77,6 +81,16 @@ struct Replication {
 
 impl Replication {
     async fn start(app_may_emit: bool) -> Replication {
+        Replication::start_after(app_may_emit, "", "").await
+    }
+
+    /// As `start`, `publisher_sql` and `subscriber_sql` run on each before
+    /// the subscription is created (its initial copy included).
+    async fn start_after(
+        app_may_emit: bool,
+        publisher_sql: &str,
+        subscriber_sql: &str,
+    ) -> Replication {
         let publisher_cluster = PrivateCluster::start(&["wal_level=logical"]);
         // A failed apply is retried after this, not after 5 s.
         let subscriber_cluster = PrivateCluster::start(&["wal_retrieve_retry_interval=200ms"]);
@@ -84,7 +98,9 @@ impl Replication {
         let subscriber = subscriber_cluster.connect().await;
         let table = "CREATE TABLE msgs (id int PRIMARY KEY, conv int, body text)";
         publisher
-            .batch_execute(&format!("{table}; CREATE PUBLICATION p FOR TABLE msgs"))
+            .batch_execute(&format!(
+                "{table}; CREATE PUBLICATION p FOR TABLE msgs; {publisher_sql}"
+            ))
             .await
             .unwrap();
         let grant = if app_may_emit {
@@ -104,8 +120,14 @@ impl Replication {
                  CREATE TRIGGER t AFTER INSERT OR UPDATE OR DELETE ON msgs
                    FOR EACH ROW EXECUTE FUNCTION sio_trigger('conv:{{conv}}');
                  CREATE TRIGGER batch AFTER INSERT ON msgs REFERENCING NEW TABLE AS rows
-                   FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('batch:{{conv}}', 'batch');"
+                   FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('batch:{{conv}}', 'batch');
+                 {subscriber_sql}"
             ))
+            .await
+            .unwrap();
+        // Listening before the initial copy, which may emit.
+        let listener = Listener::builder(subscriber_cluster.url())
+            .connect()
             .await
             .unwrap();
         // Alone: it creates the publisher's slot, which no transaction block may.
@@ -127,6 +149,7 @@ impl Replication {
         )
         .await;
         Replication {
+            listener: Some(listener),
             publisher,
             subscriber,
             subscriber_cluster,
@@ -134,11 +157,9 @@ impl Replication {
         }
     }
 
-    async fn listener(&self) -> Listener {
-        Listener::builder(self.subscriber_cluster.url())
-            .connect()
-            .await
-            .unwrap()
+    /// The subscriber's listener, there since before the initial copy.
+    fn listener(&mut self) -> Listener {
+        self.listener.take().expect("one listener")
     }
 
     async fn rows(&self) -> i64 {
@@ -159,9 +180,9 @@ impl Replication {
 
 #[tokio::test]
 async fn a_subscriber_emits_the_changes_it_applies_once_its_trigger_is_enabled_for_replicas() {
-    let pair = Replication::start(true).await;
+    let mut pair = Replication::start(true).await;
+    let mut listener = pair.listener();
     let (publisher, subscriber) = (&pair.publisher, &pair.subscriber);
-    let mut listener = pair.listener().await;
 
     // Enabled as triggers are by default: the apply worker skips them.
     publisher
@@ -224,12 +245,12 @@ async fn a_subscriber_emits_the_changes_it_applies_once_its_trigger_is_enabled_f
 
 #[tokio::test]
 async fn from_16_an_owner_that_may_not_emit_stops_replication_until_granted() {
-    let pair = Replication::start(false).await;
+    let mut pair = Replication::start(false).await;
     if server_version(&pair.subscriber).await < 160000 {
         eprintln!("skipped: before 16 the apply worker writes as the subscription's owner");
         return;
     }
-    let mut listener = pair.listener().await;
+    let mut listener = pair.listener();
     pair.subscriber
         .batch_execute("ALTER TABLE msgs ENABLE ALWAYS TRIGGER t")
         .await
@@ -276,5 +297,66 @@ async fn from_16_an_owner_that_may_not_emit_stops_replication_until_granted() {
     let waited = payload("INSERT", Some(row(1, 1, "waits")), None);
     expect_change(&mut listener, &["conv:1"], waited).await;
     assert_eq!(pair.rows().await, 1);
+    pair.stop().await;
+}
+
+#[tokio::test]
+async fn the_initial_copy_fires_triggers_enabled_for_replicas_row_and_statement_mode() {
+    // Rows on the publisher before the subscription, and triggers enabled
+    // for replicas before its initial copy: the copy (a COPY, unlike the
+    // apply worker's changes) fires row and statement triggers.
+    let mut pair = Replication::start_after(
+        true,
+        "INSERT INTO msgs SELECT i, i % 2, 'copied ' || i FROM generate_series(1, 3) i",
+        "ALTER TABLE msgs ENABLE ALWAYS TRIGGER t; ALTER TABLE msgs ENABLE ALWAYS TRIGGER batch;",
+    )
+    .await;
+    let mut listener = pair.listener();
+    for (id, conv) in [(1, 1), (2, 0), (3, 1)] {
+        let copied = row(id, conv, &format!("copied {id}"));
+        let room = format!("conv:{conv}");
+        expect_change(
+            &mut listener,
+            &[&room],
+            payload("INSERT", Some(copied), None),
+        )
+        .await;
+    }
+    let batch = |rows: &[(i32, i32)]| {
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|&(id, conv)| json!({"new": row(id, conv, &format!("copied {id}")), "old": null}))
+            .collect();
+        json!({"op": "INSERT", "schema": "public", "table": "msgs", "rows": rows})
+    };
+    for (room, rows) in [
+        ("batch:1", batch(&[(1, 1), (3, 1)])),
+        ("batch:0", batch(&[(2, 0)])),
+    ] {
+        let (_, message) = next_message(&mut listener, WAIT).await;
+        let Body::Broadcast { opts, .. } = &message.body else {
+            panic!("a broadcast: {message:?}");
+        };
+        assert_eq!(opts.rooms, [room]);
+        assert_eq!(
+            event_and_argument(&message.body),
+            ("batch".to_string(), rows)
+        );
+    }
+    // Later changes are the apply worker's: row mode only.
+    pair.publisher
+        .batch_execute("INSERT INTO msgs VALUES (4, 0, 'applied')")
+        .await
+        .unwrap();
+    let applied_row = row(4, 0, "applied");
+    expect_change(
+        &mut listener,
+        &["conv:0"],
+        payload("INSERT", Some(applied_row), None),
+    )
+    .await;
+    applied(&pair.publisher, &pair.subscriber).await;
+    nothing_more(&mut listener).await;
+    assert_eq!(pair.rows().await, 4);
     pair.stop().await;
 }
