@@ -18,6 +18,7 @@ use thiserror::Error;
 use crate::message::MessageType;
 use crate::msgpack_walk::{walk, Kind};
 use crate::transcode::Placeholders;
+use crate::value_de::{optional, SizedValue};
 
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
@@ -472,12 +473,18 @@ struct Wire {
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct WireData {
+    #[serde(deserialize_with = "optional")]
     packet: Option<Value>,
     opts: Option<Box<WireOpts>>,
+    #[serde(deserialize_with = "optional")]
     rooms: Option<Value>,
+    #[serde(deserialize_with = "optional")]
     close: Option<Value>,
+    #[serde(deserialize_with = "optional")]
     request_id: Option<Value>,
+    #[serde(deserialize_with = "optional")]
     sockets: Option<Value>,
+    #[serde(deserialize_with = "optional")]
     client_count: Option<Value>,
 }
 
@@ -492,8 +499,11 @@ struct WireOpts {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct WireFlags {
+    #[serde(deserialize_with = "optional")]
     volatile: Option<Value>,
+    #[serde(deserialize_with = "optional")]
     compress: Option<Value>,
+    #[serde(deserialize_with = "optional")]
     timeout: Option<Value>,
 }
 
@@ -534,10 +544,12 @@ impl<'de> Visitor<'de> for WireVisitor {
         };
         while let Some(field) = map.next_key::<WireField>()? {
             match field {
-                WireField::Type => wire.kind = map.next_value()?,
+                WireField::Type => wire.kind = map.next_value::<Option<SizedValue>>()?.map(|v| v.0),
                 WireField::Uid => wire.uid = map.next_value()?,
                 WireField::Nsp => wire.nsp = map.next_value()?,
-                WireField::AttachmentId => wire.attachment_id = map.next_value()?,
+                WireField::AttachmentId => {
+                    wire.attachment_id = map.next_value::<Option<SizedValue>>()?.map(|v| v.0)
+                }
                 WireField::Data => wire.data = map.next_value()?,
                 WireField::Other => {
                     map.next_value::<IgnoredAny>()?;

@@ -20,6 +20,7 @@ mod row_msgpack;
 mod statement_rows;
 mod table_name;
 mod transcode;
+mod value_de;
 mod wal;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};

@@ -1,0 +1,181 @@
+//! `rmpv::Value` read through serde, each array and map allocated once.
+//!
+//! rmpv's own `Deserialize` grows every array and map from empty, ignoring
+//! the length MessagePack states before the elements: a row of 5 columns
+//! is allocated twice, an array of 1,000 rows 11 times. Those allocations
+//! were the largest cost of decoding a statement's 1,000-row attachment
+//! (perf; BENCHMARKS.md). The values are the same as rmpv's.
+
+use std::fmt;
+
+use rmpv::Value;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A [`Value`] read with [`ValueVisitor`].
+pub(crate) struct SizedValue(pub Value);
+
+impl<'de> Deserialize<'de> for SizedValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor).map(SizedValue)
+    }
+}
+
+/// For `#[serde(deserialize_with)]` on an `Option<Value>` field: absent
+/// and `null`/nil are `None`, as for `Option<Value>` itself.
+pub(crate) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Ok(Option::<SizedValue>::deserialize(d)?.map(|v| v.0))
+}
+
+/// At most this many elements are reserved ahead of reading them: a
+/// length is what the sender claims, and anyone may send a notification.
+const MAX_RESERVED: usize = 4096;
+
+fn capacity(hint: Option<usize>) -> usize {
+    hint.unwrap_or(0).min(MAX_RESERVED)
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any MessagePack value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Boolean(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f32<E>(self, v: f32) -> Result<Value, E> {
+        Ok(Value::F32(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::F64(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Binary(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Binary(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(capacity(seq.size_hint()));
+        while let Some(SizedValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::with_capacity(capacity(map.size_hint()));
+        while let Some((SizedValue(key), SizedValue(value))) = map.next_entry()? {
+            entries.push((key, value));
+        }
+        Ok(Value::Map(entries))
+    }
+
+    /// rmp-serde hands an extension over as a newtype struct of
+    /// `(tag, bytes)`, as rmpv reads it.
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        let (tag, bytes): (i8, serde_bytes::ByteBuf) = Deserialize::deserialize(d)?;
+        Ok(Value::Ext(tag, bytes.into_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(bytes: &[u8]) -> (Value, Value) {
+        let ours = SizedValue::deserialize(&mut rmp_serde::Deserializer::new(bytes))
+            .unwrap()
+            .0;
+        let rmpv = rmpv::Value::deserialize(&mut rmp_serde::Deserializer::new(bytes)).unwrap();
+        (ours, rmpv)
+    }
+
+    #[test]
+    fn values_are_rmpvs() {
+        let rows: Vec<Value> = (0..1000)
+            .map(|i| {
+                Value::Map(vec![
+                    ("id".into(), Value::from(i)),
+                    ("neg".into(), Value::from(-i - 1)),
+                    ("big".into(), Value::from(u64::MAX)),
+                    ("f32".into(), Value::F32(1.5)),
+                    ("f64".into(), Value::F64(-2.25)),
+                    ("text".into(), Value::from("é ✓")),
+                    ("bin".into(), Value::Binary(vec![0, 255])),
+                    ("date".into(), Value::Ext(-1, vec![0, 0, 0, 1])),
+                    ("ext".into(), Value::Ext(7, vec![])),
+                    ("none".into(), Value::Nil),
+                    ("flag".into(), Value::Boolean(true)),
+                    ("deep".into(), Value::Array(vec![Value::Array(vec![])])),
+                ])
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &Value::Array(rows.clone())).unwrap();
+        let (ours, rmpv) = both(&bytes);
+        assert_eq!(ours, rmpv);
+        assert_eq!(ours, Value::Array(rows));
+        let Value::Array(read) = &ours else {
+            unreachable!()
+        };
+        assert_eq!(read.capacity(), 1000, "allocated once, at its length");
+    }
+
+    #[test]
+    fn a_claimed_length_reserves_no_more_than_a_bound() {
+        // An array header claiming 2^32 - 1 elements, with one behind it.
+        let bytes = [0xdd, 0xff, 0xff, 0xff, 0xff, 0x01];
+        let read = SizedValue::deserialize(&mut rmp_serde::Deserializer::new(&bytes[..]));
+        assert!(read.is_err());
+        let map = [0xdf, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02];
+        let read = SizedValue::deserialize(&mut rmp_serde::Deserializer::new(&map[..]));
+        assert!(read.is_err());
+    }
+
+    #[test]
+    fn json_reads_as_rmpv_reads_it() {
+        let json = r#"{"a":[1,-2,1.5,"x\"y",null,true,{}],"b":18446744073709551615}"#;
+        let ours = SizedValue::deserialize(&mut serde_json::Deserializer::from_str(json))
+            .unwrap()
+            .0;
+        let rmpv = rmpv::Value::deserialize(&mut serde_json::Deserializer::from_str(json)).unwrap();
+        assert_eq!(ours, rmpv);
+    }
+}
