@@ -42,8 +42,13 @@ async fn nothing_more(listener: &mut Listener) {
 }
 
 /// The next message is event `msgs` to `rooms` (in any order) with
-/// `argument`.
+/// `argument`: a change sent by the row-mode trigger.
 async fn expect_change(listener: &mut Listener, rooms: &[&str], argument: Value) {
+    expect_event(listener, "msgs", rooms, argument).await
+}
+
+/// The next message is `event` to `rooms` (in any order) with `argument`.
+async fn expect_event(listener: &mut Listener, event: &str, rooms: &[&str], argument: Value) {
     let (_, message) = next_message(listener, WAIT).await;
     let Body::Broadcast { opts, .. } = &message.body else {
         panic!("a broadcast: {message:?}");
@@ -53,7 +58,7 @@ async fn expect_change(listener: &mut Listener, rooms: &[&str], argument: Value)
     assert_eq!(got_rooms, rooms);
     assert_eq!(
         event_and_argument(&message.body),
-        ("msgs".to_string(), argument)
+        (event.to_string(), argument)
     );
 }
 
@@ -70,8 +75,6 @@ fn payload(op: &str, new: Option<Value>, old: Option<Value>) -> Value {
 /// carrying a row-mode and a statement-mode `sio_trigger`, enabled as
 /// triggers are by default.
 struct Replication {
-    /// Connected before the subscription was created; see `listener`.
-    listener: Option<Listener>,
     publisher: Client,
     subscriber: Client,
     // Dropped last: the clusters stop when these go.
@@ -80,17 +83,19 @@ struct Replication {
 }
 
 impl Replication {
-    async fn start(app_may_emit: bool) -> Replication {
+    /// The pair, and a listener on the subscriber connected before the
+    /// subscription was created (its initial copy may emit).
+    async fn start(app_may_emit: bool) -> (Replication, Listener) {
         Replication::start_after(app_may_emit, "", "").await
     }
 
     /// As `start`, `publisher_sql` and `subscriber_sql` run on each before
-    /// the subscription is created (its initial copy included).
+    /// the subscription is created.
     async fn start_after(
         app_may_emit: bool,
         publisher_sql: &str,
         subscriber_sql: &str,
-    ) -> Replication {
+    ) -> (Replication, Listener) {
         let publisher_cluster = PrivateCluster::start(&["wal_level=logical"]);
         // A failed apply is retried after this, not after 5 s.
         let subscriber_cluster = PrivateCluster::start(&["wal_retrieve_retry_interval=200ms"]);
@@ -125,7 +130,6 @@ impl Replication {
             ))
             .await
             .unwrap();
-        // Listening before the initial copy, which may emit.
         let listener = Listener::builder(subscriber_cluster.url())
             .connect()
             .await
@@ -148,18 +152,13 @@ impl Replication {
             WAIT,
         )
         .await;
-        Replication {
-            listener: Some(listener),
+        let pair = Replication {
             publisher,
             subscriber,
             subscriber_cluster,
             _publisher_cluster: publisher_cluster,
-        }
-    }
-
-    /// The subscriber's listener, there since before the initial copy.
-    fn listener(&mut self) -> Listener {
-        self.listener.take().expect("one listener")
+        };
+        (pair, listener)
     }
 
     async fn rows(&self) -> i64 {
@@ -180,17 +179,21 @@ impl Replication {
 
 #[tokio::test]
 async fn a_subscriber_emits_the_changes_it_applies_once_its_trigger_is_enabled_for_replicas() {
-    let mut pair = Replication::start(true).await;
-    let mut listener = pair.listener();
+    // Enabled as triggers are by default, they fire neither for the
+    // initial copy nor for the apply worker.
+    let (pair, mut listener) = Replication::start_after(
+        true,
+        "INSERT INTO msgs VALUES (0, 1, 'copied, not sent')",
+        "",
+    )
+    .await;
     let (publisher, subscriber) = (&pair.publisher, &pair.subscriber);
-
-    // Enabled as triggers are by default: the apply worker skips them.
     publisher
         .batch_execute("INSERT INTO msgs VALUES (1, 1, 'not sent')")
         .await
         .unwrap();
     applied(publisher, subscriber).await;
-    assert_eq!(pair.rows().await, 1);
+    assert_eq!(pair.rows().await, 2);
     nothing_more(&mut listener).await;
 
     subscriber
@@ -245,12 +248,11 @@ async fn a_subscriber_emits_the_changes_it_applies_once_its_trigger_is_enabled_f
 
 #[tokio::test]
 async fn from_16_an_owner_that_may_not_emit_stops_replication_until_granted() {
-    let mut pair = Replication::start(false).await;
+    let (pair, mut listener) = Replication::start(false).await;
     if server_version(&pair.subscriber).await < 160000 {
         eprintln!("skipped: before 16 the apply worker writes as the subscription's owner");
         return;
     }
-    let mut listener = pair.listener();
     pair.subscriber
         .batch_execute("ALTER TABLE msgs ENABLE ALWAYS TRIGGER t")
         .await
@@ -305,13 +307,12 @@ async fn the_initial_copy_fires_triggers_enabled_for_replicas_row_and_statement_
     // Rows on the publisher before the subscription, and triggers enabled
     // for replicas before its initial copy: the copy (a COPY, unlike the
     // apply worker's changes) fires row and statement triggers.
-    let mut pair = Replication::start_after(
+    let (pair, mut listener) = Replication::start_after(
         true,
         "INSERT INTO msgs SELECT i, i % 2, 'copied ' || i FROM generate_series(1, 3) i",
         "ALTER TABLE msgs ENABLE ALWAYS TRIGGER t; ALTER TABLE msgs ENABLE ALWAYS TRIGGER batch;",
     )
     .await;
-    let mut listener = pair.listener();
     for (id, conv) in [(1, 1), (2, 0), (3, 1)] {
         let copied = row(id, conv, &format!("copied {id}"));
         let room = format!("conv:{conv}");
@@ -333,15 +334,7 @@ async fn the_initial_copy_fires_triggers_enabled_for_replicas_row_and_statement_
         ("batch:1", batch(&[(1, 1), (3, 1)])),
         ("batch:0", batch(&[(2, 0)])),
     ] {
-        let (_, message) = next_message(&mut listener, WAIT).await;
-        let Body::Broadcast { opts, .. } = &message.body else {
-            panic!("a broadcast: {message:?}");
-        };
-        assert_eq!(opts.rooms, [room]);
-        assert_eq!(
-            event_and_argument(&message.body),
-            ("batch".to_string(), rows)
-        );
+        expect_event(&mut listener, "batch", &[room], rows).await;
     }
     // Later changes are the apply worker's: row mode only.
     pair.publisher
