@@ -359,7 +359,7 @@ fn attachment_notification_points_at_the_row() {
 }
 
 /// A cluster member's requests, answers and presence, as Node.js's
-/// ClusterAdapterWithHeartbeat writes them (socket.io-adapter 2.5.8).
+/// ClusterAdapterWithHeartbeat writes them (socket.io-adapter 2.5.9).
 #[test]
 fn exact_json_for_requests_answers_and_presence() {
     let settings = Settings {

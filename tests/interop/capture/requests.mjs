@@ -4,10 +4,10 @@
 // Usage: node requests.mjs <channelPrefix>. Prints the servers' uids and the
 // answers the first server got.
 //
-// socket.io 4.8.1 never calls `adapter.init()`, so a server announces itself
-// (INITIAL_HEARTBEAT) only if the application calls it; otherwise its peers
-// learn of it from its first periodic HEARTBEAT, `heartbeatInterval` after its
-// first publish, and until then do not wait for its answers. Called here.
+// Nothing here calls `adapter.init()`: socket.io (from 4.8.2) calls it when it
+// sets a namespace's adapter, and so each server announces itself
+// (INITIAL_HEARTBEAT) as it starts; a, already listening, answers b's with a
+// HEARTBEAT, and from then on each knows the other.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { io as connectClient } from "socket.io-client";
@@ -22,9 +22,7 @@ const dbA = pool();
 const a = new Server();
 a.adapter(createAdapter(dbA, opts));
 console.log(`uid a ${a.of("/").adapter.uid}`);
-await sleep(300);
-a.of("/").adapter.init();
-await sleep(150);
+await sleep(450);
 
 const dbB = pool();
 const http = createServer();
@@ -33,7 +31,6 @@ b.adapter(createAdapter(dbB, opts));
 b.on("q", (n, ack) => ack(n + 1));
 console.log(`uid b ${b.of("/").adapter.uid}`);
 await sleep(300);
-b.of("/").adapter.init(); // a answers with a HEARTBEAT: both know each other
 await new Promise((r) => http.listen(0, "127.0.0.1", r));
 const client = connectClient(`http://127.0.0.1:${http.address().port}`, { transports: ["websocket"] });
 client.on("ask", (n, ack) => ack(n * 10));
