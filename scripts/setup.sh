@@ -16,9 +16,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # 1. Debian packages: server headers + pg_config, libclang for bindgen, sudo for
 #    the test harness's --runas, dpkg-dev for the packages' dependencies,
 #    libssl-dev, pkg-config and openssl for the TLS tests (native-tls, a
-#    server certificate), pgbouncer for the pooler tests.
+#    server certificate), pgbouncer for the pooler tests, valgrind for the
+#    benchmark that counts a backend's instructions.
 missing=()
-for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo dpkg-dev libssl-dev pkg-config openssl pgbouncer; do
+for pkg in "postgresql-server-dev-$PG_MAJOR" libclang-dev sudo dpkg-dev libssl-dev pkg-config openssl pgbouncer valgrind; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

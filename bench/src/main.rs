@@ -3,8 +3,8 @@
 //! Markdown table; every figure is compared with a baseline measured in the
 //! same run, with repeats (these machines are noisy).
 //!
-//! `pg_socketio_bench sql`, `trigger`, `listener`, `scaling`, `delivery` or
-//! `memory` runs one part.
+//! `pg_socketio_bench sql`, `instructions`, `trigger`, `listener`, `scaling`,
+//! `delivery` or `memory` runs one part.
 //! `pg_socketio_bench receive <url> <prefix>` is the Rust receiver the
 //! listener benchmarks start as a child process. `pg_socketio_bench soak
 //! [minutes]` is the soak run of `scripts/soak.sh`; `pg_socketio_bench
@@ -14,6 +14,7 @@
 mod codec;
 mod delivery;
 mod durable;
+mod instructions;
 mod listener;
 mod memory;
 mod pgbench;
@@ -69,6 +70,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sql::attachments(&pgbench, &mut rows);
         db.batch_execute("TRUNCATE bench_node_attachments; DELETE FROM socket_io_attachments")
             .await?;
+    }
+    if part("instructions") {
+        eprintln!("the backend's instructions per emit (callgrind)…");
+        instructions::rows(&mut rows).await;
     }
     if part("listener") {
         eprintln!("listeners: Rust and Node.js…");

@@ -40,35 +40,12 @@ impl Pgbench {
     }
 
     pub fn tps(&self, run: &Run) -> f64 {
-        let dir = std::env::temp_dir().join(format!("pg_socketio_bench_{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let script = dir.join("script.sql");
-        std::fs::write(&script, run.script).unwrap();
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(["-n", "-M", run.protocol])
-            .args([
-                "-c",
-                &run.clients.to_string(),
-                "-j",
-                &run.clients.to_string(),
-            ])
-            .args(["-T", &run.seconds.to_string(), "-f"])
-            .arg(&script);
+        let mut cmd = self.command(run.script, run.protocol, run.clients);
+        cmd.args(["-T", &run.seconds.to_string()]);
         if let Some(rate) = run.rate {
             cmd.args(["-R", &rate.to_string()]);
         }
-        // TLS would add the same cost to both sides of every ratio; without
-        // it, the differences stand out more.
-        cmd.arg(&self.url)
-            .env("PGSSLMODE", "disable")
-            .env("PGOPTIONS", run.options);
-        let out = cmd.output().expect("pgbench runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "pgbench failed: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = self.output(cmd, run.options);
         stdout
             .lines()
             .find_map(|l| {
@@ -79,5 +56,42 @@ impl Pgbench {
                     .ok()
             })
             .unwrap_or_else(|| panic!("no tps in pgbench output: {stdout}"))
+    }
+
+    /// Runs `script` `count` times on one connection, as fast as it goes.
+    pub fn transactions(&self, script: &str, protocol: &str, count: u32, options: &str) {
+        let mut cmd = self.command(script, protocol, 1);
+        cmd.args(["-t", &count.to_string()]);
+        self.output(cmd, options);
+    }
+
+    fn command(&self, script: &str, protocol: &str, clients: u32) -> Command {
+        let dir = std::env::temp_dir().join(format!("pg_socketio_bench_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("script.sql");
+        std::fs::write(&path, script).unwrap();
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["-n", "-M", protocol])
+            .args(["-c", &clients.to_string(), "-j", &clients.to_string()])
+            .arg("-f")
+            .arg(&path);
+        cmd
+    }
+
+    /// pgbench's output; `options` are `-c name=value` settings.
+    fn output(&self, mut cmd: Command, options: &str) -> String {
+        // TLS would add the same cost to both sides of every ratio; without
+        // it, the differences stand out more.
+        cmd.arg(&self.url)
+            .env("PGSSLMODE", "disable")
+            .env("PGOPTIONS", options);
+        let out = cmd.output().expect("pgbench runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "pgbench failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 }

@@ -9,7 +9,7 @@ use crate::pgbench::{Pgbench, Run};
 use crate::report::{thousands, Medians, Pairs, Row};
 
 pub const PREFIX: &str = "bench";
-const OPTIONS: &str = "-c pg_socketio.channel_prefix=bench";
+pub const OPTIONS: &str = "-c pg_socketio.channel_prefix=bench";
 // Short runs, many alternations: this machine's speed drifts by tens of
 // percent within minutes, so pairs measured close together compare best.
 const REPEATS: usize = 9;
@@ -65,9 +65,16 @@ fn run<'a>(script: &'a str, clients: u32, protocol: &'a str) -> Run<'a> {
     }
 }
 
-pub fn one_emit_per_transaction(pgbench: &Pgbench, rows: &mut Vec<Row>) {
+/// One emit, and the `pg_notify` of the same JSON on the same channel (run
+/// with [`OPTIONS`]).
+pub fn one_emit_scripts() -> (String, String) {
     let ours = "SELECT sio_emit('room1', 'ping', '{\"n\":1}');\n".to_owned();
     let theirs = format!("SELECT pg_notify('{PREFIX}#/', '{}');\n", emit_payload("1"));
+    (ours, theirs)
+}
+
+pub fn one_emit_per_transaction(pgbench: &Pgbench, rows: &mut Vec<Row>) {
+    let (ours, theirs) = one_emit_scripts();
     // Prepared, as drivers and PL/pgSQL run it; the simple protocol (psql)
     // re-plans every call, and so also expands sio_emit's default arguments.
     for (protocol, clients) in [

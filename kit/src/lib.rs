@@ -330,6 +330,58 @@ impl PrivateCluster {
         cluster.log()
     }
 
+    /// [`start`](Self::start) with every server process under valgrind's
+    /// callgrind, which counts the instructions a process runs (the same
+    /// count for the same binary and input, however busy the machine) and
+    /// writes them to `callgrind.<pid>` in [`callgrind_outputs`] as the
+    /// process ends. Only a backend's own work is counted (what runs in
+    /// `PostgresMain`): a forked process would otherwise start with the
+    /// postmaster's count.
+    ///
+    /// [`callgrind_outputs`]: Self::callgrind_outputs
+    pub fn start_under_callgrind(settings: &[&str]) -> PrivateCluster {
+        let cluster = Self::initdb(Self::local_bindir(), None);
+        // pg_ctl starts the program `-p` names with the server's arguments.
+        let wrapper = cluster.dir.join("postgres-under-callgrind");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec valgrind --tool=callgrind --trace-children=yes \
+                 --collect-atstart=no --toggle-collect=PostgresMain \
+                 --callgrind-out-file={}/callgrind.%p {}/postgres \"$@\"\n",
+                cluster.callgrind_dir().display(),
+                cluster.bindir
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(cluster.callgrind_dir()).unwrap();
+        if Self::is_root() {
+            let chown = std::process::Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(cluster.callgrind_dir())
+                .status();
+            assert!(chown.unwrap().success());
+        }
+        if let Err(said) = cluster.try_launch_program(settings, wrapper.to_str()) {
+            panic!("pg_ctl start under callgrind failed: {said}");
+        }
+        cluster
+    }
+
+    /// The files callgrind has written so far, one per ended process (see
+    /// [`start_under_callgrind`](Self::start_under_callgrind)).
+    pub fn callgrind_outputs(&self) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(self.callgrind_dir())
+            .map(|dir| dir.map(|entry| entry.unwrap().path()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Outside the data directory, which the server keeps as its own.
+    fn callgrind_dir(&self) -> std::path::PathBuf {
+        self.dir.with_extension("callgrind")
+    }
+
     /// [`start`](Self::start) with the installation in `bindir`.
     pub fn start_in(bindir: &str, settings: &[&str]) -> PrivateCluster {
         let cluster = Self::initdb(bindir.to_owned(), None);
@@ -465,6 +517,12 @@ impl PrivateCluster {
     }
 
     fn try_launch(&self, settings: &[&str]) -> Result<(), String> {
+        self.try_launch_program(settings, None)
+    }
+
+    /// `program`: what pg_ctl starts instead of the installation's
+    /// `postgres`.
+    fn try_launch_program(&self, settings: &[&str], program: Option<&str>) -> Result<(), String> {
         let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
             self.port,
@@ -473,10 +531,12 @@ impl PrivateCluster {
         for s in settings {
             options.push_str(&format!(" -c {s}"));
         }
-        self.try_pg(
-            "pg_ctl",
-            &["-D", ".", "-l", "log", "-w", "-o", &options, "start"],
-        )
+        let mut args = vec!["-D", ".", "-l", "log", "-w", "-o", &options];
+        if let Some(program) = program {
+            args.extend(["-p", program]);
+        }
+        args.push("start");
+        self.try_pg("pg_ctl", &args)
     }
 
     pub fn url(&self) -> String {
@@ -566,6 +626,7 @@ impl Drop for PrivateCluster {
             });
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(self.callgrind_dir());
     }
 }
 

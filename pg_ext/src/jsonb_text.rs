@@ -8,9 +8,9 @@ use pg_socketio_protocol::JsonArg;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call, impl_sql_translatable, FromDatum};
+use pgrx::{impl_sql_translatable, FromDatum};
 
-/// Borrows `jsonb_out`'s text, which lives in the call's memory context for
+/// Borrows the text `jsonb_out` would return, which lives in the call's memory context for
 /// the call: no copy into Rust memory, so a large argument is held once more
 /// only by PostgreSQL, whose allocator fails with an ERROR (53200), never an
 /// abort. jsonb only holds valid JSON, so the text is not parsed again.
@@ -40,11 +40,18 @@ impl<'a> FromDatum for JsonbText<'a> {
         if is_null {
             return None;
         }
-        let text: &'a core::ffi::CStr = unsafe {
-            let detoasted = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-            direct_function_call::<&core::ffi::CStr>(pg_sys::jsonb_out, &[Some(detoasted.into())])
-        }
-        .expect("jsonb_out returns text for a non-NULL jsonb");
+        // jsonb_out's two steps, without a function call through fmgr:
+        // detoasted to a 4-byte header (the container is read aligned),
+        // then written as text.
+        let text = unsafe {
+            let jsonb = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+            let size = pgrx::varsize_any(jsonb.cast()) as i32;
+            core::ffi::CStr::from_ptr(pg_sys::JsonbToCString(
+                std::ptr::null_mut(),
+                &raw mut (*jsonb).root,
+                size,
+            ))
+        };
         Some(JsonbText(text.to_str().expect("jsonb_out writes UTF-8")))
     }
 }
