@@ -99,20 +99,27 @@ pub fn one_emit_per_transaction(pgbench: &Pgbench, rows: &mut Vec<Row>) {
     }
 }
 
-pub fn batched(pgbench: &Pgbench, rows: &mut Vec<Row>) {
+/// 1,000 emits in one transaction, and the `pg_notify`s of the same JSON.
+pub fn batched_scripts() -> (String, String) {
     // Both sides build the same jsonb per emit; the baseline splices its text
     // into the envelope sio_emit sends, numbered as sio_emit numbers it, so
     // that PostgreSQL folds none of them (format() is the cheapest way).
     let ours = "SELECT count(sio_emit('room1', 'ping', jsonb_build_object('n', i))) \
-                FROM generate_series(1, 1000) i;\n";
+                FROM generate_series(1, 1000) i;\n"
+        .to_owned();
     let payload = emit_payload("%s").replace(r#"{"n":1}"#, "%s");
     let theirs = format!(
         "SELECT count(pg_notify('{PREFIX}#/', format('{payload}', jsonb_build_object('n', i), i))) \
          FROM generate_series(1, 1000) i;\n"
     );
+    (ours, theirs)
+}
+
+pub fn batched(pgbench: &Pgbench, rows: &mut Vec<Row>) {
+    let (ours, theirs) = batched_scripts();
     let m = compare(
         pgbench,
-        &run(ours, 1, "prepared"),
+        &run(&ours, 1, "prepared"),
         &run(&theirs, 1, "prepared"),
     );
     rows.push(Row {

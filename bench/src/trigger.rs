@@ -27,7 +27,10 @@ BEGIN
 END $$;
 "#;
 
-async fn setup(db: &Client) {
+/// The tables of the trigger rows: `bench_plain` without a trigger,
+/// `bench_sio` with `sio_trigger`, `bench_hand` with the hand-written one,
+/// `bench_stmt` in statement mode.
+pub async fn setup(db: &Client) {
     db.batch_execute(&format!(
         "SET pg_socketio.channel_prefix = 'bench_trigger';
          {HAND_WRITTEN}
@@ -77,10 +80,15 @@ async fn timed(db: &Client, sql: &str) -> f64 {
 }
 
 fn insert(table: &str) -> String {
+    insert_rows(table, ROWS)
+}
+
+/// An INSERT of `rows` rows into one of [`setup`]'s tables.
+pub fn insert_rows(table: &str, rows: u32) -> String {
     format!(
         "INSERT INTO {table} (conv, author, body, at)
          SELECT i % 100, 'author ' || i, 'the body of message ' || i, '2026-12-04 12:00+00'
-           FROM generate_series(1, {ROWS}) i"
+           FROM generate_series(1, {rows}) i"
     )
 }
 
