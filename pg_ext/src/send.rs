@@ -2,7 +2,6 @@
 //! for inline messages, an attachment row plus NOTIFY for the others; and,
 //! per `pg_socketio.delivery`, the whole message to the WAL.
 
-use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pg_socketio_protocol::{encode, wal_content, Encoded, JsonArg, MessageType, Operation, Target};
@@ -169,23 +168,25 @@ fn refuse_if_read_only(function: &'static str) {
 /// above covers recovery. Neither string holds a NUL: JSON escapes it, and
 /// the channel is made of settings and text arguments.
 fn notify(channel: String, payload: String) {
-    let (channel, payload) = (c_string(channel), c_string(payload));
+    let (channel, payload) = (nul_terminated(channel), nul_terminated(payload));
     // SAFETY: two NUL-terminated strings, which Async_Notify copies; an
     // ERROR it raises comes back as a Rust panic through the guard.
     unsafe {
         pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| {
-            Async_Notify(channel.as_ptr(), payload.as_ptr())
+            Async_Notify(channel.as_ptr().cast(), payload.as_ptr().cast())
         })
     };
     two_phase::notified();
 }
 
-/// `text` as a C string without scanning it for a NUL: it holds none (see
-/// [`notify`]), and its writer left room for the terminator.
-fn c_string(text: String) -> CString {
+/// `text` with a NUL after it, for C: in its own buffer, which its writer
+/// made with room for the NUL (a `CString` would scan the text for a NUL it
+/// cannot hold, and shrink the buffer to fit).
+fn nul_terminated(text: String) -> Vec<u8> {
     debug_assert!(!text.contains('\0'));
-    // SAFETY: no NUL inside, as checked in debug builds.
-    unsafe { CString::from_vec_unchecked(text.into_bytes()) }
+    let mut bytes = text.into_bytes();
+    bytes.push(0);
+    bytes
 }
 
 // commands/async.h, which pgrx does not bind; unchanged from PostgreSQL 9.0

@@ -600,9 +600,10 @@ fn args_must_be_a_json_array() {
     }
 }
 
-/// An emit shaped as the one before it copies that one's envelope: what it
-/// sends is exactly what serde_json writes afresh (on a new thread, which
-/// has kept no envelope), whatever changed in between.
+/// An emit shaped as the one before it copies that one's envelope, with its
+/// own rooms written in: what it sends is exactly what serde_json writes
+/// afresh (on a new thread, which has kept no envelope), whatever changed
+/// in between.
 #[test]
 fn emits_of_one_shape_send_what_serde_writes() {
     #[derive(Clone)]
@@ -639,6 +640,15 @@ fn emits_of_one_shape_send_what_serde_writes() {
         }),
         ("another room", |e| e.rooms = &["room2"]),
         ("two rooms", |e| e.rooms = &["room1", "room2"]),
+        ("rooms JSON escapes", |e| {
+            e.rooms = &["a\"b\\c", "é ☃\n", "</script>"]
+        }),
+        ("a room spelled as the key", |e| {
+            e.rooms = &["\"rooms\":[\"x\"]"]
+        }),
+        ("every socket", |e| e.rooms = &[]),
+        ("a room per row", |e| e.rooms = &["conversation:7"]),
+        ("the next row's", |e| e.rooms = &["conversation:8"]),
         ("except", |e| {
             e.rooms = &["room1"];
             e.except = &["room2"];
