@@ -10,10 +10,11 @@ use pgrx::nullable::Nullable;
 use pgrx::prelude::*;
 use pgrx::{impl_sql_translatable, FromDatum};
 
-/// Borrows the text `jsonb_out` would return, which lives in the call's memory context for
-/// the call: no copy into Rust memory, so a large argument is held once more
-/// only by PostgreSQL, whose allocator fails with an ERROR (53200), never an
-/// abort. jsonb only holds valid JSON, so the text is not parsed again.
+/// Borrows the text `jsonb_out` would return, which lives in the call's
+/// memory context for the call: no copy into Rust memory, so a large
+/// argument is held once more only by PostgreSQL, whose allocator fails with
+/// an ERROR (53200), never an abort. jsonb only holds valid JSON, so the
+/// text is not parsed again.
 #[derive(Clone, Copy)]
 pub struct JsonbText<'a>(&'a str);
 

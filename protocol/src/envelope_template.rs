@@ -4,9 +4,10 @@
 //! emits after it copy the text kept from then, with their own arguments,
 //! rooms and `seq` put in. A profile of 1,000 emits in one statement found
 //! serde's writing of the envelope at 11 % of the backend's time; copying
-//! it takes a fraction. The rooms are written afresh each time (a trigger's
-//! room template names a room per row): while only they were part of the
-//! kept text, a row trigger wrote its whole envelope with serde per row.
+//! it takes a fraction. The rooms are not part of the shape: a trigger's
+//! room template names a room per row, and while they were, a row trigger
+//! wrote its whole envelope with serde per row. They are written into the
+//! kept text, or copied when they are the kept shape's.
 //!
 //! One template per thread: the last shape written. Comparing a shape with
 //! it costs a few string comparisons, and a new shape reuses its buffers.
@@ -76,7 +77,8 @@ impl Template {
 }
 
 /// The payload of an emit of `shape`, when the kept template has that
-/// shape, with room for one more byte (PostgreSQL's C string's NUL).
+/// shape, with room for one more byte (PostgreSQL's C string's NUL) unless
+/// its rooms needed escapes.
 /// `args_len`: the arguments' JSON length, summed.
 pub(crate) fn from_kept<A: JsonArg>(
     shape: &Shape,
@@ -98,8 +100,8 @@ pub(crate) fn from_kept<A: JsonArg>(
             .map(|r| r.len() + 3)
             .sum::<usize>()
             + 2;
-        let len = kept.text.len() - NULL * args.len() + args_len + rooms_len + digits.len() + 1;
-        let mut out = Vec::with_capacity(len + 1);
+        let about = kept.text.len() - NULL * args.len() + args_len + rooms_len + digits.len() + 1;
+        let mut out = Vec::with_capacity(about + 1);
         let mut from = 0;
         for (&slot, arg) in kept.slots.iter().zip(args) {
             out.extend_from_slice(&kept.text[from..slot]);
