@@ -2,7 +2,7 @@
 # Benchmarks against the local PostgreSQL: installs the release build of
 # pg_socketio, runs the codec benchmarks (criterion), then the SQL and
 # listener benchmarks, and prints one Markdown table (BENCHMARKS.md holds
-# the last committed one, with the machine it ran on). ≈ 10 minutes.
+# the last committed one, with the machine it ran on). ≈ 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
