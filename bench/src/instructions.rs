@@ -65,11 +65,10 @@ pub async fn rows(rows: &mut Vec<Row>) {
         target: None,
     });
 
-    // The channel prefix of the hand-written trigger.
-    let options = "-c pg_socketio.channel_prefix=bench_trigger";
+    let options = format!("-c pg_socketio.channel_prefix={}", trigger::PREFIX);
     let count = |table| {
         let insert = format!("{};\n", trigger::insert_rows(table, ROWS));
-        counter.per_transaction(&insert, "prepared", options, (5, 30)) / f64::from(ROWS)
+        counter.per_transaction(&insert, "prepared", &options, (5, 30)) / f64::from(ROWS)
     };
     let plain = count("bench_plain");
     let (ours, theirs) = (count("bench_sio") - plain, count("bench_hand") - plain);

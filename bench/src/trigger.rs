@@ -14,6 +14,10 @@ use crate::report::{thousands, Medians, Pairs, Row};
 const ROWS: u32 = 50_000;
 const REPEATS: usize = 5;
 
+/// The channel prefix of the trigger rows' messages; the hand-written
+/// trigger names its channel, `bench_trigger#/`, itself.
+pub const PREFIX: &str = "bench_trigger";
+
 /// The five lines a user would write instead of sio_trigger (issue 12).
 const HAND_WRITTEN: &str = r#"
 CREATE OR REPLACE FUNCTION bench_hand_notify() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -32,7 +36,7 @@ END $$;
 /// `bench_stmt` in statement mode.
 pub async fn setup(db: &Client) {
     db.batch_execute(&format!(
-        "SET pg_socketio.channel_prefix = 'bench_trigger';
+        "SET pg_socketio.channel_prefix = '{PREFIX}';
          {HAND_WRITTEN}
          DROP TABLE IF EXISTS bench_plain, bench_sio, bench_hand, bench_stmt;
          CREATE TABLE bench_plain (id bigserial, conv int, author text, body text, at timestamptz);
@@ -149,7 +153,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
     .await
     .unwrap();
     let mut listener = Listener::builder(url)
-        .channel_prefix("bench_trigger")
+        .channel_prefix(PREFIX)
         .connect()
         .await
         .unwrap();

@@ -209,14 +209,20 @@ fn port_and_directory(kind: &str) -> (u16, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("pg_socketio_{kind}_{port}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    give_to_postgres(std::slice::from_ref(&dir));
+    (port, dir)
+}
+
+/// Makes `paths` the `postgres` user's when root: the server and PgBouncer
+/// run as that user, and refuse files they cannot own or read.
+fn give_to_postgres(paths: &[std::path::PathBuf]) {
     if PrivateCluster::is_root() {
         let chown = std::process::Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
+            .arg("postgres:postgres")
+            .args(paths)
             .status();
         assert!(chown.unwrap().success());
     }
-    (port, dir)
 }
 
 /// A throw-away PostgreSQL cluster of the local installation, for tests that
@@ -292,18 +298,7 @@ impl PrivateCluster {
              hostssl all all 127.0.0.1/32 scram-sha-256\n",
         )
         .unwrap();
-        if Self::is_root() {
-            let chown = std::process::Command::new("chown")
-                .args([
-                    "postgres:postgres",
-                    "server.key",
-                    "server.crt",
-                    "pg_hba.conf",
-                ])
-                .current_dir(&self.dir)
-                .status();
-            assert!(chown.unwrap().success());
-        }
+        give_to_postgres(&["server.key", "server.crt", "pg_hba.conf"].map(|f| self.dir.join(f)));
         std::fs::set_permissions(
             self.dir.join("server.key"),
             std::fs::Permissions::from_mode(0o600),
@@ -356,13 +351,7 @@ impl PrivateCluster {
         .unwrap();
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::create_dir_all(cluster.callgrind_dir()).unwrap();
-        if Self::is_root() {
-            let chown = std::process::Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(cluster.callgrind_dir())
-                .status();
-            assert!(chown.unwrap().success());
-        }
+        give_to_postgres(&[cluster.callgrind_dir()]);
         if let Err(said) = cluster.try_launch_program(settings, wrapper.to_str()) {
             panic!("pg_ctl start under callgrind failed: {said}");
         }
