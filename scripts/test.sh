@@ -29,6 +29,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pg_socketio_protocol -p pg_soc
 
 say "1/4 codec and client unit tests"
 cargo test -p pg_socketio_protocol -p pg_socketio_client --features pg_socketio_client/socketioxide
+# Again with serde_json's arbitrary_precision, which any crate of an
+# application can turn on for all: it hands numbers over differently.
+cargo test -p pg_socketio_protocol -p pg_socketio_client \
+  --features pg_socketio_client/socketioxide,serde_json/arbitrary_precision
 
 # The Rust programs the interop tests judge: the emitter driver and the
 # socketioxide bridge.

@@ -342,17 +342,23 @@ fn write_str<W: Write>(out: &mut W, JsonStr { raw, escaped }: JsonStr) -> Result
 /// Integers that fit 64 bits as MessagePack integers (as serde writes them),
 /// every other number as the float64 JavaScript reads from its text.
 pub(crate) fn write_number<W: Write>(out: &mut W, text: &str) -> Result<(), Error> {
-    let integer = !text.contains(['.', 'e', 'E']);
-    if integer {
+    let number = javascript_number(text).ok_or_else(|| malformed("a malformed number"))?;
+    rmpv::encode::write_value(out, &number).map_err(io)
+}
+
+/// A JSON number's text as a value: an integer when it is one that fits 64
+/// bits, otherwise the float64 JavaScript reads (`1e400` is Infinity).
+/// `None` for text that is not a number.
+pub(crate) fn javascript_number(text: &str) -> Option<rmpv::Value> {
+    if !text.contains(['.', 'e', 'E']) {
         if let Ok(n) = text.parse::<u64>() {
-            return rmp::encode::write_uint(out, n).map(drop).map_err(io);
+            return Some(n.into());
         }
         if let Ok(n) = text.parse::<i64>() {
-            return rmp::encode::write_sint(out, n).map(drop).map_err(io);
+            return Some(n.into());
         }
     }
-    let float: f64 = text.parse().map_err(|_| malformed("a malformed number"))?;
-    rmp::encode::write_f64(out, float).map_err(io)
+    text.parse::<f64>().ok().map(rmpv::Value::F64)
 }
 
 pub(crate) fn io<E: std::fmt::Display>(e: E) -> Error {
@@ -420,10 +426,31 @@ mod tests {
         out
     }
 
-    /// What rmp-serde writes for the same JSON parsed by serde_json.
+    /// The same JSON as serde_json reads it, written by rmpv. Not through
+    /// serde: with serde_json's `arbitrary_precision` a `Number` serializes
+    /// as a map.
     fn via_serde(json: &str) -> Vec<u8> {
-        let value: serde_json::Value = serde_json::from_str(json).unwrap();
-        rmp_serde::to_vec_named(&value).unwrap()
+        fn value(json: serde_json::Value) -> rmpv::Value {
+            use serde_json::Value as J;
+            match json {
+                J::Null => rmpv::Value::Nil,
+                J::Bool(b) => b.into(),
+                J::Number(n) => (n.as_u64().map(rmpv::Value::from))
+                    .or_else(|| n.as_i64().map(rmpv::Value::from))
+                    .unwrap_or_else(|| rmpv::Value::F64(n.as_f64().unwrap())),
+                J::String(s) => s.into(),
+                J::Array(items) => items.into_iter().map(value).collect::<Vec<_>>().into(),
+                J::Object(members) => rmpv::Value::Map(
+                    members
+                        .into_iter()
+                        .map(|(k, v)| (k.into(), value(v)))
+                        .collect(),
+                ),
+            }
+        }
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, &value(serde_json::from_str(json).unwrap())).unwrap();
+        out
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! (perf; BENCHMARKS.md). The values are the same as rmpv's.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use rmpv::Value;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Unexpected, Visitor};
+
+use crate::transcode::javascript_number;
 
 /// A [`Value`] read with [`ValueVisitor`].
 pub(crate) struct SizedValue(pub Value);
@@ -32,6 +35,19 @@ const MAX_RESERVED: usize = 4096;
 
 fn capacity(hint: Option<usize>) -> usize {
     hint.unwrap_or(0).min(MAX_RESERVED)
+}
+
+/// The key of the one-entry map, holding a number's text, that serde_json
+/// hands over for every number when built with its `arbitrary_precision`
+/// feature. Any crate of an application can turn that on for all of them.
+const SERDE_JSON_NUMBER: &str = "$serde_json::private::Number";
+
+/// Whether serde_json hands numbers over as [`SERDE_JSON_NUMBER`] maps: only
+/// then is such a map a number, not an object a sender wrote.
+fn serde_json_numbers_are_maps() -> bool {
+    static MAPS: OnceLock<bool> = OnceLock::new();
+    // Without the feature, serde_json refuses a number beyond f64.
+    *MAPS.get_or_init(|| serde_json::from_str::<serde_json::Number>("1e400").is_ok())
 }
 
 struct ValueVisitor;
@@ -101,7 +117,18 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries = Vec::with_capacity(capacity(map.size_hint()));
-        while let Some((SizedValue(key), SizedValue(value))) = map.next_entry()? {
+        while let Some(SizedValue(key)) = map.next_key()? {
+            if entries.is_empty()
+                && key.as_str() == Some(SERDE_JSON_NUMBER)
+                && serde_json_numbers_are_maps()
+            {
+                // Read by the rule the transcoder applies when serde_json
+                // hands over numbers as numbers.
+                let text: String = map.next_value()?;
+                return javascript_number(&text)
+                    .ok_or_else(|| A::Error::invalid_value(Unexpected::Str(&text), &"a number"));
+            }
+            let SizedValue(value) = map.next_value()?;
             entries.push((key, value));
         }
         Ok(Value::Map(entries))
@@ -169,13 +196,54 @@ mod tests {
         assert!(read.is_err());
     }
 
-    #[test]
-    fn json_reads_as_rmpv_reads_it() {
-        let json = r#"{"a":[1,-2,1.5,"x\"y",null,true,{}],"b":18446744073709551615}"#;
-        let ours = SizedValue::deserialize(&mut serde_json::Deserializer::from_str(json))
+    fn from_json(json: &str) -> Value {
+        SizedValue::deserialize(&mut serde_json::Deserializer::from_str(json))
             .unwrap()
-            .0;
-        let rmpv = rmpv::Value::deserialize(&mut serde_json::Deserializer::from_str(json)).unwrap();
-        assert_eq!(ours, rmpv);
+            .0
+    }
+
+    /// The same values whether or not serde_json has `arbitrary_precision`
+    /// (scripts/test.sh runs these tests both ways), where numbers come as
+    /// maps that rmpv's own `Deserialize` would keep as maps.
+    #[test]
+    fn json_reads_as_rmpv_reads_it_with_or_without_arbitrary_precision() {
+        let json = r#"{"a":[1,-2,1.5,"x\"y",null,true,{}],"b":18446744073709551615,"c":-9223372036854775808}"#;
+        let expected = Value::Map(vec![
+            (
+                "a".into(),
+                Value::Array(vec![
+                    Value::from(1),
+                    Value::from(-2),
+                    Value::F64(1.5),
+                    Value::from("x\"y"),
+                    Value::Nil,
+                    Value::Boolean(true),
+                    Value::Map(vec![]),
+                ]),
+            ),
+            ("b".into(), Value::from(u64::MAX)),
+            ("c".into(), Value::from(i64::MIN)),
+        ]);
+        assert_eq!(from_json(json), expected);
+        if serde_json_numbers_are_maps() {
+            // Only then does serde_json hand over what is beyond f64.
+            let big = from_json("[1e400, -1e400, 3.0, 123456789012345678901234567890]");
+            let expected = [f64::INFINITY, f64::NEG_INFINITY, 3.0, 1.2345678901234568e29];
+            assert_eq!(big, expected.map(Value::F64).to_vec().into());
+        }
+    }
+
+    /// A sender's object keyed like serde_json's private number is an
+    /// object, unless serde_json itself uses that key (then, as for
+    /// serde_json's own `Value`, the two cannot be told apart).
+    #[test]
+    fn an_object_keyed_like_serde_jsons_number_is_an_object() {
+        let read = from_json(r#"{"$serde_json::private::Number":"5"}"#);
+        if serde_json_numbers_are_maps() {
+            assert_eq!(read, Value::from(5));
+        } else {
+            let key = Value::from(SERDE_JSON_NUMBER);
+            assert_eq!(read, Value::Map(vec![(key, Value::from("5"))]));
+        }
     }
 }

@@ -76,8 +76,7 @@ mod tests {
         assert_eq!(channel, "socket.io#/");
         assert_eq!(message.body, Body::Heartbeat);
 
-        let packed =
-            rmp_serde::to_vec_named(&serde_json::json!({"type":13,"uid":"u","nsp":"/x"})).unwrap();
+        let packed = crate::transcode::transcoded(r#"{"type":13,"uid":"u","nsp":"/x"}"#);
         let content =
             wal_content("p#/x", packed.len(), |out| out.extend_from_slice(&packed)).unwrap();
         let (channel, message) = decode_wal_content(&content).unwrap();

@@ -495,11 +495,30 @@ fn deep_attachment(depth: usize) -> Vec<u8> {
 
 /// An attachment broadcasting one argument, given as MessagePack bytes.
 fn attachment_with_arg(arg: &[u8]) -> Vec<u8> {
-    let envelope = rmp_serde::to_vec_named(&serde_json::json!({
-        "type": 3, "uid": "emitter", "nsp": "/",
-        "data": {"opts": {"rooms": [], "except": []}, "packet": {"type": 2, "data": ["d", "SENTINEL"]}}
-    }))
-    .unwrap();
+    let map = |members: Vec<(&str, Value)>| {
+        Value::Map(members.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    };
+    let empty = || Value::Array(vec![]);
+    let message = map(vec![
+        ("type", 3.into()),
+        ("uid", "emitter".into()),
+        ("nsp", "/".into()),
+        (
+            "data",
+            map(vec![
+                ("opts", map(vec![("rooms", empty()), ("except", empty())])),
+                (
+                    "packet",
+                    map(vec![
+                        ("type", 2.into()),
+                        ("data", Value::Array(vec!["d".into(), "SENTINEL".into()])),
+                    ]),
+                ),
+            ]),
+        ),
+    ]);
+    let mut envelope = Vec::new();
+    rmpv::encode::write_value(&mut envelope, &message).unwrap();
     let sentinel = b"\xa8SENTINEL";
     let at = envelope
         .windows(sentinel.len())
