@@ -332,4 +332,63 @@ mod tests {
         assert_eq!(persistence.as_deref(), Some("u"));
         assert!(!acl.unwrap_or_default().contains("=r"), "no PUBLIC grant");
     }
+
+    /// The text `sio_emit` takes from a jsonb argument where the extension
+    /// writes it from the bytes; NULL where it leaves that to PostgreSQL.
+    #[pg_extern]
+    fn jsonb_written_here(value: pgrx::AnyElement) -> Option<String> {
+        // SAFETY: called with jsonb values only, below.
+        unsafe { crate::jsonb_text::written_here(value.datum().cast_mut_ptr()) }.map(str::to_owned)
+    }
+
+    #[pg_test]
+    fn jsonb_is_written_as_jsonb_out_writes_it() {
+        Spi::run(
+            r#"SELECT setseed(0.5);
+            CREATE TEMP TABLE samples(j jsonb);
+            INSERT INTO samples SELECT v::jsonb FROM unnest(ARRAY[
+              'null', 'true', 'false', '0', '-0', '0.0', '1.50', '-1.5e-10', '1e400',
+              '1e-400', '123456789012345678901234567890.123456789', '0.0001', '0.00001',
+              '9999', '10000', '10001', '99999999', '100000000', '-0.000000001',
+              '3.14159265358979323846264338327950288419716939937510',
+              '"plain"', '""', '"\u0001\u001f \b\f\n\r\t \"\\ / é ✓ 😀"', '[]', '{}',
+              '[[]]', '[{}]', '{"a":{}}', '{"":1}', '[1,[2,[3,[4,[5]]]]]',
+              '{"b":1,"a":2,"aa":[1,"x",null,true,false,{"k":"v"}],"a\"b":"c\\d"}']) v;
+            -- numbers of every size and scale, short and long formats
+            INSERT INTO samples SELECT to_jsonb(round(((random() - 0.5) * 10 ^ (i % 60))::numeric, i % 25))
+              FROM generate_series(1, 3000) i;
+            INSERT INTO samples SELECT to_jsonb(x) FROM generate_series(-1100, 1100) x;
+            INSERT INTO samples SELECT to_jsonb(('1e' || e)::numeric) FROM generate_series(-140, 140) e;
+            INSERT INTO samples SELECT to_jsonb(('-1.' || repeat('0', s) || '7')::numeric)
+              FROM generate_series(0, 140, 7) s;
+            -- containers on both sides of the 32-entry stride of stored ends
+            INSERT INTO samples SELECT (SELECT jsonb_agg(k) FROM generate_series(1, n) k)
+              FROM generate_series(1, 100) n;
+            INSERT INTO samples SELECT (SELECT jsonb_object_agg('k' || k, repeat('v', k % 7))
+              FROM generate_series(1, n) k) FROM generate_series(1, 100) n;
+            -- every character below 300 in keys and strings
+            INSERT INTO samples SELECT jsonb_build_object(chr(c), chr(c) || 'x') FROM generate_series(1, 300) c;
+            INSERT INTO samples SELECT to_jsonb(r) FROM (SELECT 1 AS i, now() AS t, '\x00ff'::bytea AS b,
+              ARRAY[1.5, NULL] AS a, point(1, 2) AS p, interval '1 day' AS d, '{"x": [1]}'::json AS js) r;
+            -- nested 60 to 70 levels: beyond MAX_DEPTH (64) left to PostgreSQL
+            INSERT INTO samples SELECT (repeat('[', d) || repeat(']', d))::jsonb FROM generate_series(60, 70) d;
+            -- compressed, stored out of line: left to PostgreSQL
+            INSERT INTO samples SELECT jsonb_agg(jsonb_build_object('n', k, 's', 'same text'))
+              FROM generate_series(1, 5000) k;"#,
+        )
+        .unwrap();
+        let count = |sql: &str| Spi::get_one::<i64>(sql).unwrap().unwrap();
+        // As stored: small values with a 1-byte header, read unaligned.
+        let wrong = "SELECT count(*) FROM samples
+            WHERE tests.jsonb_written_here(j) IS DISTINCT FROM j::text AND tests.jsonb_written_here(j) IS NOT NULL";
+        assert_eq!(count(wrong), 0);
+        let left = "SELECT count(*) FROM samples WHERE tests.jsonb_written_here(j) IS NULL";
+        // Nested 66 to 70 levels, and the compressed one.
+        assert_eq!(count(left), 6);
+        // Built in memory: 4-byte headers, the large one detoasted.
+        let differ = "SELECT count(*) FROM samples
+            WHERE tests.jsonb_written_here(j::text::jsonb) IS DISTINCT FROM j::text";
+        assert_eq!(count(differ), 5);
+        assert!(count("SELECT count(*) FROM samples") > 6_000);
+    }
 }

@@ -11,6 +11,7 @@ mod encode;
 mod envelope_template;
 mod error;
 mod json_text;
+mod jsonb;
 mod memory;
 mod message;
 mod msgpack_walk;
@@ -33,6 +34,7 @@ pub use encode::{
     DEFAULT_PAYLOAD_THRESHOLD, MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
+pub use jsonb::Jsonb;
 pub use message::{
     Flags, MessageType, Operation, Sender, SentEvent, Target, CLUSTER_SOURCE, EMITTER_UID,
     RESERVED_EVENTS, RESERVED_SERVER_SIDE_EVENTS,

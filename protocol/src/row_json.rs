@@ -31,7 +31,7 @@ impl<'a> ColumnValue<'a> {
         match self {
             ColumnValue::Null => 4,
             ColumnValue::Json(json) => json.len(),
-            ColumnValue::Text(text) => escaped_len(text),
+            ColumnValue::Text(text) => escaped_len(text.as_bytes()),
         }
     }
 
@@ -44,7 +44,7 @@ impl<'a> ColumnValue<'a> {
         match self {
             ColumnValue::Null => out.put(b"null"),
             ColumnValue::Json(json) => out.put(json.as_bytes()),
-            ColumnValue::Text(text) => write_escaped(text, out),
+            ColumnValue::Text(text) => write_escaped(text.as_bytes(), out),
         }
     }
 
@@ -69,9 +69,9 @@ impl<'a> ColumnValue<'a> {
 /// A member's key as `row_to_json` writes it, colon included: made once
 /// per column, not per row.
 pub fn member_key(name: &str) -> String {
-    let mut key = vec![0; escaped_len(name) + 1];
+    let mut key = vec![0; escaped_len(name.as_bytes()) + 1];
     let mut out = Out::new(&mut key);
-    write_escaped(name, &mut out);
+    write_escaped(name.as_bytes(), &mut out);
     out.put(b":");
     String::from_utf8(key).expect("escaping keeps UTF-8")
 }
@@ -162,17 +162,16 @@ const EXTRA: [u8; 256] = {
 };
 
 /// The length of `text` as a JSON string, quotes included.
-pub(crate) fn escaped_len(text: &str) -> usize {
+pub(crate) fn escaped_len(text: &[u8]) -> usize {
     2 + text.len()
         + text
-            .bytes()
-            .map(|b| usize::from(EXTRA[b as usize]))
+            .iter()
+            .map(|&b| usize::from(EXTRA[b as usize]))
             .sum::<usize>()
 }
 
-fn write_escaped(text: &str, out: &mut Out) {
+pub(crate) fn write_escaped(bytes: &[u8], out: &mut Out) {
     out.put(b"\"");
-    let bytes = text.as_bytes();
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if EXTRA[b as usize] == 0 {
