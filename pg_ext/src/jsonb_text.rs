@@ -4,17 +4,19 @@
 //! 64 bits, refuses numbers like 1e400 and costs a parse and a re-serialize per
 //! emit. The text from `jsonb_out` is spliced into the notification as it is.
 
-use pg_socketio_protocol::{JsonArg, Jsonb};
+use pg_socketio_protocol::{DatumKind, JsonArg};
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
 use pgrx::prelude::*;
 use pgrx::{impl_sql_translatable, FromDatum};
 
+use crate::datum_text::written_here;
+
 /// Borrows the text `jsonb_out` would return, which lives in the call's
 /// memory context for the call: no copy into Rust memory, so a large
 /// argument is held once more only by PostgreSQL, whose allocator fails with
 /// an ERROR (53200), never an abort. jsonb only holds valid JSON, so the
-/// text is not parsed again. Written by [`Jsonb`] from the bytes, or by
+/// text is not parsed again. Written from the bytes (`DatumText`), or by
 /// PostgreSQL where that leaves it.
 #[derive(Clone, Copy)]
 pub struct JsonbText<'a>(&'a str);
@@ -44,32 +46,12 @@ impl<'a> FromDatum for JsonbText<'a> {
         }
         let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
         // SAFETY: a jsonb datum, alive for the call.
-        let text = unsafe { written_here(varlena).unwrap_or_else(|| written_by_postgres(varlena)) };
+        let text = unsafe {
+            written_here(varlena, DatumKind::Jsonb, |len| pg_sys::palloc(len))
+                .unwrap_or_else(|| written_by_postgres(varlena))
+        };
         Some(JsonbText(text))
     }
-}
-
-/// The text written from the bytes where they lie (a value in a tuple has
-/// a 1-byte header, unaligned: read as it is), into memory of the call's
-/// context, measured first. `None` for a compressed or out-of-line value,
-/// or one [`Jsonb`] leaves to PostgreSQL.
-pub(crate) unsafe fn written_here<'a>(varlena: *mut pg_sys::varlena) -> Option<&'a str> {
-    use pgrx::varlena::{varatt_is_1b, varatt_is_1b_e, varatt_is_4b_u, vardata_any};
-    let plain =
-        unsafe { varatt_is_4b_u(varlena) || (varatt_is_1b(varlena) && !varatt_is_1b_e(varlena)) };
-    if !plain {
-        return None;
-    }
-    let jsonb = Jsonb(unsafe {
-        std::slice::from_raw_parts(
-            vardata_any(varlena).cast::<u8>(),
-            pgrx::varlena::varsize_any_exhdr(varlena),
-        )
-    });
-    let len = jsonb.text_len()?;
-    // SAFETY: palloc'd for `len` bytes, which live as long as the call.
-    let buf = unsafe { std::slice::from_raw_parts_mut(pg_sys::palloc(len).cast::<u8>(), len) };
-    jsonb.write_text(buf)
 }
 
 /// `jsonb_out`'s two steps, without a function call through fmgr:

@@ -10,6 +10,7 @@ mod as_owner;
 mod attachment_table;
 mod attachments;
 mod cleanup_worker;
+mod datum_text;
 mod emit;
 mod error_detail;
 mod jsonb_text;

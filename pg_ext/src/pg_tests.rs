@@ -333,16 +333,28 @@ mod tests {
         assert!(!acl.unwrap_or_default().contains("=r"), "no PUBLIC grant");
     }
 
-    /// The text `sio_emit` takes from a jsonb argument where the extension
-    /// writes it from the bytes; NULL where it leaves that to PostgreSQL.
+    /// The text the extension writes for a jsonb or numeric value from its
+    /// bytes (for `sio_emit`'s argument, `sio_trigger`'s columns); NULL
+    /// where it leaves that to PostgreSQL.
     #[pg_extern]
-    fn jsonb_written_here(value: pgrx::AnyElement) -> Option<String> {
-        // SAFETY: called with jsonb values only, below.
-        unsafe { crate::jsonb_text::written_here(value.datum().cast_mut_ptr()) }.map(str::to_owned)
+    fn written_here(value: pgrx::AnyElement) -> Option<String> {
+        use pg_socketio_protocol::DatumKind;
+        let kind = match value.oid() {
+            pg_sys::JSONBOID => DatumKind::Jsonb,
+            pg_sys::NUMERICOID => DatumKind::Numeric,
+            other => panic!("not jsonb or numeric: {other:?}"),
+        };
+        // SAFETY: a value of the type `kind` reads, palloc'd text.
+        unsafe {
+            crate::datum_text::written_here(value.datum().cast_mut_ptr(), kind, |len| {
+                pg_sys::palloc(len)
+            })
+        }
+        .map(str::to_owned)
     }
 
     #[pg_test]
-    fn jsonb_is_written_as_jsonb_out_writes_it() {
+    fn jsonb_and_numeric_are_written_as_their_output_functions_write_them() {
         Spi::run(
             r#"SELECT setseed(0.5);
             CREATE TEMP TABLE samples(j jsonb);
@@ -380,15 +392,28 @@ mod tests {
         let count = |sql: &str| Spi::get_one::<i64>(sql).unwrap().unwrap();
         // As stored: small values with a 1-byte header, read unaligned.
         let wrong = "SELECT count(*) FROM samples
-            WHERE tests.jsonb_written_here(j) IS DISTINCT FROM j::text AND tests.jsonb_written_here(j) IS NOT NULL";
+            WHERE tests.written_here(j) IS DISTINCT FROM j::text AND tests.written_here(j) IS NOT NULL";
         assert_eq!(count(wrong), 0);
-        let left = "SELECT count(*) FROM samples WHERE tests.jsonb_written_here(j) IS NULL";
+        let left = "SELECT count(*) FROM samples WHERE tests.written_here(j) IS NULL";
         // Nested 66 to 70 levels, and the compressed one.
         assert_eq!(count(left), 6);
         // Built in memory: 4-byte headers, the large one detoasted.
         let differ = "SELECT count(*) FROM samples
-            WHERE tests.jsonb_written_here(j::text::jsonb) IS DISTINCT FROM j::text";
+            WHERE tests.written_here(j::text::jsonb) IS DISTINCT FROM j::text";
         assert_eq!(count(differ), 5);
         assert!(count("SELECT count(*) FROM samples") > 6_000);
+        // numeric columns (sio_trigger's rows), from the numbers above.
+        Spi::run(
+            "CREATE TEMP TABLE numbers AS SELECT (j #>> '{}')::numeric AS n FROM samples
+              WHERE jsonb_typeof(j) = 'number'
+             UNION ALL SELECT 'NaN' UNION ALL SELECT 'Infinity' UNION ALL SELECT '-Infinity'",
+        )
+        .unwrap();
+        let wrong =
+            "SELECT count(*) FROM numbers WHERE tests.written_here(n) IS DISTINCT FROM n::text";
+        assert_eq!(count(wrong), 3, "all but NaN and the infinities");
+        let wrong = "SELECT count(*) FROM numbers WHERE tests.written_here(n + 0) IS DISTINCT FROM (n + 0)::text";
+        assert_eq!(count(wrong), 3);
+        assert!(count("SELECT count(*) FROM numbers") > 5_000);
     }
 }

@@ -12,7 +12,8 @@
 //! `json`) by PostgreSQL's own `to_json`.
 
 use pg_socketio_protocol::{
-    is_json_number, member_key, ColumnValue, Columns, RoomTemplates, TemplateError, TriggerOptions,
+    is_json_number, member_key, ColumnValue, Columns, DatumKind, RoomTemplates, TemplateError,
+    TriggerOptions,
 };
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -28,14 +29,18 @@ enum Kind {
     Int2,
     Int4,
     Int8,
-    /// `float4`, `float8`, `numeric`: their output, quoted unless it is a
-    /// JSON number (`NaN`, `Infinity` are not).
+    /// `float4`, `float8`: their output, quoted unless it is a JSON number
+    /// (`NaN`, `Infinity` are not).
     Number(pg_sys::Oid),
+    /// `numeric`: written from its bytes as `numeric_out` writes it; the
+    /// output function's text, as for `Number`, for NaN and the infinities.
+    Numeric(pg_sys::Oid),
     /// `text`, `varchar`, `bpchar`: the stored text, quoted.
     Text,
     /// `json`: the stored text as it is.
     Json,
-    /// `jsonb`: its output as it is.
+    /// `jsonb`: its output as it is, written from its bytes where
+    /// `DatumText` can.
     Jsonb(pg_sys::Oid),
     /// `date`, `timestamp`, `timestamptz`: ISO 8601, quoted.
     DateTime(pg_sys::Oid),
@@ -220,7 +225,8 @@ unsafe fn kind_of(typid: pg_sys::Oid) -> Kind {
         pg_sys::INT2OID => Kind::Int2,
         pg_sys::INT4OID => Kind::Int4,
         pg_sys::INT8OID => Kind::Int8,
-        pg_sys::FLOAT4OID | pg_sys::FLOAT8OID | pg_sys::NUMERICOID => Kind::Number(output()),
+        pg_sys::FLOAT4OID | pg_sys::FLOAT8OID => Kind::Number(output()),
+        pg_sys::NUMERICOID => Kind::Numeric(output()),
         pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => Kind::Text,
         pg_sys::JSONOID => Kind::Json,
         pg_sys::JSONBOID => Kind::Jsonb(output()),
@@ -285,17 +291,18 @@ impl<'s> Values<'s> {
                 Kind::Int2 => self.integer(i64::from(datum.value() as i16)),
                 Kind::Int4 => self.integer(i64::from(datum.value() as i32)),
                 Kind::Int8 => self.integer(datum.value() as i64),
-                Kind::Number(output) => {
-                    let text = self.output(output, datum);
-                    if is_json_number(text) {
-                        ColumnValue::Json(text)
-                    } else {
-                        ColumnValue::Text(text)
-                    }
-                }
+                Kind::Number(output) => self.number(output, datum),
                 Kind::Text => ColumnValue::Text(self.text(datum)),
                 Kind::Json => ColumnValue::Json(self.text(datum)),
-                Kind::Jsonb(output) => ColumnValue::Json(self.output(output, datum)),
+                Kind::Numeric(output) => match self.written_here(datum, DatumKind::Numeric) {
+                    Some(text) => ColumnValue::Json(text),
+                    // NaN and the infinities: quoted.
+                    None => self.number(output, datum),
+                },
+                Kind::Jsonb(output) => ColumnValue::Json(
+                    self.written_here(datum, DatumKind::Jsonb)
+                        .unwrap_or_else(|| self.output(output, datum)),
+                ),
                 Kind::DateTime(typid) => {
                     let buf = self.alloc(pg_sys::MAXDATELEN as usize + 1);
                     pg_sys::JsonEncodeDateTime(buf.cast(), datum, typid, std::ptr::null());
@@ -304,6 +311,23 @@ impl<'s> Values<'s> {
                 Kind::Other(output) => ColumnValue::Text(self.output(output, datum)),
                 Kind::ToJson => ColumnValue::Json(self.pg_to_json(column, datum)),
             }
+        }
+    }
+
+    /// A number's output, quoted unless it is a JSON number.
+    unsafe fn number(&mut self, output: pg_sys::Oid, datum: pg_sys::Datum) -> ColumnValue<'s> {
+        let text = unsafe { self.output(output, datum) };
+        if is_json_number(text) {
+            ColumnValue::Json(text)
+        } else {
+            ColumnValue::Text(text)
+        }
+    }
+
+    /// The value's text written by the extension, in the scratch context.
+    unsafe fn written_here(&mut self, datum: pg_sys::Datum, kind: DatumKind) -> Option<&'s str> {
+        unsafe {
+            crate::datum_text::written_here(datum.cast_mut_ptr(), kind, |len| self.alloc(len))
         }
     }
 

@@ -6,12 +6,12 @@
 //! implemented and the traps it avoids.
 
 mod channel;
+mod datum_text;
 mod decode;
 mod encode;
 mod envelope_template;
 mod error;
 mod json_text;
-mod jsonb;
 mod memory;
 mod message;
 mod msgpack_walk;
@@ -25,6 +25,7 @@ mod value_de;
 mod wal;
 
 pub use channel::{channel_name, check_namespace, DEFAULT_PREFIX, MAX_CHANNEL_LEN};
+pub use datum_text::{DatumKind, DatumText};
 pub use decode::{
     decode_attachment, decode_notification, Body, DecodeError, Handshake, Message, Notice,
     ReceivedFlags, ReceivedOpts, RemoteSocket, MAX_DEPTH,
@@ -34,7 +35,6 @@ pub use encode::{
     DEFAULT_PAYLOAD_THRESHOLD, MAX_ATTACHMENT, MAX_NOTIFY_PAYLOAD,
 };
 pub use error::{Error, ErrorKind};
-pub use jsonb::Jsonb;
 pub use message::{
     Flags, MessageType, Operation, Sender, SentEvent, Target, CLUSTER_SOURCE, EMITTER_UID,
     RESERVED_EVENTS, RESERVED_SERVER_SIDE_EVENTS,
