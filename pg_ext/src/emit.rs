@@ -6,13 +6,14 @@ use pgrx::prelude::*;
 use crate::args::{binary_args, json_args, required, target_room, target_rooms};
 use crate::jsonb_text::JsonbText;
 use crate::send::to_sockets;
+use crate::text_arg::Text;
 
 const SIO_EMIT: &str = "sio_emit";
 const SIO_EMIT_ARGS: &str = "sio_emit_args";
 
 /// The emit operation, its NULLs refused by name.
 fn emit<'a, A>(
-    event: Option<&'a str>,
+    event: Option<Text<'a>>,
     args: &'a [A],
     binary: &'a [&'a [u8]],
     volatile: Option<bool>,
@@ -21,7 +22,7 @@ fn emit<'a, A>(
 ) -> Operation<'a, A> {
     Operation::Emit {
         event: SentEvent {
-            name: required(event, "event", function),
+            name: required(event, "event", function).as_str(),
             args,
             binary,
         },
@@ -37,9 +38,9 @@ fn emit<'a, A>(
 #[pg_extern(name = "sio_emit")]
 fn sio_emit_rooms(
     rooms: Option<Array<'_, &str>>,
-    event: Option<&str>,
+    event: Option<Text<'_>>,
     payload: default!(Option<JsonbText>, "NULL"),
-    nsp: default!(Option<&str>, "'/'"),
+    nsp: default!(Option<Text<'_>>, "'/'"),
     except_rooms: default!(Option<Array<'_, &str>>, "NULL"),
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
@@ -47,7 +48,7 @@ fn sio_emit_rooms(
     let op = emit(event, payload.as_slice(), &[], volatile, compress, SIO_EMIT);
     to_sockets(
         &target_rooms(&rooms, SIO_EMIT),
-        nsp,
+        nsp.map(Text::as_str),
         &except_rooms,
         op,
         SIO_EMIT,
@@ -57,18 +58,18 @@ fn sio_emit_rooms(
 /// The same for one room: `sio_emit('room1', 'ping', '{"n":1}')`.
 #[pg_extern(name = "sio_emit")]
 fn sio_emit_room(
-    room: Option<&str>,
-    event: Option<&str>,
+    room: Option<Text<'_>>,
+    event: Option<Text<'_>>,
     payload: default!(Option<JsonbText>, "NULL"),
-    nsp: default!(Option<&str>, "'/'"),
+    nsp: default!(Option<Text<'_>>, "'/'"),
     except_rooms: default!(Option<Array<'_, &str>>, "NULL"),
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
 ) {
     let op = emit(event, payload.as_slice(), &[], volatile, compress, SIO_EMIT);
     to_sockets(
-        &target_room(room, SIO_EMIT),
-        nsp,
+        &target_room(room.map(Text::as_str), SIO_EMIT),
+        nsp.map(Text::as_str),
         &except_rooms,
         op,
         SIO_EMIT,
@@ -81,10 +82,10 @@ fn sio_emit_room(
 #[pg_extern(name = "sio_emit_args")]
 fn sio_emit_args_rooms(
     rooms: Option<Array<'_, &str>>,
-    event: Option<&str>,
+    event: Option<Text<'_>>,
     args: default!(Option<JsonbText>, "'[]'"),
     binary_args: default!(Option<Array<'_, &[u8]>>, "NULL"),
-    nsp: default!(Option<&str>, "'/'"),
+    nsp: default!(Option<Text<'_>>, "'/'"),
     except_rooms: default!(Option<Array<'_, &str>>, "NULL"),
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
@@ -94,7 +95,7 @@ fn sio_emit_args_rooms(
     let op = emit(event, &json, &binary, volatile, compress, SIO_EMIT_ARGS);
     to_sockets(
         &target_rooms(&rooms, SIO_EMIT_ARGS),
-        nsp,
+        nsp.map(Text::as_str),
         &except_rooms,
         op,
         SIO_EMIT_ARGS,
@@ -104,11 +105,11 @@ fn sio_emit_args_rooms(
 /// The same for one room.
 #[pg_extern(name = "sio_emit_args")]
 fn sio_emit_args_room(
-    room: Option<&str>,
-    event: Option<&str>,
+    room: Option<Text<'_>>,
+    event: Option<Text<'_>>,
     args: default!(Option<JsonbText>, "'[]'"),
     binary_args: default!(Option<Array<'_, &[u8]>>, "NULL"),
-    nsp: default!(Option<&str>, "'/'"),
+    nsp: default!(Option<Text<'_>>, "'/'"),
     except_rooms: default!(Option<Array<'_, &str>>, "NULL"),
     volatile: default!(Option<bool>, false),
     compress: default!(Option<bool>, true),
@@ -117,8 +118,8 @@ fn sio_emit_args_room(
     let binary = self::binary_args(&binary_args, SIO_EMIT_ARGS);
     let op = emit(event, &json, &binary, volatile, compress, SIO_EMIT_ARGS);
     to_sockets(
-        &target_room(room, SIO_EMIT_ARGS),
-        nsp,
+        &target_room(room.map(Text::as_str), SIO_EMIT_ARGS),
+        nsp.map(Text::as_str),
         &except_rooms,
         op,
         SIO_EMIT_ARGS,

@@ -5,11 +5,10 @@
 //! emit. The text from `jsonb_out` is spliced into the notification as it is.
 
 use pg_socketio_protocol::{DatumKind, JsonArg};
-use pgrx::callconv::{Arg, ArgAbi};
-use pgrx::nullable::Nullable;
+use pgrx::impl_sql_translatable;
 use pgrx::prelude::*;
-use pgrx::{impl_sql_translatable, FromDatum};
 
+use crate::arg_abi::datum_arg;
 use crate::datum_text::written_here;
 
 /// Borrows the text `jsonb_out` would return, which lives in the call's
@@ -35,24 +34,19 @@ impl JsonArg for JsonbText<'_> {
     }
 }
 
-impl<'a> FromDatum for JsonbText<'a> {
-    unsafe fn from_polymorphic_datum(
-        datum: pg_sys::Datum,
-        is_null: bool,
-        _: pg_sys::Oid,
-    ) -> Option<Self> {
-        if is_null {
-            return None;
-        }
+impl JsonbText<'_> {
+    /// # Safety
+    /// A jsonb datum, alive for the call.
+    unsafe fn read(datum: pg_sys::Datum) -> Self {
         let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
-        // SAFETY: a jsonb datum, alive for the call.
-        let text = unsafe {
+        JsonbText(unsafe {
             written_here(varlena, DatumKind::Jsonb, |len| pg_sys::palloc(len))
                 .unwrap_or_else(|| written_by_postgres(varlena))
-        };
-        Some(JsonbText(text))
+        })
     }
 }
+
+datum_arg!(JsonbText<'fcx>, JsonbText::read);
 
 /// `jsonb_out`'s two steps, without a function call through fmgr:
 /// detoasted to a 4-byte header (the container is read aligned), then
@@ -68,18 +62,6 @@ unsafe fn written_by_postgres<'a>(varlena: *mut pg_sys::varlena) -> &'a str {
         ))
     };
     text.to_str().expect("jsonb_out writes UTF-8")
-}
-
-unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText<'fcx> {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }
-            .unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
-
-    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
-        unsafe { arg.unbox_arg_using_from_datum() }.into()
-    }
 }
 
 impl_sql_translatable!(JsonbText<'_>, arg_only = "jsonb");

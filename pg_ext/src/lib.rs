@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 
 mod acl;
+mod arg_abi;
 mod args;
 mod as_owner;
 mod attachment_table;
@@ -24,6 +25,7 @@ mod send;
 mod settings;
 mod stats;
 mod table_lock;
+mod text_arg;
 mod transition_table;
 mod trigger;
 mod trigger_check;

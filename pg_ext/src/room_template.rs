@@ -2,41 +2,20 @@
 
 use std::borrow::Cow;
 
-use pgrx::callconv::{Arg, ArgAbi};
-use pgrx::nullable::Nullable;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{direct_function_call, impl_sql_translatable, FromDatum, IntoDatum, PgSqlErrorCode};
+use pgrx::{direct_function_call, impl_sql_translatable, IntoDatum, PgSqlErrorCode};
 
 use pg_socketio_protocol::{render, TemplateError};
 
+use crate::arg_abi::datum_arg;
 use crate::raise::fail;
 
 /// A `jsonb` argument left as it is: a row's columns are read from it one
 /// by one (`->>`), never by parsing the whole row, which may be large.
 pub struct JsonbRow(pg_sys::Datum);
 
-impl FromDatum for JsonbRow {
-    unsafe fn from_polymorphic_datum(
-        datum: pg_sys::Datum,
-        is_null: bool,
-        _: pg_sys::Oid,
-    ) -> Option<Self> {
-        (!is_null).then_some(JsonbRow(datum))
-    }
-}
-
-unsafe impl<'fcx> ArgAbi<'fcx> for JsonbRow {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }
-            .unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
-
-    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
-        unsafe { arg.unbox_arg_using_from_datum() }.into()
-    }
-}
+datum_arg!(JsonbRow, JsonbRow);
 
 impl_sql_translatable!(JsonbRow, arg_only = "jsonb");
 
