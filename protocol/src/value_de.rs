@@ -117,18 +117,15 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries = Vec::with_capacity(capacity(map.size_hint()));
-        while let Some(SizedValue(key)) = map.next_key()? {
-            if entries.is_empty()
-                && key.as_str() == Some(SERDE_JSON_NUMBER)
-                && serde_json_numbers_are_maps()
-            {
-                // Read by the rule the transcoder applies when serde_json
-                // hands over numbers as numbers.
-                let text: String = map.next_value()?;
-                return javascript_number(&text)
-                    .ok_or_else(|| A::Error::invalid_value(Unexpected::Str(&text), &"a number"));
-            }
-            let SizedValue(value) = map.next_value()?;
+        let Some(SizedValue(first)) = map.next_key()? else {
+            return Ok(Value::Map(entries));
+        };
+        if first.as_str() == Some(SERDE_JSON_NUMBER) && serde_json_numbers_are_maps() {
+            return serde_json_number(map);
+        }
+        let SizedValue(value) = map.next_value()?;
+        entries.push((first, value));
+        while let Some((SizedValue(key), SizedValue(value))) = map.next_entry()? {
             entries.push((key, value));
         }
         Ok(Value::Map(entries))
@@ -140,6 +137,18 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let (tag, bytes): (i8, serde_bytes::ByteBuf) = Deserialize::deserialize(d)?;
         Ok(Value::Ext(tag, bytes.into_vec()))
     }
+}
+
+/// The number in a [`SERDE_JSON_NUMBER`] map, read by the rule the
+/// transcoder applies when serde_json hands over numbers as numbers. Apart
+/// from `visit_map`, which reads every map of a message, so as not to slow
+/// it down.
+#[cold]
+#[inline(never)]
+fn serde_json_number<'de, A: MapAccess<'de>>(mut map: A) -> Result<Value, A::Error> {
+    let text: String = map.next_value()?;
+    javascript_number(&text)
+        .ok_or_else(|| A::Error::invalid_value(Unexpected::Str(&text), &"a number"))
 }
 
 #[cfg(test)]
