@@ -26,23 +26,21 @@ impl<'a> JsonbText<'a> {
     pub fn text(&self) -> &'a str {
         self.0
     }
-}
 
-impl JsonArg for JsonbText<'_> {
-    fn json(&self) -> &str {
-        self.0
-    }
-}
-
-impl JsonbText<'_> {
     /// # Safety
-    /// A jsonb datum, alive for the call.
-    unsafe fn read(datum: pg_sys::Datum) -> Self {
+    /// A jsonb datum, alive for `'a`.
+    unsafe fn read(datum: pg_sys::Datum) -> JsonbText<'a> {
         let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
         JsonbText(unsafe {
             written_here(varlena, DatumKind::Jsonb, |len| pg_sys::palloc(len))
                 .unwrap_or_else(|| written_by_postgres(varlena))
         })
+    }
+}
+
+impl JsonArg for JsonbText<'_> {
+    fn json(&self) -> &str {
+        self.0
     }
 }
 

@@ -20,12 +20,10 @@ impl<'a> Text<'a> {
     pub fn as_str(self) -> &'a str {
         self.0
     }
-}
 
-impl Text<'_> {
     /// # Safety
-    /// A text datum, alive for the call.
-    unsafe fn read(datum: pg_sys::Datum) -> Self {
+    /// A text datum, alive for `'a`.
+    unsafe fn read(datum: pg_sys::Datum) -> Text<'a> {
         let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
         // SAFETY: the extension is only created in UTF8 databases
         // (`utf8_only` in lib.rs), whose text PostgreSQL checked on input.
