@@ -349,7 +349,7 @@ impl<'s> Values<'s> {
     unsafe fn text(&mut self, datum: pg_sys::Datum) -> &'s str {
         unsafe {
             let stored = datum.cast_mut_ptr::<pg_sys::varlena>();
-            let text = pg_sys::pg_detoast_datum_packed(stored);
+            let text = crate::text_arg::packed(stored);
             if text != stored {
                 self.allocated.push(text.cast());
             }

@@ -1,10 +1,10 @@
 //! A `text` argument borrowed where it lies, for the functions called once
-//! per message.
+//! per message, and text read the same way from `sio_trigger`'s rows.
 //!
 //! pgrx's `&str` hands every argument to `pg_detoast_datum_packed` through
 //! its FFI guard (a `sigsetjmp`), 174 instructions per argument under
 //! callgrind, three times per `sio_emit`, though an argument is almost never
-//! compressed or out of line. This looks at the header first, as
+//! compressed or out of line. [`packed`] looks at the header first, as
 //! PostgreSQL's own macros do, and calls PostgreSQL only for those.
 
 use pgrx::impl_sql_translatable;
@@ -24,17 +24,24 @@ impl<'a> Text<'a> {
     /// # Safety
     /// A text datum, alive for `'a`.
     unsafe fn read(datum: pg_sys::Datum) -> Text<'a> {
-        let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
         // SAFETY: the extension is only created in UTF8 databases
         // (`utf8_only` in lib.rs), whose text PostgreSQL checked on input.
-        unsafe {
-            let plain =
-                varatt_is_4b_u(varlena) || (varatt_is_1b(varlena) && !varatt_is_1b_e(varlena));
-            let varlena = match plain {
-                true => varlena,
-                false => pg_sys::pg_detoast_datum_packed(varlena),
-            };
-            Text(text_to_rust_str_unchecked(varlena))
+        unsafe { Text(text_to_rust_str_unchecked(packed(datum.cast_mut_ptr()))) }
+    }
+}
+
+/// What `pg_detoast_datum_packed` returns for `varlena`: the same pointer
+/// for a value that is neither compressed nor out of line, without calling
+/// PostgreSQL; otherwise PostgreSQL's copy.
+///
+/// # Safety
+/// `varlena` is a varlena value, alive while the result is used.
+pub unsafe fn packed(varlena: *mut pg_sys::varlena) -> *mut pg_sys::varlena {
+    unsafe {
+        if varatt_is_4b_u(varlena) || (varatt_is_1b(varlena) && !varatt_is_1b_e(varlena)) {
+            varlena
+        } else {
+            pg_sys::pg_detoast_datum_packed(varlena)
         }
     }
 }

@@ -196,7 +196,7 @@ impl<'a> Container<'a> {
             JENTRY_ISBOOL_FALSE => sink.put(b"false"),
             JENTRY_ISBOOL_TRUE => sink.put(b"true"),
             JENTRY_ISNULL => sink.put(b"null"),
-            JENTRY_ISCONTAINER => container(aligned()?, sink, depth + 1)?,
+            JENTRY_ISCONTAINER => container(&Container::read(aligned()?)?, sink, depth + 1)?,
             _ => return None,
         }
         Some(end)
@@ -212,15 +212,14 @@ fn root(bytes: &[u8], sink: &mut impl Sink) -> Option<()> {
         }
         root.item(0, 0, sink, 0).map(drop)
     } else {
-        container(bytes, sink, 0)
+        container(&root, sink, 0)
     }
 }
 
-fn container(bytes: &[u8], sink: &mut impl Sink, depth: usize) -> Option<()> {
+fn container(c: &Container, sink: &mut impl Sink, depth: usize) -> Option<()> {
     if depth > MAX_DEPTH {
         return None;
     }
-    let c = Container::read(bytes)?;
     let count = c.count();
     if c.header & JB_FOBJECT != 0 {
         // Keys first, then the values in the same order.
@@ -281,7 +280,7 @@ impl<'a> Numeric<'a> {
     fn read(bytes: &'a [u8]) -> Option<Numeric<'a>> {
         let body = varlena_body(bytes)?;
         let header = u16::from_ne_bytes(body.get(..2)?.try_into().ok()?);
-        let (numeric, digits) = match header & NUMERIC_SIGN_MASK {
+        let (negative, weight, dscale, digits) = match header & NUMERIC_SIGN_MASK {
             NUMERIC_SPECIAL => return None,
             NUMERIC_SHORT => {
                 let low = i32::from(header & NUMERIC_SHORT_WEIGHT_MASK);
@@ -290,29 +289,25 @@ impl<'a> Numeric<'a> {
                 } else {
                     low
                 };
-                let numeric = Numeric {
-                    negative: header & NUMERIC_SHORT_SIGN_MASK != 0,
-                    weight,
-                    dscale: usize::from((header & NUMERIC_SHORT_DSCALE_MASK) >> 7),
-                    digits: &[],
-                };
-                (numeric, &body[2..])
+                let dscale = (header & NUMERIC_SHORT_DSCALE_MASK) >> 7;
+                let negative = header & NUMERIC_SHORT_SIGN_MASK != 0;
+                (negative, weight, dscale, &body[2..])
             }
             sign => {
                 let weight = i16::from_ne_bytes(body.get(2..4)?.try_into().ok()?);
-                let numeric = Numeric {
-                    negative: sign == NUMERIC_NEG,
-                    weight: i32::from(weight),
-                    dscale: usize::from(header & NUMERIC_DSCALE_MASK),
-                    digits: &[],
-                };
-                (numeric, &body[4..])
+                let dscale = header & NUMERIC_DSCALE_MASK;
+                (sign == NUMERIC_NEG, i32::from(weight), dscale, &body[4..])
             }
         };
         if digits.len() % 2 != 0 {
             return None;
         }
-        Some(Numeric { digits, ..numeric })
+        Some(Numeric {
+            negative,
+            weight,
+            dscale: usize::from(dscale),
+            digits,
+        })
     }
 
     /// Digit `index` of the base-10000 digits; zero beyond those stored.
