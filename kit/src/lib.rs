@@ -862,8 +862,9 @@ pub async fn extension_catalog(db: &Client) -> String {
             WHERE c.relname IN ('socket_io_attachments', 'socket_io_attachments_id_seq',
                                 'socket_io_attachments_created_at')
            UNION ALL
-           SELECT format('column %s %s storage=%s grants=%s', a.attname,
-                         format_type(a.atttypid, a.atttypmod), a.attstorage, {column})
+           SELECT format('column %s %s storage=%s compression=%s grants=%s', a.attname,
+                         format_type(a.atttypid, a.atttypmod), a.attstorage, a.attcompression,
+                         {column})
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
             WHERE a.attrelid = 'socket_io_attachments'::regclass AND a.attnum > 0
            UNION ALL
