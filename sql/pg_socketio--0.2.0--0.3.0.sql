@@ -13,29 +13,6 @@ BEGIN
 END
 $$;
 
--- The attachment table the extension made (not one a Node.js deployment
--- made) compresses payloads with lz4 where the server has it, as 0.3.0
--- creates it (sql/install/attachments.sql says why); a storage its owner
--- chose since is kept. Rows already stored stay as they are.
-DO $$
-DECLARE
-    attachments regclass := to_regclass('@extschema@.socket_io_attachments');
-BEGIN
-    IF EXISTS (SELECT FROM pg_catalog.pg_depend d
-                 JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
-                WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = attachments
-                  AND d.deptype = 'e' AND e.extname = 'pg_socketio')
-       AND EXISTS (SELECT FROM pg_catalog.pg_attribute
-                    WHERE attrelid = attachments AND attname = 'payload'
-                      AND attstorage = 'e' AND attcompression = '')
-       AND EXISTS (SELECT FROM pg_catalog.pg_settings
-                    WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
-        EXECUTE format('ALTER TABLE %s ALTER COLUMN payload SET STORAGE EXTENDED,
-                                     ALTER COLUMN payload SET COMPRESSION lz4', attachments);
-    END IF;
-END
-$$;
-
 -- sio_trigger is a C function now (it was PL/pgSQL): same signature, so
 -- triggers created under 0.2.0 keep it, and fire the new code.
 CREATE OR REPLACE FUNCTION @extschema@.sio_trigger() RETURNS trigger

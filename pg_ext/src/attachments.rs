@@ -13,6 +13,7 @@ use pgrx::{register_xact_callback, set_varsize_4b, PgOid, PgSqlErrorCode, PgXact
 
 use crate::as_owner::as_owner;
 use crate::attachment_table::{self, AttachmentTable, Right};
+use crate::compression;
 use crate::error_detail::on_error_say;
 use crate::raise::{fail, OrRaise};
 use crate::scratch::palloc_huge;
@@ -41,6 +42,7 @@ pub fn store(kind: MessageType, payload: Bytea, function: &'static str) -> Strin
         bytes: payload.len,
         table: &table.name,
     };
+    let payload = payload.compressed();
     let id = on_error_say(doing, function, || {
         as_owner(table.owner, || insert(&table.name, payload.datum))
     });
@@ -90,13 +92,24 @@ impl Bytea {
             len: payload.len(),
         }
     }
+
+    /// Compressed where that pays (`compression::lz4`); the message itself
+    /// is freed then, before the INSERT copies the compressed bytes.
+    fn compressed(mut self) -> Bytea {
+        if let Some(compressed) = compression::lz4(self.datum, self.len) {
+            // SAFETY: palloc'd by `of`, and replaced by its compressed form.
+            unsafe { pg_sys::pfree(self.datum.cast_mut_ptr()) };
+            self.datum = compressed;
+        }
+        self
+    }
 }
 
 impl Drop for Bytea {
     fn drop(&mut self) {
-        // SAFETY: palloc'd by `of` in a context that outlives the message
-        // (its caller's), and referenced by nothing once the INSERT that
-        // stored it has returned.
+        // SAFETY: palloc'd by `of` (or by `compressed`, in `store`) in a
+        // context that outlives the message, and referenced by nothing once
+        // the INSERT that stored it has returned.
         unsafe { pg_sys::pfree(self.datum.cast_mut_ptr()) }
     }
 }

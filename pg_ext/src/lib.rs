@@ -11,6 +11,7 @@ mod as_owner;
 mod attachment_table;
 mod attachments;
 mod cleanup_worker;
+mod compression;
 mod datum_text;
 mod emit;
 mod error_detail;

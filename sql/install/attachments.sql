@@ -7,13 +7,11 @@
 -- Created UNLOGGED: a row lives for seconds, NOTIFY itself does not survive a
 -- crash, and WAL for every attachment made this path many times slower. After
 -- a crash the table comes back empty, which loses nothing that NOTIFY kept.
--- The created_at index serves the cleanup's range delete. Payloads are
--- compressed with lz4 where the server has it: inserting a 10 kB or a 30 MB
--- message took the same time as storing it uncompressed, and a large message
--- then fills a third as many pages of shared buffers (pushing that much less
--- of the users' data out). Without lz4 they are stored uncompressed (STORAGE
--- EXTERNAL): pglz took an eighth of a 10 kB emit's time and tripled a 30 MB
--- one's, for a row read once and deleted within seconds.
+-- The created_at index serves the cleanup's range delete. PostgreSQL does not
+-- compress payloads itself (STORAGE EXTERNAL): pglz took an eighth of a 10 kB
+-- emit's time, for a row read once and deleted within seconds. The extension
+-- compresses them with lz4 where the server has it (pg_ext/src/compression.rs
+-- says why there).
 DO $$
 BEGIN
     IF to_regclass('@extschema@.socket_io_attachments') IS NULL THEN
@@ -22,16 +20,8 @@ BEGIN
             created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             payload    bytea
         );
-        -- lz4 is among the values of default_toast_compression only in
-        -- servers built with it.
-        IF EXISTS (SELECT FROM pg_catalog.pg_settings
-                    WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
-            ALTER TABLE @extschema@.socket_io_attachments
-                ALTER COLUMN payload SET COMPRESSION lz4;
-        ELSE
-            ALTER TABLE @extschema@.socket_io_attachments
-                ALTER COLUMN payload SET STORAGE EXTERNAL;
-        END IF;
+        ALTER TABLE @extschema@.socket_io_attachments
+            ALTER COLUMN payload SET STORAGE EXTERNAL;
         CREATE INDEX socket_io_attachments_created_at
             ON @extschema@.socket_io_attachments (created_at);
         REVOKE ALL ON @extschema@.socket_io_attachments FROM PUBLIC;

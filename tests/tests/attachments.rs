@@ -238,15 +238,27 @@ async fn kept_plans_follow_the_setting_and_a_recreated_table() {
     assert_eq!(in_ours().await, 1);
 }
 
-/// lz4 where the server was built with it (Debian's and the PGDG packages
-/// are; the test's 16–18 builds are not), else no compression at all (pglz
-/// costs more than the row is worth): the stored row says which, and is read
-/// back whole either way.
+/// A message of 2 kB or more is stored compressed with lz4 where the
+/// server was built with it (Debian's and the PGDG packages are; the test's
+/// 16–18 builds are not), and not at all otherwise; one that does not
+/// compress is stored as it is. The column stays `STORAGE EXTERNAL`, so
+/// PostgreSQL never compresses on its own. Either way every row reads back
+/// whole.
 #[tokio::test]
-async fn payloads_are_compressed_with_lz4_where_the_server_has_it() {
+async fn large_messages_are_stored_lz4_compressed_where_the_server_has_it() {
     let prefix = unique_prefix("att_storage");
     let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
     let db = emitter(&prefix).await;
+    let storage: i8 = db
+        .query_one(
+            "SELECT attstorage::\"char\" FROM pg_attribute
+              WHERE attrelid = 'socket_io_attachments'::regclass AND attname = 'payload'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(storage as u8, b'e', "STORAGE EXTERNAL");
     let has_lz4: bool = db
         .query_one(
             "SELECT 'lz4' = ANY (enumvals) FROM pg_settings
@@ -256,21 +268,22 @@ async fn payloads_are_compressed_with_lz4_where_the_server_has_it() {
         .await
         .unwrap()
         .get(0);
-    let column: (i8, i8) = db
-        .query_one(
-            "SELECT attstorage::\"char\", attcompression::\"char\" FROM pg_attribute
-              WHERE attrelid = 'socket_io_attachments'::regclass AND attname = 'payload'",
-            &[],
-        )
-        .await
-        .map(|row| (row.get(0), row.get(1)))
-        .unwrap();
-    let (storage, compression) = (column.0 as u8, column.1 as u8);
-    if has_lz4 {
-        assert_eq!((storage, compression), (b'x', b'l'), "EXTENDED, lz4");
-    } else {
-        assert_eq!((storage, compression), (b'e', 0), "EXTERNAL, no method");
-    }
+    let stored = |notification: String| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one(
+                    "SELECT pg_column_compression(payload), pg_column_size(payload),
+                            length(payload)
+                       FROM socket_io_attachments WHERE id = $1",
+                    &[&attachment_id(&notification)],
+                )
+                .await
+                .unwrap();
+            let stored: (Option<String>, i32, i32) = (row.get(0), row.get(1), row.get(2));
+            stored
+        }
+    };
 
     // 200 kB of JSON that compresses well.
     let rows = 2_000;
@@ -282,25 +295,18 @@ async fn payloads_are_compressed_with_lz4_where_the_server_has_it() {
     .await
     .unwrap();
     let n = listener.next(WAIT).await.expect("a notification");
-    let stored = db
-        .query_one(
-            "SELECT pg_column_compression(payload), pg_column_size(payload), length(payload)
-               FROM socket_io_attachments WHERE id = $1",
-            &[&attachment_id(n.payload())],
-        )
-        .await
-        .unwrap();
-    let (method, size, length): (Option<String>, i32, i32) =
-        (stored.get(0), stored.get(1), stored.get(2));
+    let (method, size, length) = stored(n.payload().to_owned()).await;
     if has_lz4 {
         assert_eq!(method.as_deref(), Some("lz4"));
         assert!(size < length / 4, "{size} bytes stored for {length}");
     } else {
-        assert_eq!(method, None);
-        assert!(size >= length, "{size} bytes stored for {length}");
+        assert_eq!(
+            (method, size >= length),
+            (None, true),
+            "{size} for {length}"
+        );
     }
     let message = fetch(&db, n.payload()).await;
-    let sent = &message["data"]["packet"]["data"][1];
     let expected: Vec<Value> = (1..=rows as i64)
         .map(|i| {
             Value::Map(vec![
@@ -309,5 +315,32 @@ async fn payloads_are_compressed_with_lz4_where_the_server_has_it() {
             ])
         })
         .collect();
-    assert_eq!(sent, &Value::Array(expected));
+    assert_eq!(message["data"]["packet"]["data"][1], Value::Array(expected));
+
+    // 3 kB and 100 kB of bytes that do not compress (MD5 digests): stored
+    // as they are, the larger one after a look at its first 8 kB.
+    let digests =
+        "SELECT decode(string_agg(md5(i::text), ''), 'hex') FROM generate_series(1, $1) i";
+    for count in [200, 6_400] {
+        let sent: Vec<u8> = db.query_one(digests, &[&count]).await.unwrap().get(0);
+        db.execute(
+            r#"SELECT sio_emit_args('r', 'bin', '[{"_placeholder":true,"num":0}]', ARRAY[$1::bytea])"#,
+            &[&sent],
+        )
+        .await
+        .unwrap();
+        let n = listener.next(WAIT).await.expect("a notification");
+        let (method, size, length) = stored(n.payload().to_owned()).await;
+        assert_eq!(
+            (method, size >= length),
+            (None, true),
+            "{size} for {length}"
+        );
+        let message = fetch(&db, n.payload()).await;
+        assert_eq!(
+            message["data"]["packet"]["data"][1],
+            Value::Binary(sent),
+            "{count} digests"
+        );
+    }
 }

@@ -146,7 +146,7 @@ async fn a_full_disk_fails_the_emit_with_what_it_was_storing() {
         "CREATE EXTENSION pg_socketio;
          CREATE TABLE full_att (id bigserial UNIQUE, created_at timestamptz, payload bytea)
              TABLESPACE tiny;
-         -- Uncompressed, as the extension's own table: the payload fills the disk.
+         -- Uncompressed, as the extension's own table.
          ALTER TABLE full_att ALTER payload SET STORAGE EXTERNAL;
          SET pg_socketio.attachment_table = 'full_att';
          SET pg_socketio.channel_prefix = 'full';",
@@ -154,10 +154,12 @@ async fn a_full_disk_fails_the_emit_with_what_it_was_storing() {
     .await
     .unwrap();
 
+    // 2 MB of MD5 digests, which lz4 cannot make smaller: they fill the disk.
     let err = refused(
         &db,
         r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{"_placeholder":true,"num":0}]',
-                                ARRAY[decode(repeat('ab', 2000000), 'hex')])"#,
+                                ARRAY[(SELECT decode(string_agg(md5(i::text), ''), 'hex')
+                                         FROM generate_series(1, 125000) i)])"#,
     )
     .await;
     assert_eq!(err.code().code(), "53100", "{err:?}");
