@@ -1,7 +1,8 @@
 //! A backend's peak memory for one large emit, against the same statement
 //! storing the same bytes itself: what pg_socketio adds beyond what
-//! PostgreSQL holds for the arguments and the row (stored as the attachment
-//! table stores them: compressed where it is). Each statement runs in a
+//! PostgreSQL holds for the arguments and the row, stored in a table made
+//! like the attachment table (which PostgreSQL does not compress; the
+//! extension compresses what it stores, where it can). Each statement runs in a
 //! fresh session. Two measures: its peak RSS (`VmHWM` of
 //! `/proc/<pid>/status`, read after it), which also counts the pages of
 //! shared buffers the backend touched (PostgreSQL's cache, of fixed size,

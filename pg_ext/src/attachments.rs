@@ -42,9 +42,13 @@ pub fn store(kind: MessageType, payload: Bytea, function: &'static str) -> Strin
         bytes: payload.len,
         table: &table.name,
     };
-    let payload = payload.compressed();
     let id = on_error_say(doing, function, || {
-        as_owner(table.owner, || insert(&table.name, payload.datum))
+        as_owner(table.owner, || {
+            // Here, as the owner: compressing may ask the server a question
+            // in SQL, which runs pinned as the INSERT does.
+            let payload = payload.compressed();
+            insert(&table.name, payload.datum)
+        })
     });
     remember(table, id);
     stats::add(Counter::AttachmentsStored, 1);

@@ -46,13 +46,15 @@ thread_local! {
 }
 
 /// lz4 is a value of `default_toast_compression` only in servers built
-/// with it; asked once per backend.
+/// with it; asked once per backend. Every name is qualified, operators
+/// too: the caller's `search_path` (perhaps a SECURITY DEFINER function's
+/// caller's) must not choose what runs here.
 fn server_has_lz4() -> bool {
     SERVER_HAS_LZ4.with(|has| {
         *has.get_or_init(|| {
             Spi::get_one::<bool>(
-                "SELECT 'lz4' = ANY (enumvals) FROM pg_catalog.pg_settings
-                  WHERE name = 'default_toast_compression'",
+                "SELECT 'lz4' OPERATOR(pg_catalog.=) ANY (enumvals) FROM pg_catalog.pg_settings
+                  WHERE name OPERATOR(pg_catalog.=) 'default_toast_compression'",
             )
             .ok()
             .flatten()

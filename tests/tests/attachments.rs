@@ -344,3 +344,46 @@ async fn large_messages_are_stored_lz4_compressed_where_the_server_has_it() {
         );
     }
 }
+
+/// Whether the server has lz4 is asked in SQL, once per session: with
+/// every name qualified and `search_path` pinned, so that an `=` of the
+/// caller's, first on its path, is not what runs (it would run with the
+/// rights of whoever emits: a definer function's owner).
+#[tokio::test]
+async fn the_lz4_question_runs_nothing_of_the_callers_search_path() {
+    let prefix = unique_prefix("att_lz4_path");
+    let mut listener = RawListener::new(&[&format!("{prefix}#/")]).await;
+    let db = emitter(&prefix).await;
+    let schema = format!("att_lz4_{}", std::process::id());
+    db.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE;
+         CREATE SCHEMA {schema};
+         CREATE TEMP TABLE loot (what text);
+         CREATE FUNCTION {schema}.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+           $$BEGIN INSERT INTO pg_temp.loot VALUES ($1); RETURN $1 OPERATOR(pg_catalog.=) $2; END$$;
+         CREATE OPERATOR {schema}.= (LEFTARG = text, RIGHTARG = text, FUNCTION = {schema}.eq);
+         SET search_path = {schema}, pg_catalog, public;
+         SELECT 'shadowed' = 'shadowed';"
+    ))
+    .await
+    .unwrap();
+    let shadowed = pg_socketio_kit::texts(&db, "SELECT what FROM pg_temp.loot").await;
+    assert_eq!(shadowed, ["shadowed"], "the caller's = comes first");
+
+    db.batch_execute(
+        "SELECT public.sio_emit('r', 'big', pg_catalog.to_jsonb(pg_catalog.repeat('x', 9000)))",
+    )
+    .await
+    .unwrap();
+    let n = listener.next(WAIT).await.expect("a notification");
+    let message = fetch(&db, n.payload()).await;
+    assert_eq!(
+        message["data"]["packet"]["data"][1].as_str().map(str::len),
+        Some(9000)
+    );
+    let loot = pg_socketio_kit::texts(&db, "SELECT what FROM pg_temp.loot").await;
+    assert_eq!(loot, ["shadowed"], "nothing more ran");
+    db.batch_execute(&format!("RESET search_path; DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
