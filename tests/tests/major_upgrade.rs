@@ -73,7 +73,9 @@ async fn a_database_moved_by_pg_upgrade_emits_as_before() {
     let (old_major, version) = (server_major(&db).await, extension_version(&db).await);
     let catalog = extension_catalog(&db).await;
     assert!(
-        catalog.contains("column payload bytea storage=e grants=socketio_emitter:INSERT/postgres"),
+        catalog.contains(
+            "column payload bytea storage=e compression= grants=socketio_emitter:INSERT/postgres"
+        ),
         "{catalog}"
     );
     assert_eq!(attachment_rows(&db).await, 1, "the 9,000-character row");
