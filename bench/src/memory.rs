@@ -23,6 +23,9 @@ const MB: u64 = 1 << 20;
 /// The tables the statements measured write to.
 const TABLES: &str = "bench_memory_plain, bench_memory_rows, bench_memory_batch";
 
+/// The baseline of the `sio_emit_args` rows.
+const PLAIN_INSERT: &str = "INSERT of the same bytea into a table like the attachment table";
+
 /// A field of `/proc/<pid>/status`, in bytes.
 fn status_field(pid: i32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -138,7 +141,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
                 ),
             ),
             (
-                "INSERT of the same bytea into a table like the attachment table",
+                PLAIN_INSERT,
                 &format!(
                     "INSERT INTO bench_memory_plain (id, created_at, payload)
                      SELECT 1, clock_timestamp(), (ARRAY[convert_to(repeat('x', {binary}), 'UTF8')])[1]"
@@ -173,7 +176,7 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
                                        ARRAY[(SELECT b FROM bench_memory_random)])"#,
             ),
             (
-                "INSERT of the same bytea into a table like the attachment table",
+                PLAIN_INSERT,
                 "INSERT INTO bench_memory_plain (id, created_at, payload)
                  SELECT 1, clock_timestamp(), (ARRAY[(SELECT b FROM bench_memory_random)])[1]",
             ),

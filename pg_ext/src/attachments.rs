@@ -100,7 +100,8 @@ impl Bytea {
     /// Compressed where that pays (`compression::lz4`); the message itself
     /// is freed then, before the INSERT copies the compressed bytes.
     fn compressed(mut self) -> Bytea {
-        if let Some(compressed) = compression::lz4(self.datum, self.len) {
+        // SAFETY: `of` wrote it: a 4-byte header and `len` bytes.
+        if let Some(compressed) = unsafe { compression::lz4(self.datum, self.len) } {
             // SAFETY: palloc'd by `of`, and replaced by its compressed form.
             unsafe { pg_sys::pfree(self.datum.cast_mut_ptr()) };
             self.datum = compressed;

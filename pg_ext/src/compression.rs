@@ -63,11 +63,14 @@ fn server_has_lz4() -> bool {
     })
 }
 
-/// `bytea` (a varlena with a 4-byte header, `len` bytes after it)
-/// compressed with lz4 into the current memory context, or `None` where
-/// that does not pay (small, incompressible, no lz4) or cannot be done (too
-/// close to 1 GB).
-pub fn lz4(bytea: pg_sys::Datum, len: usize) -> Option<pg_sys::Datum> {
+/// `bytea` compressed with lz4 into the current memory context, or `None`
+/// where that does not pay (small, incompressible, no lz4) or cannot be
+/// done (too close to 1 GB).
+///
+/// # Safety
+/// `bytea` is an uncompressed, inline varlena with a 4-byte header and
+/// `len` bytes after it.
+pub unsafe fn lz4(bytea: pg_sys::Datum, len: usize) -> Option<pg_sys::Datum> {
     if len < SMALLEST || !fits_lz4_output(len) || !server_has_lz4() {
         return None;
     }
@@ -89,7 +92,7 @@ pub fn lz4(bytea: pg_sys::Datum, len: usize) -> Option<pg_sys::Datum> {
         let probe = probe?;
         unsafe { pg_sys::pfree(probe.cast_mut_ptr()) };
     }
-    // SAFETY: an uncompressed, inline varlena, as the caller says.
+    // SAFETY: as the caller says.
     unsafe { compress(bytea) }
 }
 

@@ -28,6 +28,20 @@ async fn fetch(db: &tokio_postgres::Client, notification: &str) -> Value {
     rmpv::decode::read_value(&mut &bytes[..]).unwrap()
 }
 
+/// How the attachment row a notification points at is stored: its
+/// compression method, its stored size and its length.
+async fn stored(db: &tokio_postgres::Client, notification: &str) -> (Option<String>, i32, i32) {
+    let row = db
+        .query_one(
+            "SELECT pg_column_compression(payload), pg_column_size(payload), length(payload)
+               FROM socket_io_attachments WHERE id = $1",
+            &[&attachment_id(notification)],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
 #[tokio::test]
 async fn binary_emit_stores_the_whole_message_and_notifies_its_id() {
     let prefix = unique_prefix("att_binary");
@@ -268,22 +282,6 @@ async fn large_messages_are_stored_lz4_compressed_where_the_server_has_it() {
         .await
         .unwrap()
         .get(0);
-    let stored = |notification: String| {
-        let db = &db;
-        async move {
-            let row = db
-                .query_one(
-                    "SELECT pg_column_compression(payload), pg_column_size(payload),
-                            length(payload)
-                       FROM socket_io_attachments WHERE id = $1",
-                    &[&attachment_id(&notification)],
-                )
-                .await
-                .unwrap();
-            let stored: (Option<String>, i32, i32) = (row.get(0), row.get(1), row.get(2));
-            stored
-        }
-    };
 
     // 200 kB of JSON that compresses well.
     let rows = 2_000;
@@ -295,7 +293,7 @@ async fn large_messages_are_stored_lz4_compressed_where_the_server_has_it() {
     .await
     .unwrap();
     let n = listener.next(WAIT).await.expect("a notification");
-    let (method, size, length) = stored(n.payload().to_owned()).await;
+    let (method, size, length) = stored(&db, n.payload()).await;
     if has_lz4 {
         assert_eq!(method.as_deref(), Some("lz4"));
         assert!(size < length / 4, "{size} bytes stored for {length}");
@@ -317,8 +315,9 @@ async fn large_messages_are_stored_lz4_compressed_where_the_server_has_it() {
         .collect();
     assert_eq!(message["data"]["packet"]["data"][1], Value::Array(expected));
 
-    // 3 kB and 100 kB of bytes that do not compress (MD5 digests): stored
-    // as they are, the larger one after a look at its first 8 kB.
+    // 3 kB and 100 kB of bytes that do not compress (MD5 digests), below
+    // and above the size that is first tried on its first 8 kB: stored as
+    // they are.
     let digests =
         "SELECT decode(string_agg(md5(i::text), ''), 'hex') FROM generate_series(1, $1) i";
     for count in [200, 6_400] {
@@ -330,7 +329,7 @@ async fn large_messages_are_stored_lz4_compressed_where_the_server_has_it() {
         .await
         .unwrap();
         let n = listener.next(WAIT).await.expect("a notification");
-        let (method, size, length) = stored(n.payload().to_owned()).await;
+        let (method, size, length) = stored(&db, n.payload()).await;
         assert_eq!(
             (method, size >= length),
             (None, true),
