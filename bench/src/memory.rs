@@ -62,7 +62,8 @@ struct Peaks {
 /// nobody listens on.
 const SETUP: &str = "SET pg_socketio.channel_prefix = 'bench_memory'";
 
-/// Runs `warmup` then `statement` in a new session; the peaks of both.
+/// Runs `warmup` then `statement` in a new session: the session's peak RSS
+/// (the warm-up's included) and its peak private memory during `statement`.
 async fn peak(url: &str, warmup: &str, statement: &str) -> Peaks {
     let (db, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
     tokio::spawn(connection);
@@ -108,18 +109,11 @@ impl Case<'_> {
     /// The peaks of the baseline and of ours, each session begun with
     /// `warmup`; the tables emptied after each.
     async fn peaks(&self, url: &str, db: &Client, warmup: &str) -> (Peaks, Peaks) {
+        let empty = format!("TRUNCATE {TABLES}; DELETE FROM socket_io_attachments");
         let theirs = peak(url, warmup, self.baseline).await;
-        db.batch_execute(&format!(
-            "TRUNCATE {TABLES}; DELETE FROM socket_io_attachments"
-        ))
-        .await
-        .unwrap();
+        db.batch_execute(&empty).await.unwrap();
         let mine = peak(url, warmup, self.ours).await;
-        db.batch_execute(&format!(
-            "TRUNCATE {TABLES}; DELETE FROM socket_io_attachments"
-        ))
-        .await
-        .unwrap();
+        db.batch_execute(&empty).await.unwrap();
         (mine, theirs)
     }
 
