@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pg_socketio_kit::incompressible_bytes;
 use tokio_postgres::{Client, NoTls};
 
 use crate::report::Row;
@@ -208,9 +209,8 @@ pub async fn rows(url: &str, db: &Client, rows: &mut Vec<Row>) {
         "DROP TABLE IF EXISTS bench_memory_random;
          CREATE TABLE bench_memory_random (b bytea);
          ALTER TABLE bench_memory_random ALTER COLUMN b SET STORAGE EXTERNAL;
-         INSERT INTO bench_memory_random
-           SELECT decode(string_agg(md5(i::text), ''), 'hex') FROM generate_series(1, {}) i",
-        random / 16
+         INSERT INTO bench_memory_random SELECT {}",
+        incompressible_bytes(random / 16)
     ))
     .await
     .unwrap();

@@ -823,6 +823,14 @@ impl TestRole {
     }
 }
 
+/// A `bytea` expression that lz4 cannot make smaller: `digests` MD5
+/// digests of 16 bytes each (`digests` a number or a parameter).
+pub fn incompressible_bytes(digests: impl std::fmt::Display) -> String {
+    format!(
+        "(SELECT decode(string_agg(md5(i::text), ''), 'hex') FROM generate_series(1, {digests}) i)"
+    )
+}
+
 /// A broadcast `e` with a one-byte binary argument: an attachment.
 pub const BINARY_EMIT: &str = r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{"_placeholder":true,"num":0}]', ARRAY['\x01'::bytea])"#;
 

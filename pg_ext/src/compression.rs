@@ -88,9 +88,13 @@ pub unsafe fn lz4(bytea: pg_sys::Datum, len: usize) -> Option<pg_sys::Datum> {
             compress(pg_sys::Datum::from(prefix))
         };
         // SAFETY: both palloc'd here and referenced by nothing else.
-        unsafe { pg_sys::pfree(prefix.cast()) };
-        let probe = probe?;
-        unsafe { pg_sys::pfree(probe.cast_mut_ptr()) };
+        unsafe {
+            pg_sys::pfree(prefix.cast());
+            if let Some(probe) = probe {
+                pg_sys::pfree(probe.cast_mut_ptr());
+            }
+        }
+        probe?;
     }
     // SAFETY: as the caller says.
     unsafe { compress(bytea) }

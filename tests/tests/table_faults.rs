@@ -5,7 +5,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pg_socketio_kit::{connect, refused, unique_prefix, PrivateCluster, RawListener, BINARY_EMIT};
+use pg_socketio_kit::{
+    connect, incompressible_bytes, refused, unique_prefix, PrivateCluster, RawListener, BINARY_EMIT,
+};
 
 const QUIET: Duration = Duration::from_millis(500);
 
@@ -157,9 +159,11 @@ async fn a_full_disk_fails_the_emit_with_what_it_was_storing() {
     // 2 MB of MD5 digests, which lz4 cannot make smaller: they fill the disk.
     let err = refused(
         &db,
-        r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{"_placeholder":true,"num":0}]',
-                                ARRAY[(SELECT decode(string_agg(md5(i::text), ''), 'hex')
-                                         FROM generate_series(1, 125000) i)])"#,
+        &format!(
+            r#"SELECT sio_emit_args(ARRAY[]::text[], 'e', '[{{"_placeholder":true,"num":0}}]',
+                                    ARRAY[{}])"#,
+            incompressible_bytes(125_000)
+        ),
     )
     .await;
     assert_eq!(err.code().code(), "53100", "{err:?}");
