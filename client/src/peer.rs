@@ -738,7 +738,7 @@ async fn receive(shared: Arc<Shared>, mut listener: Listener) {
 }
 
 async fn handle(shared: &Arc<Shared>, message: Message) {
-    let Message { uid, nsp, body } = message;
+    let Message { uid, nsp, body, .. } = message;
     if uid == shared.link.uid || nsp.as_deref().is_some_and(|n| n != shared.nsp) {
         return;
     }

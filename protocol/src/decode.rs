@@ -15,6 +15,8 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::exact_args;
+use crate::js_number::may_lose_digits;
 use crate::message::MessageType;
 use crate::msgpack_walk::{walk, Kind};
 use crate::transcode::Placeholders;
@@ -64,6 +66,15 @@ pub struct Message {
     /// Absent in messages of the official emitter 0.1.1 and of old adapters.
     pub nsp: Option<String>,
     pub body: Body,
+    /// The JSON text of its arguments as an array (`args`; `[packet]` for
+    /// a SERVER_SIDE_EMIT_RESPONSE), present when a number in them has
+    /// digits float64 cannot hold (`numeric`'s 40 digits, `1e400`). The
+    /// values above are what every Node.js server reads, JavaScript's
+    /// float64; this text keeps each digit, for a decimal or big-integer
+    /// type. Placeholders of binary arguments stay placeholder objects.
+    /// Inline, it is the notification's own text; through the attachment
+    /// table, the extension sends it along (`exactArgs`).
+    pub exact_args: Option<String>,
 }
 
 /// Which sockets an operation applies to.
@@ -245,7 +256,7 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
         // attachments carry JSON, through the transcoder, which applies
         // JavaScript's rule to every number.
         Err(e) if e.to_string().starts_with("number out of range") => {
-            return as_messagepack(payload).map(Notice::Message);
+            return as_messagepack(payload).map(|m| Notice::Message(exact(m, payload)));
         }
         Err(e) => {
             return Err(match e.classify() {
@@ -270,7 +281,16 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
             id,
         });
     }
-    message(wire).map(Notice::Message)
+    message(wire).map(|m| Notice::Message(exact(m, payload)))
+}
+
+/// `message`, read from `payload`, with [`Message::exact_args`] when a
+/// number in its arguments lost digits to float64.
+fn exact(mut message: Message, payload: &str) -> Message {
+    if message.exact_args.is_none() && may_lose_digits(payload) {
+        message.exact_args = exact_args::inline(payload, &message.body);
+    }
+    message
 }
 
 /// Reads the envelope; `deep`: past serde_json's recursion limit, on a
@@ -466,6 +486,7 @@ struct Wire {
     nsp: Option<String>,
     attachment_id: Option<Value>,
     data: Option<Box<WireData>>,
+    exact_args: Option<String>,
 }
 
 /// `data`, for every message type at once; fields whose shape depends on the
@@ -515,6 +536,7 @@ enum WireField {
     Nsp,
     AttachmentId,
     Data,
+    ExactArgs,
     #[serde(other)]
     Other,
 }
@@ -541,6 +563,7 @@ impl<'de> Visitor<'de> for WireVisitor {
             nsp: None,
             attachment_id: None,
             data: None,
+            exact_args: None,
         };
         while let Some(field) = map.next_key::<WireField>()? {
             match field {
@@ -551,6 +574,13 @@ impl<'de> Visitor<'de> for WireVisitor {
                     wire.attachment_id = map.next_value::<Option<SizedValue>>()?.map(|v| v.0)
                 }
                 WireField::Data => wire.data = map.next_value()?,
+                // Only ever a convenience: something else there is ignored,
+                // as Node.js servers ignore the member.
+                WireField::ExactArgs => {
+                    wire.exact_args = map
+                        .next_value::<Option<SizedValue>>()?
+                        .and_then(|v| v.0.as_str().map(str::to_owned))
+                }
                 WireField::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -655,6 +685,7 @@ fn message(wire: Wire) -> Result<Message, DecodeError> {
         uid: uid.ok_or(DecodeError::Missing("uid"))?,
         nsp: wire.nsp,
         body,
+        exact_args: wire.exact_args,
     })
 }
 

@@ -10,7 +10,7 @@ use crate::channel::channel_name;
 use crate::envelope_template::{self, Shape};
 use crate::message::{Envelope, MessageType, Operation, Sender, SentEvent, Target};
 use crate::msgpack_walk::{walk, Kind};
-use crate::transcode::{io, plan, Placeholders, Plan};
+use crate::transcode::{io, plan, str_header_len, Placeholders, Plan};
 use crate::Error;
 
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
@@ -73,6 +73,9 @@ pub struct Attachment<'a> {
     slots: Vec<usize>,
     args: Vec<ArgMsgpack<'a>>,
     binary: &'a [&'a [u8]],
+    /// The arguments' JSON texts, for `exactArgs` (the envelope's last
+    /// slot then), or none.
+    exact_args: Vec<&'a str>,
     len: usize,
 }
 
@@ -93,9 +96,26 @@ impl Attachment<'_> {
     /// Writes exactly [`len`](Self::len) bytes.
     pub fn write_to<W: Write>(&self, out: &mut W) -> Result<(), Error> {
         let mut from = 0;
-        for (&slot, arg) in self.slots.iter().zip(&self.args) {
+        let mut slots = self.slots.iter();
+        // Arguments first: `zip` then leaves the last slot in `slots`.
+        for (arg, &slot) in self.args.iter().zip(slots.by_ref()) {
             out.write_all(&self.envelope[from..slot]).map_err(io)?;
             arg.write(self.binary, out)?;
+            from = slot + SLOT.len();
+        }
+        if let (Some(&slot), Some(len)) = (slots.next(), exact_args_len(&self.exact_args)) {
+            out.write_all(&self.envelope[from..slot]).map_err(io)?;
+            // An array of the texts, written as one string without being
+            // joined first (arguments may be hundreds of megabytes).
+            rmp::encode::write_str_len(out, u32::try_from(len).map_err(io)?).map_err(io)?;
+            out.write_all(b"[").map_err(io)?;
+            for (i, json) in self.exact_args.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",").map_err(io)?;
+                }
+                out.write_all(json.as_bytes()).map_err(io)?;
+            }
+            out.write_all(b"]").map_err(io)?;
             from = slot + SLOT.len();
         }
         out.write_all(&self.envelope[from..]).map_err(io)
@@ -109,26 +129,38 @@ impl Attachment<'_> {
     }
 }
 
+/// The length of `[` the texts joined by `,` `]`; `None` for no texts.
+fn exact_args_len(texts: &[&str]) -> Option<usize> {
+    (!texts.is_empty()).then(|| texts.iter().map(|t| t.len() + 1).sum::<usize>() + 1)
+}
+
 /// An argument's MessagePack: transcoded from its JSON, or written
 /// beforehand ([`JsonArg::msgpack`]).
 #[derive(Debug, Clone, PartialEq)]
 enum ArgMsgpack<'a> {
     Transcoded(Plan<'a>),
-    Written(&'a [u8]),
+    Written { bytes: &'a [u8], keeps_digits: bool },
 }
 
 impl ArgMsgpack<'_> {
     fn len(&self) -> usize {
         match self {
             ArgMsgpack::Transcoded(plan) => plan.len(),
-            ArgMsgpack::Written(bytes) => bytes.len(),
+            ArgMsgpack::Written { bytes, .. } => bytes.len(),
         }
     }
 
     fn write<W: Write>(&self, binary: &[&[u8]], out: &mut W) -> Result<(), Error> {
         match self {
             ArgMsgpack::Transcoded(plan) => plan.write(binary, out).map(drop),
-            ArgMsgpack::Written(bytes) => out.write_all(bytes).map_err(io),
+            ArgMsgpack::Written { bytes, .. } => out.write_all(bytes).map_err(io),
+        }
+    }
+
+    fn keeps_digits(&self) -> bool {
+        match self {
+            ArgMsgpack::Transcoded(plan) => plan.keeps_digits(),
+            ArgMsgpack::Written { keeps_digits, .. } => *keeps_digits,
         }
     }
 
@@ -136,7 +168,7 @@ impl ArgMsgpack<'_> {
     fn used(&self) -> impl Iterator<Item = usize> + '_ {
         match self {
             ArgMsgpack::Transcoded(plan) => Some(plan.used()),
-            ArgMsgpack::Written(_) => None,
+            ArgMsgpack::Written { .. } => None,
         }
         .into_iter()
         .flatten()
@@ -172,6 +204,12 @@ pub trait JsonArg {
     fn msgpack(&self) -> Option<&[u8]> {
         None
     }
+
+    /// Whether [`msgpack`](Self::msgpack) kept every number's digits (a
+    /// number float64 cannot hold loses some: `numeric`'s 40 digits).
+    fn msgpack_keeps_digits(&self) -> bool {
+        true
+    }
 }
 
 /// Text serde_json has checked.
@@ -192,6 +230,10 @@ impl<T: JsonArg + ?Sized> JsonArg for &T {
 
     fn msgpack(&self) -> Option<&[u8]> {
         (**self).msgpack()
+    }
+
+    fn msgpack_keeps_digits(&self) -> bool {
+        (**self).msgpack_keeps_digits()
     }
 }
 
@@ -245,7 +287,10 @@ pub fn encode_as<'a, A: JsonArg>(
     let plans = args
         .iter()
         .map(|arg| match arg.msgpack() {
-            Some(bytes) => Ok(ArgMsgpack::Written(bytes)),
+            Some(bytes) => Ok(ArgMsgpack::Written {
+                bytes,
+                keeps_digits: arg.msgpack_keeps_digits(),
+            }),
             None => plan(arg.json(), placeholders(arg, binary)).map(ArgMsgpack::Transcoded),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -257,6 +302,13 @@ pub fn encode_as<'a, A: JsonArg>(
     if let Some(index) = used.iter().position(|u| !u) {
         return Err(Error::UnusedBinary { index });
     }
+    // The JSON texts go along when MessagePack lost a number's digits: a
+    // Rust listener then has them, as it has them from inline JSON.
+    let exact_args = if plans.iter().all(ArgMsgpack::keeps_digits) {
+        Vec::new()
+    } else {
+        args.iter().map(JsonArg::json).collect()
+    };
     let slots = vec![Slot; args.len()];
     let envelope = Envelope {
         sender,
@@ -265,12 +317,18 @@ pub fn encode_as<'a, A: JsonArg>(
         cluster_source: settings.cluster_source,
         // The row id makes the notification unique.
         seq: None,
+        exact_args: (!exact_args.is_empty()).then_some(Slot),
     };
     let envelope = rmp_serde::to_vec_named(&envelope).map_err(|e| Error::Json(e.to_string()))?;
     let slots = empty_bins(&envelope)?;
-    debug_assert_eq!(slots.len(), args.len());
+    debug_assert_eq!(
+        slots.len(),
+        args.len() + usize::from(!exact_args.is_empty())
+    );
+    let exact_len = exact_args_len(&exact_args);
     let len = envelope.len() - SLOT.len() * slots.len()
-        + plans.iter().map(ArgMsgpack::len).sum::<usize>();
+        + plans.iter().map(ArgMsgpack::len).sum::<usize>()
+        + exact_len.map_or(0, |len| str_header_len(len) + len);
     if len > MAX_ATTACHMENT {
         return Err(Error::TooLarge {
             len,
@@ -285,6 +343,7 @@ pub fn encode_as<'a, A: JsonArg>(
             slots,
             args: plans,
             binary,
+            exact_args,
             len,
         },
     })
@@ -352,6 +411,8 @@ fn to_json<A: JsonArg>(
         op: with_args(op, slots),
         cluster_source: settings.cluster_source,
         seq: Some(seq),
+        // The text itself carries every digit.
+        exact_args: None,
     };
     let mut text = Counted {
         bytes: Vec::with_capacity(ENVELOPE_TEXT + args_len + 1),

@@ -11,6 +11,8 @@ mod decode;
 mod encode;
 mod envelope_template;
 mod error;
+mod exact_args;
+mod js_number;
 mod json_text;
 mod memory;
 mod message;

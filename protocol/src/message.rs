@@ -16,6 +16,10 @@ pub const EMITTER_UID: &str = "emitter";
 /// on every message; standalone adapters ignore the field.
 pub const CLUSTER_SOURCE: &str = "_sio_adapter";
 
+/// The member of an attachment's message that holds its arguments' JSON
+/// text when MessagePack could not keep every digit of their numbers.
+pub(crate) const EXACT_ARGS: &str = "exactArgs";
+
 /// Message types of the adapter protocol (socket.io-adapter's `MessageType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -230,6 +234,10 @@ pub(crate) struct Envelope<'a, A> {
     /// Makes each notification unique (PostgreSQL folds identical ones
     /// within a transaction); `None` where the payload is unique anyway.
     pub seq: Option<u64>,
+    /// `"exactArgs"`: where the arguments' JSON text goes when MessagePack
+    /// lost digits of a number in them (attachments only; Node.js servers
+    /// ignore the member).
+    pub exact_args: Option<A>,
 }
 
 impl<A: Serialize> Serialize for Envelope<'_, A> {
@@ -251,6 +259,9 @@ impl<A: Serialize> Serialize for Envelope<'_, A> {
         }
         if let Some(seq) = self.seq {
             m.serialize_entry("seq", &seq)?;
+        }
+        if let Some(exact_args) = &self.exact_args {
+            m.serialize_entry(EXACT_ARGS, exact_args)?;
         }
         m.end()
     }

@@ -326,6 +326,7 @@ impl<'a> RowChange<'a> {
                 std::str::from_utf8(out.finish()).expect("rows are written from UTF-8"),
             ),
             msgpack: None,
+            msgpack_keeps_digits: true,
         }
     }
 }
@@ -337,6 +338,7 @@ impl<'a> RowChange<'a> {
 pub struct ChangeJson<'a> {
     json: Cow<'a, str>,
     msgpack: Option<Vec<u8>>,
+    msgpack_keeps_digits: bool,
 }
 
 impl JsonArg for ChangeJson<'_> {
@@ -346,6 +348,10 @@ impl JsonArg for ChangeJson<'_> {
 
     fn msgpack(&self) -> Option<&[u8]> {
         self.msgpack.as_deref()
+    }
+
+    fn msgpack_keeps_digits(&self) -> bool {
+        self.msgpack_keeps_digits
     }
 
     /// Rows hold data: a column's object shaped like a placeholder is sent
@@ -366,6 +372,7 @@ const OLD: &str = ",\"old\":";
 pub(crate) struct StoredRow<'r> {
     pub json: &'r [u8],
     pub msgpack: &'r [u8],
+    pub keeps_digits: bool,
 }
 
 /// The event's argument for a statement's rows (pairs of `new`, `old`), in
@@ -422,6 +429,10 @@ where
             .clone()
             .map(|(new, old)| 1 + 2 * MSGPACK_KEY_LEN + row_len(new) + row_len(old))
             .sum::<usize>();
+    let keeps_digits = rows
+        .clone()
+        .flat_map(|(new, old)| [new, old])
+        .all(|row| row.is_none_or(|r| r.keeps_digits));
     let mut msgpack = Vec::new();
     reserve(&mut msgpack, len, WHAT)?;
     msgpack.extend_from_slice(&msgpack_head);
@@ -439,6 +450,7 @@ where
     Ok(ChangeJson {
         json: Cow::Owned(json),
         msgpack: Some(msgpack),
+        msgpack_keeps_digits: keeps_digits,
     })
 }
 
@@ -609,6 +621,7 @@ mod tests {
         let stored = |json: &'static str| StoredRow {
             json: json.as_bytes(),
             msgpack: Box::leak(transcoded(json).into_boxed_slice()),
+            keeps_digits: true,
         };
         let many = statement_change(
             "INSERT",

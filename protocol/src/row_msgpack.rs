@@ -17,14 +17,16 @@ impl Row<'_> {
     /// Appends its MessagePack to `buf` (a statement's rows share one
     /// buffer) in one pass: room for each piece is made before it is
     /// written (its length, or the most its header or number can take), so
-    /// `buf` grows fallibly and writing into it never allocates.
-    pub fn append_msgpack_to(&self, buf: &mut Vec<u8>) -> Result<(), Error> {
+    /// `buf` grows fallibly and writing into it never allocates. Says
+    /// whether every number kept its digits (see `js_number`).
+    pub fn append_msgpack_to(&self, buf: &mut Vec<u8>) -> Result<bool, Error> {
         let room = |buf: &mut Vec<u8>, bytes: usize| {
             reserve(buf, bytes, "the MessagePack of a statement's rows")
         };
         let len = u32::try_from(self.members.len()).expect("at most 1,664 columns");
         room(buf, HEADER)?;
         rmp::encode::write_map_len(buf, len).map_err(io)?;
+        let mut keeps_digits = true;
         for (key, value) in &self.members {
             let name = member_name(key);
             room(buf, HEADER + name.len())?;
@@ -49,18 +51,19 @@ impl Row<'_> {
                     }
                     Some(Scalar::Number) => {
                         room(buf, NUMBER)?;
-                        write_number(buf, json)?;
+                        keeps_digits &= write_number(buf, json)?;
                     }
                     // `json`, `jsonb`, arrays and composites.
                     None => {
                         let plan = plan(json, Placeholders::Data)?;
                         room(buf, plan.len())?;
                         plan.write(&[], buf)?;
+                        keeps_digits &= plan.keeps_digits();
                     }
                 },
             }
         }
-        Ok(())
+        Ok(keeps_digits)
     }
 }
 

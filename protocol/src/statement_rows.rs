@@ -47,6 +47,8 @@ struct Entry {
     json: Range<usize>,
     msgpack: Range<usize>,
     rooms: Range<usize>,
+    /// Its MessagePack kept every number's digits.
+    keeps_digits: bool,
 }
 
 impl StatementRows {
@@ -55,11 +57,12 @@ impl StatementRows {
     pub fn add_row(&mut self, version: Version, row: &Row) -> Result<(), Error> {
         let (json, msgpack) = (self.json.len(), self.msgpack.len());
         row.append_to(&mut self.json)?;
-        row.append_msgpack_to(&mut self.msgpack)?;
+        let keeps_digits = row.append_msgpack_to(&mut self.msgpack)?;
         let entry = Entry {
             json: json..self.json.len(),
             msgpack: msgpack..self.msgpack.len(),
             rooms: self.rooms.len()..self.rooms.len(),
+            keeps_digits,
         };
         push(self.entries(version), entry, ROWS)
     }
@@ -177,6 +180,7 @@ impl StatementRows {
             entries.get(i).map(|e| StoredRow {
                 json: &self.json[e.json.clone()],
                 msgpack: &self.msgpack[e.msgpack.clone()],
+                keeps_digits: e.keeps_digits,
             })
         };
         let pairs = indexes

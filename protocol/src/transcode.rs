@@ -16,6 +16,7 @@
 
 use std::io::Write;
 
+use crate::js_number::{javascript_number, keeps_digits};
 use crate::json_text::{malformed, tokens, unescape, unescaped, JsonStr, Token};
 use crate::memory::push;
 use crate::Error;
@@ -35,6 +36,8 @@ pub(crate) struct Plan<'a> {
     /// argument has millions of containers and, as a rule, no placeholder.
     placeholders: Vec<(usize, usize)>,
     len: usize,
+    /// No number lost digits to float64 ([`keeps_digits`]).
+    keeps_digits: bool,
 }
 
 /// An open container while planning.
@@ -100,6 +103,7 @@ pub(crate) fn plan<'a>(json: &'a str, placeholders: Placeholders) -> Result<Plan
         counts: Vec::new(),
         placeholders: Vec::new(),
         len: 0,
+        keeps_digits: true,
     };
     let mut stack: Vec<Frame> = Vec::new();
     let mut values = 0usize;
@@ -118,7 +122,7 @@ pub(crate) fn plan<'a>(json: &'a str, placeholders: Placeholders) -> Result<Plan
                 top.key = Key::of(key);
                 top.expect_key = false;
                 plan.counts[top.index] += 1;
-                plan.len += scalar_len(token)?;
+                plan.len += scalar_len(token, &mut plan.keeps_digits)?;
                 continue;
             }
             if token != Token::Close {
@@ -157,7 +161,7 @@ pub(crate) fn plan<'a>(json: &'a str, placeholders: Placeholders) -> Result<Plan
                 close(&mut plan, &mut stack, at, binary)?;
             }
             Token::Number(_) | Token::Str(_) | Token::Bool(_) | Token::Null => {
-                plan.len += scalar_len(token)?;
+                plan.len += scalar_len(token, &mut plan.keeps_digits)?;
                 if let Some(top) = stack.last_mut() {
                     if top.object && top.key == Key::Num {
                         top.num = Some((at, at + token_len(json, at)));
@@ -172,8 +176,9 @@ pub(crate) fn plan<'a>(json: &'a str, placeholders: Placeholders) -> Result<Plan
     Ok(plan)
 }
 
-/// The MessagePack length of a scalar token, as [`Plan::write`] writes it.
-fn scalar_len(token: Token) -> Result<usize, Error> {
+/// The MessagePack length of a scalar token, as [`Plan::write`] writes it;
+/// clears `keeps_digits` for a number that loses digits.
+fn scalar_len(token: Token, keeps_digits: &mut bool) -> Result<usize, Error> {
     match token {
         Token::Str(JsonStr { raw, escaped }) => {
             let len = if escaped {
@@ -185,7 +190,7 @@ fn scalar_len(token: Token) -> Result<usize, Error> {
         }
         Token::Number(text) => {
             let mut out = Counter(0);
-            write_number(&mut out, text)?;
+            *keeps_digits &= write_number(&mut out, text)?;
             Ok(out.0)
         }
         Token::Bool(_) | Token::Null => Ok(1),
@@ -195,7 +200,7 @@ fn scalar_len(token: Token) -> Result<usize, Error> {
 
 /// The header rmp writes before a string of `len` bytes (fixstr, str 8,
 /// 16, 32), counted rather than written: planning measures every string.
-fn str_header_len(len: usize) -> usize {
+pub(crate) fn str_header_len(len: usize) -> usize {
     match len {
         0..32 => 1,
         32..256 => 2,
@@ -279,6 +284,11 @@ impl Plan<'_> {
         self.len
     }
 
+    /// Whether every number keeps its digits in the MessagePack.
+    pub fn keeps_digits(&self) -> bool {
+        self.keeps_digits
+    }
+
     /// The binary arguments this argument uses.
     pub fn used(&self) -> impl Iterator<Item = usize> + '_ {
         self.placeholders.iter().map(|&(_, n)| n)
@@ -317,7 +327,9 @@ impl Plan<'_> {
                 }
                 Token::Close => {}
                 Token::Str(raw) => write_str(&mut out, raw)?,
-                Token::Number(text) => write_number(&mut out, text)?,
+                Token::Number(text) => {
+                    write_number(&mut out, text)?;
+                }
                 Token::Bool(b) => rmp::encode::write_bool(&mut out, b).map_err(io)?,
                 Token::Null => rmp::encode::write_nil(&mut out).map_err(io)?,
             }
@@ -340,25 +352,12 @@ fn write_str<W: Write>(out: &mut W, JsonStr { raw, escaped }: JsonStr) -> Result
 }
 
 /// Integers that fit 64 bits as MessagePack integers (as serde writes them),
-/// every other number as the float64 JavaScript reads from its text.
-pub(crate) fn write_number<W: Write>(out: &mut W, text: &str) -> Result<(), Error> {
+/// every other number as the float64 JavaScript reads from its text. Says
+/// whether that kept every digit of the text ([`keeps_digits`]).
+pub(crate) fn write_number<W: Write>(out: &mut W, text: &str) -> Result<bool, Error> {
     let number = javascript_number(text).ok_or_else(|| malformed("a malformed number"))?;
-    rmpv::encode::write_value(out, &number).map_err(io)
-}
-
-/// A JSON number's text as a value: an integer when it is one that fits 64
-/// bits, otherwise the float64 JavaScript reads (`1e400` is Infinity).
-/// `None` for text that is not a number.
-pub(crate) fn javascript_number(text: &str) -> Option<rmpv::Value> {
-    if !text.contains(['.', 'e', 'E']) {
-        if let Ok(n) = text.parse::<u64>() {
-            return Some(n.into());
-        }
-        if let Ok(n) = text.parse::<i64>() {
-            return Some(n.into());
-        }
-    }
-    text.parse::<f64>().ok().map(rmpv::Value::F64)
+    rmpv::encode::write_value(out, &number).map_err(io)?;
+    Ok(keeps_digits(text, &number))
 }
 
 pub(crate) fn io<E: std::fmt::Display>(e: E) -> Error {

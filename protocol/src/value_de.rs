@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use rmpv::Value;
 use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Unexpected, Visitor};
 
-use crate::transcode::javascript_number;
+use crate::js_number::javascript_number;
 
 /// A [`Value`] read with [`ValueVisitor`].
 pub(crate) struct SizedValue(pub Value);

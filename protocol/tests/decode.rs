@@ -25,7 +25,8 @@ fn messages_as_node_servers_write_them() {
         Message {
             uid: "8155fcbe1c0ca299".into(),
             nsp: Some("/".into()),
-            body: Body::InitialHeartbeat
+            body: Body::InitialHeartbeat,
+            exact_args: None,
         }
     );
 
@@ -647,4 +648,57 @@ fn numbers_beyond_float64_read_as_javascript_reads_them() {
         ]
     );
     assert_eq!(opts.rooms, strings(&["r"]));
+}
+
+#[test]
+fn the_arguments_text_comes_along_when_a_number_loses_digits() {
+    let big = format!("1{}", "0".repeat(400));
+    let broadcast = |args: &str, rest: &str| {
+        format!(
+            r#"{{"type":3,"data":{{"packet":{{"type":2,"data":["e",{args}]}},"opts":{{"rooms":[],"except":[]}}}},"uid":"emitter","nsp":"/"{rest}}}"#
+        )
+    };
+    // Every argument as written, its spaces too; binary placeholders (here
+    // data) as objects.
+    let args =
+        format!(r#"{big},{{"n": 0.10000000000000000001}},"s",{{"_placeholder":true,"num":0}}"#);
+    assert_eq!(
+        inline(&broadcast(&args, "")).exact_args,
+        Some(format!("[{args}]"))
+    );
+    assert_eq!(
+        inline(&broadcast("123456789012345678901234567890", ""))
+            .exact_args
+            .as_deref(),
+        Some("[123456789012345678901234567890]")
+    );
+    // Numbers that keep their digits, strings that look like numbers, and
+    // a long number outside the arguments: nothing to add.
+    for (args, rest) in [
+        (
+            r#"1.5, 18446744073709551615, -9223372036854775808, 0.30000000000000004, 1e300"#,
+            "",
+        ),
+        (
+            r#""123456789012345678901234567890", "550e8400-e29b-41d4-a716-446655440000""#,
+            "",
+        ),
+        ("1", r#","seq":123456789012345678901234567890"#),
+    ] {
+        assert_eq!(inline(&broadcast(args, rest)).exact_args, None, "{args}");
+    }
+    // Deeper than serde_json's recursion limit.
+    let deep = format!("{}1e400{}", "[".repeat(3000), "]".repeat(3000));
+    assert_eq!(
+        inline(&broadcast(&deep, "")).exact_args,
+        Some(format!("[{deep}]"))
+    );
+    // A server-side emit's arguments follow its event; an answer is one.
+    let emit =
+        format!(r#"{{"type":9,"data":{{"packet":["e",{big},2]}},"uid":"emitter","nsp":"/"}}"#);
+    assert_eq!(inline(&emit).exact_args, Some(format!("[{big},2]")));
+    let answer = format!(
+        r#"{{"type":10,"data":{{"requestId":"q","packet":[{big}]}},"uid":"emitter","nsp":"/"}}"#
+    );
+    assert_eq!(inline(&answer).exact_args, Some(format!("[[{big}]]")));
 }

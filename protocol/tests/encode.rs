@@ -1,9 +1,9 @@
 //! The exact bytes the codec produces, without a database.
 
 use pg_socketio_protocol::{
-    attachment_notification, encode, encode_as, split_args, Encoded, Error, Flags, MessageType,
-    Operation, RawValue, Sender, SentEvent, Settings, Target, DEFAULT_PAYLOAD_THRESHOLD,
-    EMITTER_UID,
+    attachment_notification, decode_attachment, encode, encode_as, split_args, Body, Encoded,
+    Error, Flags, MessageType, Operation, RawValue, Sender, SentEvent, Settings, Target, Value,
+    DEFAULT_PAYLOAD_THRESHOLD, EMITTER_UID,
 };
 
 fn raw(json: &str) -> Box<RawValue> {
@@ -754,6 +754,12 @@ fn a_statements_message_written_with_its_msgpack_is_the_transcoded_one() {
         .unwrap(),
     );
     assert_eq!(written, transcoded);
+    // 2^64 is not an integer of 64 bits: its float64 writes back as
+    // 18446744073709552000, so the rows' text comes along.
+    assert_eq!(
+        decode_attachment(&written).unwrap().exact_args,
+        Some(format!("[{}]", change.json()))
+    );
 
     // And the attachment path takes an argument's MessagePack as it is:
     // here `true`, written beside the JSON `null`.
@@ -785,4 +791,59 @@ fn a_statements_message_written_with_its_msgpack_is_the_transcoded_one() {
         packet_data(&message),
         &rmpv::Value::Array(vec!["rows".into(), true.into()])
     );
+}
+
+/// An attachment whose MessagePack lost a number's digits carries, beside
+/// it, the arguments' JSON text (`exactArgs`, which Node.js servers
+/// ignore); one whose numbers all keep them carries nothing more.
+#[test]
+fn attachments_carry_the_arguments_text_when_a_number_loses_digits() {
+    let settings = Settings {
+        payload_threshold: 0,
+        ..Settings::default()
+    };
+    let big = format!("1{}", "0".repeat(400));
+    let encoded = |args: &[&str], binary: &[&[u8]]| {
+        let args: Vec<Box<RawValue>> = args.iter().map(|a| raw(a)).collect();
+        let args: Vec<&RawValue> = args.iter().map(|a| &**a).collect();
+        let op = Operation::Emit {
+            event: SentEvent {
+                binary,
+                ..SentEvent::new("e", &args)
+            },
+            flags: Flags::default(),
+        };
+        match encode(&settings, Target::default(), op, 1).unwrap() {
+            Encoded::Attachment { payload, .. } => {
+                let bytes = payload.to_vec();
+                assert_eq!(bytes.len(), payload.len());
+                bytes
+            }
+            other => panic!("expected an attachment: {other:?}"),
+        }
+    };
+    let args = [
+        format!("[{big}, 0.10000000000000000001]"),
+        r#"{"n": 123456789012345678901234567890}"#.to_owned(),
+        r#"{"_placeholder":true,"num":0}"#.to_owned(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let bytes = encoded(&args, &[b"\x01"]);
+    let message = decode_attachment(&bytes).unwrap();
+    assert_eq!(message.exact_args, Some(format!("[{}]", args.join(","))));
+    let Body::Broadcast { args, .. } = message.body else {
+        panic!("expected a broadcast");
+    };
+    assert_eq!(
+        args,
+        vec![
+            Value::Array(vec![Value::F64(f64::INFINITY), Value::F64(0.1)]),
+            Value::Map(vec![("n".into(), Value::F64(1.2345678901234568e29))]),
+            Value::Binary(vec![1]),
+        ]
+    );
+
+    let bytes = encoded(&["[1.5, 18446744073709551615, 0.30000000000000004]"], &[]);
+    assert_eq!(decode_attachment(&bytes).unwrap().exact_args, None);
+    assert!(!bytes.windows(9).any(|w| w == b"exactArgs"));
 }

@@ -136,6 +136,14 @@ test("one rule for JSON, inline or through the attachment table: depth, huge and
   await sql.query(`SELECT sio_emit('room2', 'attached', $1::jsonb)`, [json]);
   await sql.query(`RESET pg_socketio.payload_threshold`);
   await settle();
+  // The attachment carries the arguments' JSON text beside their
+  // MessagePack (exactArgs, for Rust listeners): the adapter ignores it.
+  const { rows } = await sql.query(
+    `SELECT position(convert_to('exactArgs', 'UTF8') in payload) > 0
+            AND position(convert_to('123456789012345678901234567890', 'UTF8') in payload) > 0 AS beside
+       FROM socket_io_attachments ORDER BY id DESC LIMIT 1`,
+  );
+  assert.deepEqual(rows, [{ beside: true }]);
   const [[inlineEvent, inline], [attachedEvent, attached]] = clients.c.received;
   assert.equal(inlineEvent, "inline");
   assert.equal(attachedEvent, "attached");

@@ -40,6 +40,7 @@ fn from_emitter(nsp: &str, body: Body) -> Message {
         uid: "emitter".into(),
         nsp: Some(nsp.into()),
         body,
+        exact_args: None,
     }
 }
 
@@ -321,6 +322,7 @@ async fn heartbeats_and_responses_only_when_asked_and_the_namespace_as_adapter_0
         uid: "srv1".into(),
         nsp: Some("/admin".into()),
         body: Body::Heartbeat,
+        exact_args: None,
     };
     let count = Message {
         uid: "srv1".into(),
@@ -329,6 +331,7 @@ async fn heartbeats_and_responses_only_when_asked_and_the_namespace_as_adapter_0
             request_id: "q".into(),
             client_count: 3,
         },
+        exact_args: None,
     };
     let join = Message {
         uid: "emitter".into(),
@@ -337,6 +340,7 @@ async fn heartbeats_and_responses_only_when_asked_and_the_namespace_as_adapter_0
             opts: ReceivedOpts::default(),
             rooms: rooms(&["z"]),
         },
+        exact_args: None,
     };
     let leave = Message {
         uid: "emitter".into(),
@@ -345,6 +349,7 @@ async fn heartbeats_and_responses_only_when_asked_and_the_namespace_as_adapter_0
             opts: ReceivedOpts::default(),
             rooms: rooms(&["y"]),
         },
+        exact_args: None,
     };
     for message in [heartbeat, count, join.clone()] {
         assert_eq!(
@@ -713,20 +718,93 @@ async fn deeply_nested_arguments_arrive_inline_and_attached() {
 
 /// A number beyond float64 arrives as JavaScript reads it (Infinity; a
 /// Node.js server does the same and sends clients `null`), not as an error.
+/// `args` hold what every Node.js server reads, JavaScript's float64;
+/// `exact_args` the arguments' text with every digit, whichever way the
+/// message came: inline, through the attachment table, from a trigger's
+/// row or a statement's rows. Nothing beside numbers that keep their digits.
 #[tokio::test]
-async fn numbers_beyond_float64_arrive_as_javascript_reads_them() {
+async fn numbers_beyond_float64_arrive_as_javascript_reads_them_with_their_text_beside() {
     let prefix = unique_prefix("rl_inf");
     let mut listener = builder(&prefix).connect().await.unwrap();
     let db = emitter(&prefix).await;
-    db.batch_execute("SELECT sio_emit('r', 'inf', ('1' || repeat('0', 400))::jsonb)")
-        .await
-        .unwrap();
-    let (_, message) = next_message(&mut listener, WAIT).await;
-    let Body::Broadcast { event, args, .. } = message.body else {
-        panic!("not a broadcast")
+    let big = format!("1{}", "0".repeat(400));
+    let long = "x".repeat(9000);
+    db.batch_execute(&format!(
+        "SELECT sio_emit('r', 'inline', '{big}'::jsonb);
+         SELECT sio_emit('r', 'attached', jsonb_build_array('{big}'::numeric, '{long}'));
+         SELECT sio_emit('r', 'kept', '[1.5, 12345678901234567890, 0.30000000000000004]');
+         CREATE TEMP TABLE amounts (amount numeric, note text);
+         CREATE TRIGGER a_row AFTER INSERT ON amounts
+           FOR EACH ROW EXECUTE FUNCTION sio_trigger('r', 'row');
+         CREATE TRIGGER b_statement AFTER INSERT ON amounts REFERENCING NEW TABLE AS added
+           FOR EACH STATEMENT EXECUTE FUNCTION sio_trigger('r', 'rows');
+         INSERT INTO amounts VALUES (12345678901234567890.123456789, 'short');
+         INSERT INTO amounts VALUES (12345678901234567890.123456789, '{long}');"
+    ))
+    .await
+    .unwrap();
+    let mut next = async || {
+        let (_, message) = next_message(&mut listener, WAIT).await;
+        let Body::Broadcast { event, args, .. } = message.body else {
+            panic!("not a broadcast")
+        };
+        (event, args, message.exact_args)
     };
     assert_eq!(
-        (event.as_str(), args),
-        ("inf", vec![Value::F64(f64::INFINITY)])
+        next().await,
+        (
+            "inline".into(),
+            vec![Value::F64(f64::INFINITY)],
+            Some(format!("[{big}]"))
+        )
     );
+    assert_eq!(
+        next().await,
+        (
+            "attached".into(),
+            vec![Value::Array(vec![
+                Value::F64(f64::INFINITY),
+                long.as_str().into()
+            ])],
+            Some(format!("[[{big}, \"{long}\"]]"))
+        )
+    );
+    assert_eq!(
+        next().await,
+        (
+            "kept".into(),
+            vec![Value::Array(vec![
+                Value::F64(1.5),
+                12345678901234567890u64.into(),
+                Value::F64(0.30000000000000004)
+            ])],
+            None
+        )
+    );
+    // Row mode, then statement mode; inline (a short row), then attached.
+    for (event, note) in [
+        ("row", "short"),
+        ("rows", "short"),
+        ("row", &*long),
+        ("rows", &*long),
+    ] {
+        let (name, args, exact) = next().await;
+        assert_eq!(name, event);
+        let exact = exact.unwrap_or_else(|| panic!("{event} {}: no exact_args", note.len()));
+        let row = if event == "row" {
+            &args[0]["new"]
+        } else {
+            &args[0]["rows"][0]["new"]
+        };
+        assert_eq!(row["amount"], Value::F64(12345678901234567890.123456789));
+        assert_eq!(row["note"], Value::from(note));
+        // The same change, written as JSON with the column's every digit.
+        let expected = format!(
+            r#"[{{"op":"INSERT","schema":"{}","table":"amounts","#,
+            args[0]["schema"].as_str().unwrap()
+        );
+        assert!(exact.starts_with(&expected), "{event}: {exact:.200}");
+        let amount = format!(r#"{{"amount":12345678901234567890.123456789,"note":"{note}"}}"#);
+        assert_eq!(exact.matches(&amount).count(), 1, "{event}: {exact:.200}");
+    }
 }

@@ -78,6 +78,7 @@ async fn what_node_sends_is_decoded_exactly() {
         uid: uids[sender].clone(),
         nsp: nsp.map(str::to_owned),
         body,
+        exact_args: None,
     };
     let value = |j: serde_json::Value| rmpv::ext::to_value(j).unwrap();
     let expected = [
@@ -195,6 +196,7 @@ async fn what_node_sends_is_decoded_exactly() {
                 uid: "emitter".into(),
                 nsp: None,
                 body: broadcast("oe", vec![Value::from(7)], to(&["r3"])),
+                exact_args: None,
             },
         ),
         (
@@ -283,6 +285,7 @@ async fn requests_responses_and_heartbeats_between_servers_are_decoded() {
         uid: uids[sender].clone(),
         nsp: Some("/".into()),
         body,
+        exact_args: None,
     };
     let expected = vec![
         from("a", Body::InitialHeartbeat),

@@ -40,6 +40,7 @@ fn broadcast(uid: &str, event: &str, args: Vec<Value>) -> Message {
             opts: ReceivedOpts::default(),
             request_id: None,
         },
+        exact_args: None,
     }
 }
 
