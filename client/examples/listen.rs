@@ -35,6 +35,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         opts.except,
                         message.uid
                     );
+                    if let Some(exact) = &message.exact_args {
+                        println!("  every digit: {exact}");
+                    }
                 }
                 other => println!("{namespace} {other:?} from {}", message.uid),
             },

@@ -109,7 +109,7 @@ async fn every_message_in_commit_order_and_only_what_committed() {
     // operation, another namespace.
     db.batch_execute(
         r#"SELECT sio_emit('r', 'small', '{"n":1}');
-           SELECT sio_emit('r', 'large', to_jsonb(repeat('x', 20000)));
+           SELECT sio_emit('r', 'large', jsonb_build_array(repeat('x', 20000), 12345678901234567890.5));
            SELECT sio_emit_args(ARRAY['r'], 'bin', '[{"_placeholder":true,"num":0}]', binary_args => ARRAY['\x00ff'::bytea]);
            SELECT sio_sockets_join(ARRAY['r'], ARRAY['j']);
            SELECT sio_emit('r', 'admin', '1', nsp => '/admin');"#,
@@ -117,6 +117,7 @@ async fn every_message_in_commit_order_and_only_what_committed() {
     .await
     .unwrap();
     let mut got = Vec::new();
+    let mut exact_args = Vec::new();
     for _ in 0..4 {
         let event = next(&mut listener).await;
         let DurableEvent::Message {
@@ -129,6 +130,7 @@ async fn every_message_in_commit_order_and_only_what_committed() {
             panic!("{event:?}")
         };
         assert_eq!(namespace, "/");
+        exact_args.push(message.exact_args);
         got.push((offset, message.body));
     }
     assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "offsets grow");
@@ -136,10 +138,23 @@ async fn every_message_in_commit_order_and_only_what_committed() {
     match &got[1].1 {
         Body::Broadcast { event, args, .. } => {
             assert_eq!(event, "large");
-            assert_eq!(args[0].as_str().map(str::len), Some(20000));
+            assert_eq!(args[0][0].as_str().map(str::len), Some(20000));
+            assert_eq!(args[0][1], Value::F64(12345678901234567890.5));
         }
         other => panic!("{other:?}"),
     }
+    // The number's every digit, beside the float64 (the MessagePack's
+    // `exactArgs`); nothing beside the others.
+    let x = "x".repeat(20000);
+    assert_eq!(
+        exact_args,
+        [
+            None,
+            Some(format!("[[\"{x}\", 12345678901234567890.5]]")),
+            None,
+            None
+        ]
+    );
     match &got[2].1 {
         Body::Broadcast { args, .. } => assert_eq!(args[0], Value::Binary(vec![0, 0xff])),
         other => panic!("{other:?}"),
@@ -257,7 +272,7 @@ async fn prepared_transactions_emit_through_the_wal() {
                 "SET pg_socketio.delivery = '{delivery}';
                  BEGIN;
                  SELECT sio_emit('r', 'n', '5');
-                 SELECT sio_emit('r', 'large', to_jsonb(repeat('x', 20000)));
+                 SELECT sio_emit('r', 'large', jsonb_build_array(repeat('x', 20000), 12345678901234567890.5));
                  PREPARE TRANSACTION 'refused'"
             ),
         )
