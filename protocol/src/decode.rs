@@ -285,12 +285,32 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
 }
 
 /// `message`, read from `payload`, with [`Message::exact_args`] when a
-/// number in its arguments lost digits to float64.
+/// number in its arguments lost digits to float64. Only a float can have:
+/// integers of 64 bits are read as they are, and most messages hold no
+/// float, so the payload's text is looked at again only for those that do
+/// (perf: the look cost a third of decoding the listener benchmark's
+/// messages).
 fn exact(mut message: Message, payload: &str) -> Message {
-    if message.exact_args.is_none() && may_lose_digits(payload) {
+    let mut float = false;
+    message
+        .body
+        .values_mut(|value| float = float || may_hold_float(value, 32));
+    if message.exact_args.is_none() && float && may_lose_digits(payload) {
         message.exact_args = exact_args::inline(payload, &message.body);
     }
     message
+}
+
+/// Whether `value` holds a float; past `depth` levels, taken to hold one.
+fn may_hold_float(value: &Value, depth: usize) -> bool {
+    match value {
+        Value::F32(_) | Value::F64(_) => true,
+        Value::Array(items) => depth == 0 || items.iter().any(|v| may_hold_float(v, depth - 1)),
+        Value::Map(members) => {
+            depth == 0 || members.iter().any(|(_, v)| may_hold_float(v, depth - 1))
+        }
+        _ => false,
+    }
 }
 
 /// Reads the envelope; `deep`: past serde_json's recursion limit, on a

@@ -304,31 +304,45 @@ pub fn encode_as<'a, A: JsonArg>(
     }
     // The JSON texts go along when MessagePack lost a number's digits: a
     // Rust listener then has them, as it has them from inline JSON.
-    let exact_args = if plans.iter().all(ArgMsgpack::keeps_digits) {
+    let mut exact_args = if plans.iter().all(ArgMsgpack::keeps_digits) {
         Vec::new()
     } else {
         args.iter().map(JsonArg::json).collect()
     };
-    let slots = vec![Slot; args.len()];
-    let envelope = Envelope {
-        sender,
-        target,
-        op: with_args(&op, &slots),
-        cluster_source: settings.cluster_source,
-        // The row id makes the notification unique.
-        seq: None,
-        exact_args: (!exact_args.is_empty()).then_some(Slot),
+    let arg_slots = vec![Slot; args.len()];
+    // The envelope with an empty `bin` for each argument and, `exact`, one
+    // for `exactArgs`; and where those are.
+    let layout = |exact: bool| -> Result<(Vec<u8>, Vec<usize>), Error> {
+        let envelope = Envelope {
+            sender,
+            target,
+            op: with_args(&op, &arg_slots),
+            cluster_source: settings.cluster_source,
+            // The row id makes the notification unique.
+            seq: None,
+            exact_args: exact.then_some(Slot),
+        };
+        let envelope =
+            rmp_serde::to_vec_named(&envelope).map_err(|e| Error::Json(e.to_string()))?;
+        let slots = empty_bins(&envelope)?;
+        debug_assert_eq!(slots.len(), args.len() + usize::from(exact));
+        Ok((envelope, slots))
     };
-    let envelope = rmp_serde::to_vec_named(&envelope).map_err(|e| Error::Json(e.to_string()))?;
-    let slots = empty_bins(&envelope)?;
-    debug_assert_eq!(
-        slots.len(),
-        args.len() + usize::from(!exact_args.is_empty())
-    );
-    let exact_len = exact_args_len(&exact_args);
-    let len = envelope.len() - SLOT.len() * slots.len()
-        + plans.iter().map(ArgMsgpack::len).sum::<usize>()
-        + exact_len.map_or(0, |len| str_header_len(len) + len);
+    let args_len = plans.iter().map(ArgMsgpack::len).sum::<usize>();
+    let measure = |envelope: &[u8], slots: &[usize], exact_args: &[&str]| {
+        envelope.len() - SLOT.len() * slots.len()
+            + args_len
+            + exact_args_len(exact_args).map_or(0, |len| str_header_len(len) + len)
+    };
+    let (mut envelope, mut slots) = layout(!exact_args.is_empty())?;
+    let mut len = measure(&envelope, &slots, &exact_args);
+    if len > MAX_ATTACHMENT && !exact_args.is_empty() {
+        // The text only spares Rust listeners the float64: a message that
+        // fits without it is sent without it, as Node.js servers read it.
+        exact_args.clear();
+        (envelope, slots) = layout(false)?;
+        len = measure(&envelope, &slots, &exact_args);
+    }
     if len > MAX_ATTACHMENT {
         return Err(Error::TooLarge {
             len,

@@ -3,7 +3,7 @@
 use pg_socketio_protocol::{
     attachment_notification, decode_attachment, encode, encode_as, split_args, Body, Encoded,
     Error, Flags, MessageType, Operation, RawValue, Sender, SentEvent, Settings, Target, Value,
-    DEFAULT_PAYLOAD_THRESHOLD, EMITTER_UID,
+    DEFAULT_PAYLOAD_THRESHOLD, EMITTER_UID, MAX_ATTACHMENT,
 };
 
 fn raw(json: &str) -> Box<RawValue> {
@@ -846,4 +846,54 @@ fn attachments_carry_the_arguments_text_when_a_number_loses_digits() {
     let bytes = encoded(&["[1.5, 18446744073709551615, 0.30000000000000004]"], &[]);
     assert_eq!(decode_attachment(&bytes).unwrap().exact_args, None);
     assert!(!bytes.windows(9).any(|w| w == b"exactArgs"));
+}
+
+/// Beside a message near the attachment's limit, the text would pass it:
+/// the message goes without the text (as Node.js servers read it), not
+/// refused.
+#[test]
+fn the_arguments_text_is_left_out_where_it_would_pass_the_limit() {
+    use pg_socketio_protocol::JsonArg;
+    /// An argument written beforehand: half the limit each of JSON text
+    /// and MessagePack (zeros, which the allocator hands over untouched;
+    /// only measured here, never written).
+    struct Half {
+        json: String,
+        msgpack: Vec<u8>,
+        keeps_digits: bool,
+    }
+    impl JsonArg for Half {
+        fn json(&self) -> &str {
+            &self.json
+        }
+        fn msgpack(&self) -> Option<&[u8]> {
+            Some(&self.msgpack)
+        }
+        fn msgpack_keeps_digits(&self) -> bool {
+            self.keeps_digits
+        }
+        fn has_placeholders(&self) -> bool {
+            false
+        }
+    }
+    let half = MAX_ATTACHMENT / 2 + 1;
+    let mut arg = Half {
+        json: String::from_utf8(vec![0; half]).unwrap(),
+        msgpack: vec![0; half],
+        keeps_digits: true,
+    };
+    let len = |arg: &Half| {
+        let op = Operation::Emit {
+            event: SentEvent::new("e", std::slice::from_ref(arg)),
+            flags: Flags::default(),
+        };
+        match encode(&Settings::default(), Target::default(), op, 1).unwrap() {
+            Encoded::Attachment { payload, .. } => payload.len(),
+            other => panic!("expected an attachment: {other:?}"),
+        }
+    };
+    let without_text = len(&arg);
+    assert!(without_text > half);
+    arg.keeps_digits = false;
+    assert_eq!(len(&arg), without_text);
 }
