@@ -291,12 +291,20 @@ pub fn decode_notification(payload: &str) -> Result<Notice, DecodeError> {
 /// (perf: the look cost a third of decoding the listener benchmark's
 /// messages).
 fn exact(mut message: Message, payload: &str) -> Message {
-    let mut float = false;
-    message
-        .body
-        .values_mut(|value| float = float || may_hold_float(value, 32));
-    if message.exact_args.is_none() && float && may_lose_digits(payload) {
-        message.exact_args = exact_args::inline(payload, &message.body);
+    let (kind, args) = match &message.body {
+        Body::Broadcast { args, .. } => (MessageType::Broadcast, &args[..]),
+        Body::ServerSideEmit { args, .. } => (MessageType::ServerSideEmit, &args[..]),
+        Body::ServerSideEmitResponse { packet, .. } => (
+            MessageType::ServerSideEmitResponse,
+            std::slice::from_ref(packet),
+        ),
+        _ => return message,
+    };
+    if message.exact_args.is_none()
+        && args.iter().any(|value| may_hold_float(value, 32))
+        && may_lose_digits(payload)
+    {
+        message.exact_args = exact_args::inline(payload, kind);
     }
     message
 }

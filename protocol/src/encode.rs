@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::channel::channel_name;
 use crate::envelope_template::{self, Shape};
+use crate::exact_args::{array_len, write_array};
 use crate::message::{Envelope, MessageType, Operation, Sender, SentEvent, Target};
 use crate::msgpack_walk::{walk, Kind};
 use crate::transcode::{io, plan, str_header_len, Placeholders, Plan};
@@ -103,19 +104,11 @@ impl Attachment<'_> {
             arg.write(self.binary, out)?;
             from = slot + SLOT.len();
         }
-        if let (Some(&slot), Some(len)) = (slots.next(), exact_args_len(&self.exact_args)) {
+        if let (Some(&slot), Some(len)) = (slots.next(), array_len(&self.exact_args)) {
             out.write_all(&self.envelope[from..slot]).map_err(io)?;
-            // An array of the texts, written as one string without being
-            // joined first (arguments may be hundreds of megabytes).
+            // One MessagePack string holding the array.
             rmp::encode::write_str_len(out, u32::try_from(len).map_err(io)?).map_err(io)?;
-            out.write_all(b"[").map_err(io)?;
-            for (i, json) in self.exact_args.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",").map_err(io)?;
-                }
-                out.write_all(json.as_bytes()).map_err(io)?;
-            }
-            out.write_all(b"]").map_err(io)?;
+            write_array(out, &self.exact_args).map_err(io)?;
             from = slot + SLOT.len();
         }
         out.write_all(&self.envelope[from..]).map_err(io)
@@ -127,11 +120,6 @@ impl Attachment<'_> {
             .expect("writing into a Vec does not fail");
         bytes
     }
-}
-
-/// The length of `[` the texts joined by `,` `]`; `None` for no texts.
-fn exact_args_len(texts: &[&str]) -> Option<usize> {
-    (!texts.is_empty()).then(|| texts.iter().map(|t| t.len() + 1).sum::<usize>() + 1)
 }
 
 /// An argument's MessagePack: transcoded from its JSON, or written
@@ -332,7 +320,7 @@ pub fn encode_as<'a, A: JsonArg>(
     let measure = |envelope: &[u8], slots: &[usize], exact_args: &[&str]| {
         envelope.len() - SLOT.len() * slots.len()
             + args_len
-            + exact_args_len(exact_args).map_or(0, |len| str_header_len(len) + len)
+            + array_len(exact_args).map_or(0, |len| str_header_len(len) + len)
     };
     let (mut envelope, mut slots) = layout(!exact_args.is_empty())?;
     let mut len = measure(&envelope, &slots, &exact_args);

@@ -47,10 +47,11 @@ pub(crate) fn keeps_digits(text: &str, read: &rmpv::Value) -> bool {
 /// written with 16 or more digits, or with an exponent of 3 or more
 /// digits. Any other number has at most 15 significant digits and lies
 /// within 1e±115, which float64 reads back exactly (DBL_DIG). A quick look
-/// for a listener that reads every notification: a number starts after
-/// `[`, `,`, `:` or whitespace (a string's digits after a quote or a letter
-/// are passed over, as in UUIDs); a string that looks like one only costs
-/// the exact check.
+/// before the exact one, for notifications whose arguments hold a float
+/// (coordinates, prices): a number starts after `[`, `,`, `:` or
+/// whitespace (a string's digits after a quote or a letter are passed
+/// over, as in UUIDs); a string that looks like one only costs the exact
+/// check.
 pub(crate) fn may_lose_digits(json: &str) -> bool {
     let bytes = json.as_bytes();
     let run = |from: usize, of: fn(u8) -> bool| {
@@ -114,7 +115,7 @@ impl PartialEq for Digits<'_> {
 }
 
 impl<'a> Decimal<'a> {
-    /// Reads a valid JSON number (or Rust's `{:e}` of a float).
+    /// Reads a valid JSON number (or ryu's text of a float).
     fn of(text: &'a str) -> Self {
         let (negative, text) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),

@@ -6,6 +6,7 @@
 //! they are, where the JSON escaped them and the transcoder read the
 //! escapes back.
 
+use crate::js_number::keeps_digits;
 use crate::json_text::unescaped;
 use crate::memory::reserve;
 use crate::row_json::{is_json_number, ColumnValue, Row};
@@ -26,7 +27,7 @@ impl Row<'_> {
         let len = u32::try_from(self.members.len()).expect("at most 1,664 columns");
         room(buf, HEADER)?;
         rmp::encode::write_map_len(buf, len).map_err(io)?;
-        let mut keeps_digits = true;
+        let mut kept = true;
         for (key, value) in &self.members {
             let name = member_name(key);
             room(buf, HEADER + name.len())?;
@@ -51,19 +52,20 @@ impl Row<'_> {
                     }
                     Some(Scalar::Number) => {
                         room(buf, NUMBER)?;
-                        keeps_digits &= write_number(buf, json)?;
+                        let number = write_number(buf, json)?;
+                        kept &= keeps_digits(json, &number);
                     }
                     // `json`, `jsonb`, arrays and composites.
                     None => {
                         let plan = plan(json, Placeholders::Data)?;
                         room(buf, plan.len())?;
                         plan.write(&[], buf)?;
-                        keeps_digits &= plan.keeps_digits();
+                        kept &= plan.keeps_digits();
                     }
                 },
             }
         }
-        Ok(keeps_digits)
+        Ok(kept)
     }
 }
 

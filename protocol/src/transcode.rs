@@ -177,8 +177,8 @@ pub(crate) fn plan<'a>(json: &'a str, placeholders: Placeholders) -> Result<Plan
 }
 
 /// The MessagePack length of a scalar token, as [`Plan::write`] writes it;
-/// clears `keeps_digits` for a number that loses digits.
-fn scalar_len(token: Token, keeps_digits: &mut bool) -> Result<usize, Error> {
+/// clears `kept` for a number that loses digits.
+fn scalar_len(token: Token, kept: &mut bool) -> Result<usize, Error> {
     match token {
         Token::Str(JsonStr { raw, escaped }) => {
             let len = if escaped {
@@ -190,7 +190,8 @@ fn scalar_len(token: Token, keeps_digits: &mut bool) -> Result<usize, Error> {
         }
         Token::Number(text) => {
             let mut out = Counter(0);
-            *keeps_digits &= write_number(&mut out, text)?;
+            let number = write_number(&mut out, text)?;
+            *kept &= keeps_digits(text, &number);
             Ok(out.0)
         }
         Token::Bool(_) | Token::Null => Ok(1),
@@ -352,12 +353,13 @@ fn write_str<W: Write>(out: &mut W, JsonStr { raw, escaped }: JsonStr) -> Result
 }
 
 /// Integers that fit 64 bits as MessagePack integers (as serde writes them),
-/// every other number as the float64 JavaScript reads from its text. Says
-/// whether that kept every digit of the text ([`keeps_digits`]).
-pub(crate) fn write_number<W: Write>(out: &mut W, text: &str) -> Result<bool, Error> {
+/// every other number as the float64 JavaScript reads from its text.
+/// Returns what it wrote, for the callers that ask [`keeps_digits`] (once
+/// per number: planning asks, writing does not).
+pub(crate) fn write_number<W: Write>(out: &mut W, text: &str) -> Result<rmpv::Value, Error> {
     let number = javascript_number(text).ok_or_else(|| malformed("a malformed number"))?;
     rmpv::encode::write_value(out, &number).map_err(io)?;
-    Ok(keeps_digits(text, &number))
+    Ok(number)
 }
 
 pub(crate) fn io<E: std::fmt::Display>(e: E) -> Error {
